@@ -1,0 +1,284 @@
+"""The contract every sketch honours, and the input checks they share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from . import _format
+from .errors import (
+    CounterOverflowError,
+    IncompatibleSketchError,
+    InvalidParameterError,
+    ItemTypeError,
+)
+from .hashing import DEFAULT_SEED, ITEM_DOMAIN, _hash_batch, as_item_list, check_seed, derive_key
+
+INT64_MAX = (1 << 63) - 1
+INT32_MAX = (1 << 31) - 1
+
+S = TypeVar("S", bound="Sketch")
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}
+
+
+def parse_memory(budget: int | str) -> int:
+    """Bytes in a budget given as an int or a string such as ``"256KiB"``, ``"1MB"``, ``"4096"``."""
+    if isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
+        value = int(budget)
+    elif isinstance(budget, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", budget)
+        if not m or m.group(2).lower() not in _UNITS:
+            raise InvalidParameterError(
+                f"cannot read memory budget {budget!r}: use e.g. 65536, '64KiB', '1MiB', '1MB'"
+            )
+        value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    else:
+        raise InvalidParameterError(f"memory budget must be an int or a string, got {type(budget).__name__}")
+    if value <= 0:
+        raise InvalidParameterError(f"memory budget must be positive, got {budget!r}")
+    return value
+
+
+def check_positive_int(name: str, value: Any, maximum: int = (1 << 32) - 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidParameterError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if not 1 <= value <= maximum:
+        raise InvalidParameterError(f"{name} must be in [1, {maximum}], got {value}")
+    return value
+
+
+def check_probability(name: str, value: Any, *, open_low: bool = True) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a number in (0, 1), got {value!r}") from None
+    if not (0.0 < v < 1.0):
+        raise InvalidParameterError(f"{name} must be in (0, 1), got {value!r}")
+    return v
+
+
+def as_weights(weights: Any, n: int) -> tuple[np.ndarray | None, int, int]:
+    """Check a batch's weights: ``(int64 array or None for all ones, signed sum, absolute sum)``."""
+    if weights is None:
+        return None, n, n
+    if isinstance(weights, (int, np.integer)) and not isinstance(weights, bool):
+        w = int(weights)
+        if abs(w) > INT64_MAX:
+            raise CounterOverflowError(f"weight {w} is outside the int64 range")
+        arr = np.full(n, w, dtype=np.int64)
+        return arr, w * n, abs(w) * n
+    arr = np.asarray(weights)
+    if arr.dtype == object:
+        if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr.ravel()):
+            raise ItemTypeError("weights must be integers")
+        try:
+            arr = arr.astype(np.int64)
+        except OverflowError:
+            raise CounterOverflowError("a weight is outside the int64 range") from None
+    if arr.dtype.kind not in "iu":
+        raise ItemTypeError(
+            f"weights must be integers, got dtype {arr.dtype} (sketch counters are exact integers)"
+        )
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InvalidParameterError(f"weights must be one-dimensional with {n} entries, got shape {arr.shape}")
+    if arr.dtype == np.uint64 and n and int(arr.max()) > INT64_MAX:
+        raise CounterOverflowError("a weight is outside the int64 range")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if n and int(arr.min()) == -(1 << 63):
+        raise CounterOverflowError("weight -2**63 has no positive counterpart in int64")
+    # float sums are exact below 2**53; above, fall back to Python ints to stay exact.
+    approx = float(np.abs(arr).sum(dtype=np.float64))
+    if approx < 2.0**52:
+        return arr, int(arr.sum()), int(np.abs(arr).sum())
+    return arr, sum(arr.tolist()), sum(abs(x) for x in arr.tolist())
+
+
+class Sketch:
+    """Base class: identity (family, seed), serialization, pickling, merging, equality.
+
+    Subclasses implement ``_payload``, ``_from_payload``, ``_shape``, ``_merge_state``,
+    ``_state_equal`` and ``_update_hashed``.
+    """
+
+    _family: ClassVar[int]
+    __slots__ = ("_seed", "_item_seed", "_total", "_abs_total", "__weakref__")
+
+    def __init__(self, seed: int = DEFAULT_SEED):
+        self._seed = check_seed(seed)
+        self._item_seed = np.uint64(derive_key(self._seed, ITEM_DOMAIN, 0))
+        self._total = 0
+        self._abs_total = 0
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def seed(self) -> int:
+        """The hash seed: part of the sketch's identity, checked on merge."""
+        return self._seed
+
+    @property
+    def total_weight(self) -> int:
+        """Sum of all update weights (signed)."""
+        return self._total
+
+    def is_empty(self) -> bool:
+        """True when no update with a non-zero weight was ever applied."""
+        return self._abs_total == 0
+
+    def _shape(self) -> tuple:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ updates
+    def update(self, item: Any, weight: int = 1) -> None:
+        """Add ``weight`` occurrences of ``item`` (the same as a batch of one)."""
+        if isinstance(weight, bool) or not isinstance(weight, (int, np.integer)):
+            raise ItemTypeError(f"weight must be an int, got {type(weight).__name__}")
+        self.update_batch([item], [weight])
+
+    def update_batch(self, items: Iterable[Any] | np.ndarray, weights: Any = None) -> None:
+        """Add a batch of items, bit-identical to calling :meth:`update` on each in order.
+
+        ``items``: a numpy integer array (fast path), or a list of ints, strs or bytes.
+        ``weights``: None (all 1), one int, or an integer array of the same length.
+        Validation happens before any state changes: a rejected batch changes nothing.
+        """
+        batch = as_item_list(items)
+        w, total, abs_total = as_weights(weights, len(batch))
+        self._check_weights(w, abs_total)
+        self._reserve(abs_total)
+        if len(batch) == 0:
+            return
+        if isinstance(batch, np.ndarray):
+            self._update_keys(batch, True, w, batch)
+        else:
+            self._update_keys(_hash_batch(batch, self._item_seed), False, w, batch)
+        self._total += total
+        self._abs_total += abs_total
+
+    def _check_weights(self, weights: np.ndarray | None, abs_total: int) -> None:
+        """Hook: refuse weights the sketch cannot take (negative ones, say)."""
+
+    def _reserve(self, abs_total: int) -> None:
+        """Refuse, before any change, an update that could overflow an int64 counter."""
+        if self._abs_total + abs_total > INT64_MAX:
+            raise CounterOverflowError(
+                f"total absolute weight would reach {self._abs_total + abs_total}, past the int64 "
+                "counter range; split the stream across sketches"
+            )
+
+    def _update_keys(self, keys: np.ndarray, raw_int: bool, weights: np.ndarray | None, batch: Any) -> None:
+        raise NotImplementedError
+
+    def _keys_of(self, items: Any) -> tuple[np.ndarray, bool]:
+        batch = as_item_list(items)
+        if isinstance(batch, np.ndarray):
+            return batch, True
+        return _hash_batch(batch, self._item_seed), False
+
+    # ------------------------------------------------------------------ merging
+    def _check_compatible(self, other: Any) -> None:
+        if type(other) is not type(self):
+            raise IncompatibleSketchError(
+                f"cannot merge a {type(other).__name__} into a {type(self).__name__}"
+            )
+        if other._seed != self._seed:
+            raise IncompatibleSketchError(f"cannot merge sketches with different seeds: {self._seed} and {other._seed}")
+        if other._shape() != self._shape():
+            raise IncompatibleSketchError(
+                f"cannot merge sketches of different shapes: {self._shape()} and {other._shape()}"
+            )
+
+    def merge(self: S, other: S) -> S:
+        """Fold ``other`` into this sketch in place and return ``self``; ``other`` is untouched.
+
+        Raises :class:`~sketchkit.errors.IncompatibleSketchError` unless both have the same
+        class, shape and seed."""
+        self._check_compatible(other)
+        if other is self:
+            other = other.copy()
+        self._reserve(other._abs_total)
+        self._merge_state(other)
+        self._total += other._total
+        self._abs_total += other._abs_total
+        return self
+
+    def _merge_state(self, other: Any) -> None:
+        raise NotImplementedError
+
+    def __iadd__(self: S, other: S) -> S:
+        return self.merge(other)
+
+    def __add__(self: S, other: S) -> S:
+        if not isinstance(other, Sketch):
+            return NotImplemented
+        return self.copy().merge(other)
+
+    @classmethod
+    def merge_all(cls: type[S], sketches: Iterable[S]) -> S:
+        """Merge an iterable of compatible sketches into a new one (inputs untouched)."""
+        it = iter(sketches)
+        try:
+            first = next(it)
+        except StopIteration:
+            raise InvalidParameterError("merge_all needs at least one sketch") from None
+        if not isinstance(first, cls):
+            raise IncompatibleSketchError(f"expected {cls.__name__}, got {type(first).__name__}")
+        out = first.copy()
+        for s in it:
+            out.merge(s)
+        return out
+
+    def empty_like(self: S) -> S:
+        """A new empty sketch with the same shape and seed (mergeable with this one)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ bytes
+    def to_bytes(self) -> bytes:
+        """The versioned, checksummed byte form (see :mod:`sketchkit._format`)."""
+        flags, payload = self._payload()
+        return _format.pack(self._family, self._seed, payload, flags)
+
+    @classmethod
+    def from_bytes(cls: type[S], data: bytes | bytearray | memoryview) -> S:
+        """Rebuild a sketch written by :meth:`to_bytes`; any defect raises a SerializationError."""
+        return _format.load(data, expected=cls)
+
+    def _payload(self) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_payload(cls: type[S], seed: int, flags: int, reader: _format.Reader) -> S:
+        raise NotImplementedError
+
+    def __reduce__(self) -> tuple:
+        return (_format.load, (self.to_bytes(),))
+
+    def copy(self: S) -> S:
+        """An independent deep copy."""
+        return _format.load(self.to_bytes())
+
+    def __copy__(self: S) -> S:
+        return self.copy()
+
+    def __deepcopy__(self: S, memo: dict) -> S:
+        return self.copy()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.to_bytes() == other.to_bytes()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the sketch's state, in bytes."""
+        raise NotImplementedError

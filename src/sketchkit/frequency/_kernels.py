@@ -1,0 +1,149 @@
+"""Compiled inner loops of the linear sketches (CountSketch, Count-Min).
+
+Every kernel takes ``keys`` either as raw int64 items (``raw=True``: the item hash of
+:mod:`sketchkit.hashing` is computed inline, saving a pass over memory) or as item hashes
+(``raw=False``). The loops are item-major: for each item, all rows; that order keeps the
+d random increments of one item in flight together and measured 2× faster than row-major.
+An empty ``weights`` array means "every weight is 1".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..hashing import U0, U8, U27, U32, U_P1, U_P4, U_P5, _avalanche, _lane_round, _rotl
+
+U31BIT = np.uint64(1 << 31)
+
+
+@njit(cache=True, inline="always")
+def int_hash(x, item_seed):
+    """Item hash of an int64 (XXH64 of its 8-byte little-endian encoding)."""
+    h = (item_seed + U_P5 + U8) ^ _lane_round(U0, np.uint64(x))
+    h = _rotl(h, U27) * U_P1 + U_P4
+    return _avalanche(h)
+
+
+@njit(cache=True, inline="always")
+def key_hash(keys, i, raw, item_seed):
+    if raw:
+        return int_hash(keys[i], item_seed)
+    return np.uint64(keys[i])
+
+
+@njit(cache=True, inline="always")
+def bucket_sign(h, row_keys, r, width):
+    """Bucket in [0, width) and sign of item hash ``h`` in row ``r`` (hashing spec item 4)."""
+    v = h * row_keys[r, 0] + row_keys[r, 1]
+    return np.intp(((v >> U32) * width) >> U32), (v & U31BIT) != U0
+
+
+@njit(cache=True)
+def cs_update(table, row_keys, keys, raw, item_seed, weights):
+    depth, width = table.shape
+    uw = np.uint64(width)
+    unit = weights.shape[0] == 0
+    for i in range(keys.shape[0]):
+        h = key_hash(keys, i, raw, item_seed)
+        w = 1 if unit else weights[i]
+        for r in range(depth):
+            b, pos = bucket_sign(h, row_keys, r, uw)
+            if pos:
+                table[r, b] += w
+            else:
+                table[r, b] -= w
+
+
+@njit(cache=True)
+def cs_estimate(table, row_keys, keys, raw, item_seed):
+    depth, width = table.shape
+    uw = np.uint64(width)
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    vals = np.empty(depth, dtype=np.int64)
+    half = depth // 2
+    for i in range(keys.shape[0]):
+        h = key_hash(keys, i, raw, item_seed)
+        for r in range(depth):
+            b, pos = bucket_sign(h, row_keys, r, uw)
+            c = np.int64(table[r, b])
+            vals[r] = c if pos else -c
+        # insertion sort: depth is small
+        for a in range(1, depth):
+            x = vals[a]
+            j = a - 1
+            while j >= 0 and vals[j] > x:
+                vals[j + 1] = vals[j]
+                j -= 1
+            vals[j + 1] = x
+        out[i] = vals[half]
+    return out
+
+
+@njit(cache=True)
+def cs_row_values(table, row_keys, keys, raw, item_seed):
+    """Signed counter of each item in each row: shape (n, depth)."""
+    depth, width = table.shape
+    uw = np.uint64(width)
+    out = np.empty((keys.shape[0], depth), dtype=np.int64)
+    for i in range(keys.shape[0]):
+        h = key_hash(keys, i, raw, item_seed)
+        for r in range(depth):
+            b, pos = bucket_sign(h, row_keys, r, uw)
+            c = np.int64(table[r, b])
+            out[i, r] = c if pos else -c
+    return out
+
+
+@njit(cache=True)
+def cm_update(table, row_keys, keys, raw, item_seed, weights):
+    depth, width = table.shape
+    uw = np.uint64(width)
+    unit = weights.shape[0] == 0
+    for i in range(keys.shape[0]):
+        h = key_hash(keys, i, raw, item_seed)
+        w = 1 if unit else weights[i]
+        for r in range(depth):
+            b, _ = bucket_sign(h, row_keys, r, uw)
+            table[r, b] += w
+
+
+@njit(cache=True)
+def cm_update_conservative(table, row_keys, keys, raw, item_seed, weights):
+    # Estan & Varghese's conservative update: raise each counter only as far as the new
+    # lower envelope min_r(C[r, h_r(x)]) + w requires. Insertion-only.
+    depth, width = table.shape
+    uw = np.uint64(width)
+    unit = weights.shape[0] == 0
+    idx = np.empty(depth, dtype=np.intp)
+    for i in range(keys.shape[0]):
+        h = key_hash(keys, i, raw, item_seed)
+        w = 1 if unit else weights[i]
+        lo = np.int64(0)
+        for r in range(depth):
+            b, _ = bucket_sign(h, row_keys, r, uw)
+            idx[r] = b
+            c = np.int64(table[r, b])
+            if r == 0 or c < lo:
+                lo = c
+        target = lo + w
+        for r in range(depth):
+            if table[r, idx[r]] < target:
+                table[r, idx[r]] = target
+
+
+@njit(cache=True)
+def cm_estimate(table, row_keys, keys, raw, item_seed):
+    depth, width = table.shape
+    uw = np.uint64(width)
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        h = key_hash(keys, i, raw, item_seed)
+        lo = np.int64(0)
+        for r in range(depth):
+            b, _ = bucket_sign(h, row_keys, r, uw)
+            c = np.int64(table[r, b])
+            if r == 0 or c < lo:
+                lo = c
+        out[i] = lo
+    return out

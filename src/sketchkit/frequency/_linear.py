@@ -1,0 +1,146 @@
+"""What CountSketch and Count-Min share: a depth × width table of integer counters.
+
+Payload layout (little-endian), after the common header of :mod:`sketchkit._format`::
+
+    u32 depth | u32 width | u8 counter bytes (4 or 8) | u8 reserved | i64 total weight
+    | u64 total absolute weight | depth*width counters (row-major, int32 or int64)
+
+Counters start as int32 and are promoted to int64 as soon as the total absolute weight could
+push one past 2**31 - 1: a counter's magnitude never exceeds the total absolute weight, so
+this check is exact and nothing ever wraps. Past int64 the update is refused
+(:class:`~sketchkit.errors.CounterOverflowError`) before any change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._base import INT32_MAX, Sketch, check_positive_int, parse_memory
+from .._format import Reader, le_bytes
+from ..errors import CorruptSketchError, InvalidParameterError
+from ..hashing import DEFAULT_SEED, row_keys
+
+_DTYPES = {"int32": np.int32, "int64": np.int64}
+
+
+class LinearSketch(Sketch):
+    """A depth × width table of counters addressed by the hash family's rows."""
+
+    __slots__ = ("_table", "_row_keys")
+
+    def __init__(self, width: int, depth: int, *, seed: int = DEFAULT_SEED, dtype: str = "int32"):
+        super().__init__(seed)
+        width = check_positive_int("width", width, (1 << 31) - 1)
+        depth = check_positive_int("depth", depth, 1 << 16)
+        if dtype not in _DTYPES:
+            raise InvalidParameterError(f"dtype must be 'int32' or 'int64', got {dtype!r}")
+        self._table = np.zeros((depth, width), dtype=_DTYPES[dtype])
+        self._row_keys = row_keys(self._seed, depth)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def depth(self) -> int:
+        """Number of rows (independent hash functions)."""
+        return self._table.shape[0]
+
+    @property
+    def width(self) -> int:
+        """Counters per row."""
+        return self._table.shape[1]
+
+    @property
+    def counter_dtype(self) -> str:
+        """'int32', or 'int64' once the total absolute weight passed 2**31 - 1."""
+        return str(self._table.dtype)
+
+    @property
+    def table(self) -> np.ndarray:
+        """A read-only view of the counters (depth × width)."""
+        view = self._table.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._table.nbytes + self._row_keys.nbytes)
+
+    def _shape(self) -> tuple:
+        return (self.depth, self.width)
+
+    @staticmethod
+    def _width_for_memory(budget: int | str, depth: int, counter_bytes: int = 4) -> int:
+        nbytes = parse_memory(budget)
+        width = (nbytes - 8 * depth) // (depth * counter_bytes)
+        if width < 1:
+            raise InvalidParameterError(f"memory budget {budget!r} is too small for {depth} rows")
+        return int(width)
+
+    def empty_like(self):
+        out = type(self).__new__(type(self))
+        Sketch.__init__(out, self._seed)
+        out._table = np.zeros(self._table.shape, dtype=np.int32)
+        out._row_keys = self._row_keys.copy()
+        self._copy_params(out)
+        return out
+
+    def _copy_params(self, out: Any) -> None:
+        """Hook for subclasses with extra parameters."""
+
+    # ------------------------------------------------------------------ overflow
+    def _reserve(self, abs_total: int) -> None:
+        super()._reserve(abs_total)
+        if self._table.dtype == np.int32 and self._abs_total + abs_total > INT32_MAX:
+            self._table = self._table.astype(np.int64)
+
+    # ------------------------------------------------------------------ merge
+    def _merge_state(self, other: Any) -> None:
+        # _reserve has already promoted self if the sum could overflow int32.
+        if other._table.dtype.itemsize > self._table.dtype.itemsize:
+            self._table = self._table.astype(other._table.dtype)
+        self._table += other._table
+
+    # ------------------------------------------------------------------ bytes
+    def _payload(self) -> tuple[int, bytes]:
+        head = np.array([self.depth, self.width], dtype="<u4").tobytes()
+        head += bytes([self._table.dtype.itemsize, 0])
+        head += np.array([self._total], dtype="<i8").tobytes() + np.array([self._abs_total], dtype="<u8").tobytes()
+        return self._flags(), head + le_bytes(self._table)
+
+    def _flags(self) -> int:
+        return 0
+
+    @classmethod
+    def _from_payload(cls, seed: int, flags: int, reader: Reader):
+        depth, width, itemsize, _reserved, total, abs_total = reader.unpack("IIBBqQ")
+        if depth < 1 or width < 1 or itemsize not in (4, 8):
+            raise CorruptSketchError(f"invalid {cls.__name__} shape {depth}x{width} ({itemsize}-byte counters)")
+        if depth * width * itemsize != reader.remaining:
+            raise CorruptSketchError("sketch payload size does not match its declared shape")
+        if abs(total) > abs_total or (itemsize == 4 and abs_total > INT32_MAX):
+            raise CorruptSketchError("inconsistent total weights in sketch bytes")
+        table = reader.array(np.int32 if itemsize == 4 else np.int64, depth * width).reshape(depth, width)
+        out = cls.__new__(cls)
+        Sketch.__init__(out, seed)
+        out._table = table
+        out._row_keys = row_keys(seed, depth)
+        out._total = int(total)
+        out._abs_total = int(abs_total)
+        out._set_flags(flags)
+        return out
+
+    def _set_flags(self, flags: int) -> None:
+        if flags:
+            raise CorruptSketchError(f"unknown flags {flags:#x} for {type(self).__name__}")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(width={self.width}, depth={self.depth}, seed={self._seed}, "
+            f"total_weight={self._total})"
+        )
+
+
+def log_inverse(delta: float) -> float:
+    return math.log(1.0 / delta)

@@ -1,0 +1,168 @@
+r"""Count-Min sketch (Cormode & Muthukrishnan, J. Algorithms 2005), with optional
+conservative update (Estan & Varghese, SIGCOMM 2002).
+
+Each of ``depth`` rows hashes an item to one of ``width`` counters and adds the weight; the
+estimate is the minimum over rows.
+
+**Guarantee** (what ``tests/test_countmin_stats.py`` checks). Let :math:`f` be the net counts,
+:math:`N = \lVert f\rVert_1` and :math:`\varepsilon = e/w`. When every net count is
+non-negative (insertion-only or strict turnstile streams):
+
+* deterministically, :math:`f(x) \le \hat f(x)` — the estimate never underestimates, so
+  :meth:`CountMin.upper_bound` is the estimate itself;
+* for every item, :math:`\Pr[\hat f(x) > f(x) + \varepsilon N] \le \delta = e^{-d}` (Markov per
+  row: the excess in a row has mean at most :math:`N/w`; the minimum fails only if every row
+  does), so :meth:`CountMin.lower_bound` is :math:`\max(0, \hat f(x) - \varepsilon N)`.
+
+:meth:`CountMin.from_error` uses :math:`w = \lceil e/\varepsilon\rceil`,
+:math:`d = \lceil \ln(1/\delta)\rceil`. Negative weights are accepted (turnstile) but if some
+net count goes negative both bounds lose their meaning; use :class:`CountSketch` there.
+
+With ``conservative=True`` a counter is raised only as far as the new minimum requires. The
+estimate is still an upper bound and never worse than plain Count-Min on the same stream, but
+updates must be non-negative and merging two conservative sketches (adding tables) gives valid
+upper bounds that are looser than one pass over both streams.
+
+>>> cm = CountMin(width=272, depth=5, seed=3)
+>>> cm.update_batch(["a", "b", "a"])
+>>> cm.estimate("a") >= 2
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._base import check_probability
+from .._format import register
+from ..errors import InvalidParameterError
+from ..hashing import DEFAULT_SEED
+from . import _kernels as K
+from ._linear import LinearSketch
+from .countsketch import _w
+
+FAMILY = 2
+FLAG_CONSERVATIVE = 1
+
+
+class CountMin(LinearSketch):
+    """Count-Min sketch: never underestimates (for non-negative net counts).
+
+    Parameters
+    ----------
+    width : counters per row (ε = e/width).
+    depth : rows (δ = e^-depth; default 5).
+    seed : the hash seed (identity; checked on merge).
+    conservative : use conservative update (insertion-only; tighter estimates).
+    dtype : 'int32' (default; promoted to int64 before it could overflow) or 'int64'.
+    """
+
+    __slots__ = ("_conservative",)
+    _family = FAMILY
+
+    def __init__(
+        self,
+        width: int,
+        depth: int = 5,
+        *,
+        seed: int = DEFAULT_SEED,
+        conservative: bool = False,
+        dtype: str = "int32",
+    ):
+        super().__init__(width, depth, seed=seed, dtype=dtype)
+        self._conservative = bool(conservative)
+
+    @classmethod
+    def from_error(
+        cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED, conservative: bool = False
+    ) -> CountMin:
+        """Smallest sketch with f ≤ f̂ ≤ f + εN, the right side with probability ≥ 1 − δ."""
+        epsilon = check_probability("epsilon", epsilon)
+        delta = check_probability("delta", delta)
+        return cls(
+            width=math.ceil(math.e / epsilon),
+            depth=max(1, math.ceil(math.log(1.0 / delta))),
+            seed=seed,
+            conservative=conservative,
+        )
+
+    @classmethod
+    def from_memory(
+        cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED, conservative: bool = False
+    ) -> CountMin:
+        """The widest sketch of ``depth`` rows whose counters fit in ``budget``."""
+        return cls(width=cls._width_for_memory(budget, depth), depth=depth, seed=seed, conservative=conservative)
+
+    @property
+    def conservative(self) -> bool:
+        return self._conservative
+
+    @property
+    def epsilon(self) -> float:
+        """ε = e/width of the guarantee."""
+        return math.e / self.width
+
+    @property
+    def delta(self) -> float:
+        """δ = e^-depth of the guarantee."""
+        return math.exp(-self.depth)
+
+    def _shape(self) -> tuple:
+        return (self.depth, self.width, self._conservative)
+
+    def _copy_params(self, out: Any) -> None:
+        out._conservative = self._conservative
+
+    def _flags(self) -> int:
+        return FLAG_CONSERVATIVE if self._conservative else 0
+
+    def _set_flags(self, flags: int) -> None:
+        if flags & ~FLAG_CONSERVATIVE:
+            super()._set_flags(flags & ~FLAG_CONSERVATIVE)
+        self._conservative = bool(flags & FLAG_CONSERVATIVE)
+
+    # ------------------------------------------------------------------ updates
+    def _check_weights(self, weights, abs_total) -> None:
+        if self._conservative and weights is not None and weights.size and int(weights.min()) < 0:
+            raise InvalidParameterError("conservative-update Count-Min takes non-negative weights only")
+
+    def _update_keys(self, keys, raw, weights, batch) -> None:
+        kernel = K.cm_update_conservative if self._conservative else K.cm_update
+        kernel(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
+
+    # ------------------------------------------------------------------ queries
+    def estimate(self, item: Any) -> int:
+        """Minimum over rows: never below the true count when net counts are non-negative."""
+        return int(self.estimate_batch([item])[0])
+
+    def estimate_batch(self, items: Any) -> np.ndarray:
+        keys, raw = self._keys_of(items)
+        return K.cm_estimate(self._table, self._row_keys, keys, raw, self._item_seed)
+
+    def error_bound(self) -> float:
+        """ε·N: the overestimate exceeds this with probability at most δ per item."""
+        return self.epsilon * self._abs_total
+
+    def upper_bound(self, item: Any) -> int:
+        return self.estimate(item)
+
+    def upper_bound_batch(self, items: Any) -> np.ndarray:
+        """Deterministic upper bound: the estimate itself."""
+        return self.estimate_batch(items)
+
+    def lower_bound(self, item: Any) -> int:
+        return int(self.lower_bound_batch([item])[0])
+
+    def lower_bound_batch(self, items: Any) -> np.ndarray:
+        """max(0, estimate − εN): below the true count with probability ≥ 1 − δ."""
+        return np.maximum(self.estimate_batch(items) - math.floor(self.error_bound()), 0)
+
+    def __repr__(self) -> str:
+        extra = ", conservative=True" if self._conservative else ""
+        return f"CountMin(width={self.width}, depth={self.depth}, seed={self._seed}{extra}, total_weight={self._total})"
+
+
+register(FAMILY, CountMin)

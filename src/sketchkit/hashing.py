@@ -1,0 +1,422 @@
+"""The seeded 64-bit hash family every sketchkit sketch uses, frozen by specification.
+
+Specification (format version 1; golden vectors in ``tests/test_hashing.py`` pin it):
+
+1. **Canonical item encoding.** An ``int`` (including ``bool`` and numpy integers) is its
+   8-byte little-endian two's complement; it must lie in ``[-2**63, 2**63)``. A ``str`` is
+   its UTF-8 encoding (strict: a lone surrogate is an error). ``bytes``, ``bytearray`` and
+   ``memoryview`` are taken as they are. So ``1`` and ``"1"`` are different items, a ``str``
+   and its UTF-8 ``bytes`` are the same item, and so are an ``int`` and its 8-byte encoding
+   (as in Apache DataSketches, the encoding is the identity). Floats, ``None`` and other
+   types are refused with :class:`~sketchkit.errors.ItemTypeError`: there is no float
+   policy that does not surprise someone (``1 == 1.0`` but their bytes differ).
+2. **Item hash.** ``item_hash(x, seed) = XXH64(encode(x), derive_key(seed, ITEM_DOMAIN, 0))``,
+   XXH64 being Yann Collet's xxHash64 (a published, versioned specification; the tests check
+   this module against the ``xxhash`` package where it is installed).
+3. **Derived keys.** ``derive_key(seed, domain, index) = mix64(mix64(seed + GOLDEN * (domain + 1))
+   + GOLDEN * (index + 1))`` modulo 2**64, where ``mix64`` is the SplitMix64 finaliser and
+   ``GOLDEN = 0x9E3779B97F4A7C15``. Row ``r`` of a sketch uses ``derive_key(seed, ROW_DOMAIN, r)``.
+4. **Row hash** (multiply-add-shift, Dietzfelbinger 1996). Row ``r`` has the multiplier
+   ``a_r = derive_key(seed, ROW_DOMAIN, 2r) | 1`` and the offset ``b_r = derive_key(seed,
+   ROW_DOMAIN, 2r + 1)``; ``v = (a_r * item_hash + b_r) mod 2**64``. The bucket is
+   ``((v >> 32) * width) >> 32`` (Lemire's range reduction; any width below 2**32) and the
+   sign is ``+1`` if bit 31 of ``v`` is set, else ``-1``. One multiply per row: the item hash
+   is already a full-avalanche 64-bit value, and cheaper rows measured 1.6× faster updates
+   than a second mixing round.
+
+Nothing here uses Python's salted ``hash()`` or a numpy random stream, so a sketch built in
+one process, on one platform, under one ``PYTHONHASHSEED`` answers identically in any other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from .errors import InvalidItemError, InvalidParameterError, ItemTypeError
+
+__all__ = [
+    "DEFAULT_SEED",
+    "GOLDEN",
+    "ITEM_DOMAIN",
+    "ROW_DOMAIN",
+    "mix64",
+    "derive_key",
+    "row_keys",
+    "check_seed",
+    "encode_item",
+    "xxh64",
+    "item_hash",
+    "hash_items",
+    "random_seed",
+]
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+DEFAULT_SEED = 1729
+ITEM_DOMAIN = 0
+ROW_DOMAIN = 1
+# Domains 2..15 are reserved for sketchkit's own derived streams (dyadic levels, robust
+# coins, linear-algebra operators); each module documents the domain it uses.
+
+_P1 = 0x9E3779B185EBCA87
+_P2 = 0xC2B2AE3D27D4EB4F
+_P3 = 0x165667B19E3779F9
+_P4 = 0x85EBCA77C2B2AE63
+_P5 = 0x27D4EB2F165667C5
+
+# numba freezes module globals as typed constants: keeping every operand uint64 stops it
+# from promoting mixed signed/unsigned arithmetic to float64.
+U_P1, U_P2, U_P3, U_P4, U_P5 = (np.uint64(p) for p in (_P1, _P2, _P3, _P4, _P5))
+U_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+U_MIX2 = np.uint64(0x94D049BB133111EB)
+U0, U1, U8, U32 = np.uint64(0), np.uint64(1), np.uint64(8), np.uint64(32)
+U11, U23, U27, U29, U30, U31, U33 = (np.uint64(s) for s in (11, 23, 27, 29, 30, 31, 33))
+U7, U12, U18, U64 = np.uint64(7), np.uint64(12), np.uint64(18), np.uint64(64)
+
+
+# ----------------------------------------------------------------------------- reference
+def mix64(z: int) -> int:
+    """SplitMix64's finaliser (Steele, Lea, Flood 2014): a bijection of 64-bit integers."""
+    z &= MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def check_seed(seed: Any) -> int:
+    """Return ``seed`` as an int in ``[0, 2**64)`` or raise :class:`InvalidParameterError`."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise InvalidParameterError(f"seed must be an int in [0, 2**64), got {type(seed).__name__}")
+    seed = int(seed)
+    if not 0 <= seed <= MASK64:
+        raise InvalidParameterError(f"seed must be an int in [0, 2**64), got {seed}")
+    return seed
+
+
+def derive_key(seed: int, domain: int, index: int) -> int:
+    """The 64-bit key of stream ``domain``, position ``index``, for a sketch seed (spec item 3)."""
+    base = mix64((seed + GOLDEN * (domain + 1)) & MASK64)
+    return mix64((base + GOLDEN * (index + 1)) & MASK64)
+
+
+def row_keys(seed: int, depth: int, domain: int = ROW_DOMAIN) -> np.ndarray:
+    """The ``(a_r, b_r)`` pairs of a sketch's ``depth`` rows (spec item 4): uint64, shape (depth, 2)."""
+    return np.array(
+        [[derive_key(seed, domain, 2 * r) | 1, derive_key(seed, domain, 2 * r + 1)] for r in range(depth)],
+        dtype=np.uint64,
+    ).reshape(depth, 2)
+
+
+def random_seed() -> int:
+    """A fresh 64-bit seed from the operating system's entropy source."""
+    return int.from_bytes(os.urandom(8), "little")
+
+
+def _rotl_py(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & MASK64
+
+
+def _round_py(acc: int, lane: int) -> int:
+    acc = (acc + lane * _P2) & MASK64
+    return (_rotl_py(acc, 31) * _P1) & MASK64
+
+
+def xxh64(data: bytes, seed: int = 0) -> int:
+    """XXH64 of ``data`` in pure Python: the reference the compiled kernels are tested against."""
+    n = len(data)
+    p = 0
+    if n >= 32:
+        v1 = (seed + _P1 + _P2) & MASK64
+        v2 = (seed + _P2) & MASK64
+        v3 = seed & MASK64
+        v4 = (seed - _P1) & MASK64
+        while p + 32 <= n:
+            v1 = _round_py(v1, int.from_bytes(data[p : p + 8], "little"))
+            v2 = _round_py(v2, int.from_bytes(data[p + 8 : p + 16], "little"))
+            v3 = _round_py(v3, int.from_bytes(data[p + 16 : p + 24], "little"))
+            v4 = _round_py(v4, int.from_bytes(data[p + 24 : p + 32], "little"))
+            p += 32
+        h = (_rotl_py(v1, 1) + _rotl_py(v2, 7) + _rotl_py(v3, 12) + _rotl_py(v4, 18)) & MASK64
+        for v in (v1, v2, v3, v4):
+            h ^= _round_py(0, v)
+            h = (h * _P1 + _P4) & MASK64
+    else:
+        h = (seed + _P5) & MASK64
+    h = (h + n) & MASK64
+    while p + 8 <= n:
+        h ^= _round_py(0, int.from_bytes(data[p : p + 8], "little"))
+        h = (_rotl_py(h, 27) * _P1 + _P4) & MASK64
+        p += 8
+    if p + 4 <= n:
+        h ^= (int.from_bytes(data[p : p + 4], "little") * _P1) & MASK64
+        h = (_rotl_py(h, 23) * _P2 + _P3) & MASK64
+        p += 4
+    while p < n:
+        h ^= (data[p] * _P5) & MASK64
+        h = (_rotl_py(h, 11) * _P1) & MASK64
+        p += 1
+    h ^= h >> 33
+    h = (h * _P2) & MASK64
+    h ^= h >> 29
+    h = (h * _P3) & MASK64
+    return h ^ (h >> 32)
+
+
+def encode_item(item: Any) -> bytes:
+    """The canonical byte encoding of one item (spec item 1)."""
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item)
+    if isinstance(item, str):
+        try:
+            return item.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidItemError(f"str item cannot be encoded as UTF-8: {exc.reason}") from None
+    if isinstance(item, (int, np.integer)):
+        value = int(item)
+        if not -(1 << 63) <= value < (1 << 63):
+            raise InvalidItemError(f"int item {value} is outside the int64 range of the encoding")
+        return value.to_bytes(8, "little", signed=True)
+    raise ItemTypeError(
+        f"cannot sketch an item of type {type(item).__name__}: use int, str or bytes "
+        "(floats have no canonical encoding; convert them explicitly)"
+    )
+
+
+def item_hash(item: Any, seed: int = DEFAULT_SEED) -> int:
+    """The 64-bit hash of one item under a sketch seed (spec item 2)."""
+    return xxh64(encode_item(item), derive_key(check_seed(seed), ITEM_DOMAIN, 0))
+
+
+# ----------------------------------------------------------------------------- kernels
+@njit(cache=True, inline="always")
+def _rotl(x, r):
+    return (x << r) | (x >> (U64 - r))
+
+
+@njit(cache=True, inline="always")
+def _lane_round(acc, lane):
+    acc = acc + lane * U_P2
+    return _rotl(acc, U31) * U_P1
+
+
+@njit(cache=True, inline="always")
+def _avalanche(h):
+    h ^= h >> U33
+    h *= U_P2
+    h ^= h >> U29
+    h *= U_P3
+    return h ^ (h >> U32)
+
+
+@njit(cache=True, inline="always")
+def mix64_u(z):
+    """SplitMix64 finaliser on a numba uint64."""
+    z = (z ^ (z >> U30)) * U_MIX1
+    z = (z ^ (z >> U27)) * U_MIX2
+    return z ^ (z >> U31)
+
+
+@njit(cache=True, inline="always")
+def _read64(buf, p):
+    v = U0
+    for j in range(8):
+        v |= np.uint64(buf[p + j]) << np.uint64(8 * j)
+    return v
+
+
+@njit(cache=True, inline="always")
+def _read32(buf, p):
+    v = U0
+    for j in range(4):
+        v |= np.uint64(buf[p + j]) << np.uint64(8 * j)
+    return v
+
+
+@njit(cache=True)
+def _xxh64_span(buf, start, end, seed):
+    n = end - start
+    p = start
+    if n >= 32:
+        v1 = seed + U_P1 + U_P2
+        v2 = seed + U_P2
+        v3 = seed
+        v4 = seed - U_P1
+        while p + 32 <= end:
+            v1 = _lane_round(v1, _read64(buf, p))
+            v2 = _lane_round(v2, _read64(buf, p + 8))
+            v3 = _lane_round(v3, _read64(buf, p + 16))
+            v4 = _lane_round(v4, _read64(buf, p + 24))
+            p += 32
+        h = _rotl(v1, U1) + _rotl(v2, U7) + _rotl(v3, U12) + _rotl(v4, U18)
+        h = (h ^ _lane_round(U0, v1)) * U_P1 + U_P4
+        h = (h ^ _lane_round(U0, v2)) * U_P1 + U_P4
+        h = (h ^ _lane_round(U0, v3)) * U_P1 + U_P4
+        h = (h ^ _lane_round(U0, v4)) * U_P1 + U_P4
+    else:
+        h = seed + U_P5
+    h += np.uint64(n)
+    while p + 8 <= end:
+        h ^= _lane_round(U0, _read64(buf, p))
+        h = _rotl(h, U27) * U_P1 + U_P4
+        p += 8
+    if p + 4 <= end:
+        h ^= _read32(buf, p) * U_P1
+        h = _rotl(h, U23) * U_P2 + U_P3
+        p += 4
+    while p < end:
+        h ^= np.uint64(buf[p]) * U_P5
+        h = _rotl(h, U11) * U_P1
+        p += 1
+    return _avalanche(h)
+
+
+@njit(cache=True)
+def _hash_int64(keys, seed):
+    # XXH64 of the 8-byte little-endian encoding, specialised: one lane, no tail.
+    out = np.empty(keys.shape[0], dtype=np.uint64)
+    base = seed + U_P5 + U8
+    for i in range(keys.shape[0]):
+        h = base ^ _lane_round(U0, np.uint64(keys[i]))
+        h = _rotl(h, U27) * U_P1 + U_P4
+        out[i] = _avalanche(h)
+    return out
+
+
+@njit(cache=True)
+def _hash_separated(buf, n, seed):
+    # Items joined by NUL bytes (UTF-8 never puts a 0 byte inside a non-NUL character).
+    out = np.empty(n, dtype=np.uint64)
+    start = 0
+    pos = 0
+    end = buf.shape[0]
+    for i in range(n):
+        while pos < end and buf[pos] != 0:
+            pos += 1
+        out[i] = _xxh64_span(buf, start, pos, seed)
+        pos += 1
+        start = pos
+    return out
+
+
+@njit(cache=True)
+def _hash_offsets(buf, offsets, seed):
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        out[i] = _xxh64_span(buf, offsets[i], offsets[i + 1], seed)
+    return out
+
+
+# ----------------------------------------------------------------------------- batching
+_INT_TYPES = (int, bool, np.integer)
+
+
+def _int_array(items: np.ndarray) -> np.ndarray:
+    if items.dtype == np.uint64 and items.size and int(items.max()) >= 1 << 63:
+        raise InvalidItemError("uint64 item above 2**63 - 1 is outside the int64 range of the encoding")
+    return np.ascontiguousarray(items, dtype=np.int64)
+
+
+def _hash_joined(joined: bytes, n: int, seed: np.uint64) -> np.ndarray:
+    return _hash_separated(np.frombuffer(joined, dtype=np.uint8), n, seed)
+
+
+def _hash_encoded(encoded: list[bytes], seed: np.uint64) -> np.ndarray:
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _hash_offsets(buf, offsets, seed)
+
+
+def _hash_str_list(items: list, seed: np.uint64) -> np.ndarray | None:
+    """Fast path for a list of str; None when some element is not a str."""
+    try:
+        joined = "\x00".join(items)
+    except TypeError:
+        return None
+    n = len(items)
+    if joined.count("\x00") != n - 1:  # an item holds a NUL itself: fall back to offsets
+        return _hash_encoded([encode_item(s) for s in items], seed)
+    try:
+        data = joined.encode("utf-8")
+    except UnicodeEncodeError:
+        # find the offender for a precise message
+        for s in items:
+            encode_item(s)
+        raise
+    return _hash_joined(data, n, seed)
+
+
+def _hash_bytes_list(items: list, seed: np.uint64) -> np.ndarray | None:
+    try:
+        joined = b"\x00".join(items)
+    except TypeError:
+        return None
+    n = len(items)
+    if joined.count(b"\x00") != n - 1:
+        return _hash_encoded([bytes(b) for b in items], seed)
+    return _hash_joined(joined, n, seed)
+
+
+def as_item_list(items: Any) -> list | np.ndarray:
+    """Normalise a batch to a numpy int64 array or a Python list (checked, not yet hashed)."""
+    if isinstance(items, np.ndarray):
+        if items.ndim != 1:
+            raise ItemTypeError(f"a batch of items must be one-dimensional, got shape {items.shape}")
+        kind = items.dtype.kind
+        if kind in "iub":
+            return _int_array(items)
+        if kind in "USOT":
+            return items.tolist()
+        raise ItemTypeError(
+            f"cannot sketch items of dtype {items.dtype}: use integers, str or bytes "
+            "(floats have no canonical encoding)"
+        )
+    if isinstance(items, (str, bytes, bytearray, memoryview)):
+        raise ItemTypeError(
+            f"update_batch takes a sequence of items, not a single {type(items).__name__}; "
+            "use update() for one item"
+        )
+    if isinstance(items, list):
+        return items
+    if isinstance(items, Iterable):
+        return list(items)
+    raise ItemTypeError(f"a batch of items must be an array or iterable, got {type(items).__name__}")
+
+
+def hash_items(items: Any, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Vectorised item hash (spec item 2) of a batch: a numpy int array, or a list of
+    ints, strs and bytes (mixed lists work; homogeneous ones take fast paths)."""
+    batch = as_item_list(items)
+    return _hash_batch(batch, np.uint64(derive_key(check_seed(seed), ITEM_DOMAIN, 0)))
+
+
+def _hash_batch(batch: list | np.ndarray, item_seed: np.uint64) -> np.ndarray:
+    if isinstance(batch, np.ndarray):
+        return _hash_int64(batch, item_seed)
+    n = len(batch)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    first = batch[0]
+    if isinstance(first, str):
+        out = _hash_str_list(batch, item_seed)
+        if out is not None:
+            return out
+    elif isinstance(first, bytes):
+        out = _hash_bytes_list(batch, item_seed)
+        if out is not None:
+            return out
+    elif isinstance(first, _INT_TYPES) and all(isinstance(x, _INT_TYPES) for x in batch):
+        try:
+            arr = np.array(batch, dtype=np.int64)
+        except OverflowError:
+            for x in batch:
+                encode_item(x)
+            raise
+        return _hash_int64(arr, item_seed)
+    return _hash_encoded([encode_item(x) for x in batch], item_seed)
