@@ -1,0 +1,44 @@
+"""Sketches on a Dask cluster: one sketch per partition on the workers, a tree of merges, one
+ordinary sketch back in the driver (install with ``pip install sketchkit[dask]``).
+
+Three ways in, each taking any sketchkit sketch as a template (its class, shape and seed):
+
+* :func:`sketch_bag`, :func:`sketch_array`, :func:`sketch_column` for dask collections, and
+  :func:`sketch_groupby` / :func:`sketch_aggregation` for one sketch per group;
+* :func:`sketch_text_files`, :func:`sketch_csv`, :func:`sketch_parquet` to read files by glob,
+  each task streaming its share in bounded batches;
+* :func:`merge_sketches` for a bag of sketches built elsewhere.
+
+Sketches travel between processes only as their versioned ``to_bytes`` form. Hashing never
+uses Python's salted ``hash()``, so a sketch built on a worker answers identically in the
+driver, whatever ``PYTHONHASHSEED`` either runs under. Configurations that differ between
+partitions (or between the workers and the driver) raise
+:class:`~sketchkit.errors.IncompatibleSketchError` naming both.
+"""
+
+from __future__ import annotations
+
+try:
+    import dask  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("sketchkit.distributed needs dask: pip install 'sketchkit[dask]'") from exc
+
+from ._partials import STREAM_BATCH
+from .cluster import dask_client
+from .collections import merge_sketches, sketch_array, sketch_bag, sketch_column
+from .files import sketch_csv, sketch_parquet, sketch_text_files
+from .groupby import sketch_aggregation, sketch_groupby
+
+__all__ = [
+    "STREAM_BATCH",
+    "dask_client",
+    "merge_sketches",
+    "sketch_aggregation",
+    "sketch_array",
+    "sketch_bag",
+    "sketch_column",
+    "sketch_csv",
+    "sketch_groupby",
+    "sketch_parquet",
+    "sketch_text_files",
+]
