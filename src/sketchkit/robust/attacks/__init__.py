@@ -1,0 +1,10 @@
+"""Attacks that break sketches, usable against any sketchkit sketch they name.
+
+Each returns an :class:`AttackResult` (queries spent, error relative to the guarantee,
+success, trajectory, ``plot()``).
+"""
+
+from .collisions import collision_attack, find_colliders, public_placement
+from .result import AttackResult
+
+__all__ = ["AttackResult", "collision_attack", "find_colliders", "public_placement"]
