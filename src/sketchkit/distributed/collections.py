@@ -101,13 +101,18 @@ def sketch_column(
     (True, 8)
     """
     factory, start = _start(sketch)
+    parts = column_partials(frame, column, weight_column, factory)
+    return finish(reduce_partials(parts, split_every), start, _CONTEXT)
+
+
+def column_partials(frame: Any, column: Any, weight_column: Any, factory: P.SketchFactory) -> list:
+    """One delayed sketch-bytes per partition of ``frame[column]``."""
     columns = [column] if weight_column is None else [column, weight_column]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InvalidParameterError(f"no column {missing[0]!r} in the frame; it has {list(frame.columns)}")
     blocks = frame[columns].to_delayed()
-    parts = [delayed(P.build_frame_partition, pure=True)(factory, b, column, weight_column) for b in blocks]
-    return finish(reduce_partials(parts, split_every), start, _CONTEXT)
+    return [delayed(P.build_frame_partition, pure=True)(factory, b, column, weight_column) for b in blocks]
 
 
 def merge_sketches(sketches: Any, *, split_every: int = 8) -> Sketch:

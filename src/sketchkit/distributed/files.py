@@ -232,18 +232,26 @@ def sketch_csv(
     """
     import dask.dataframe as dd
 
-    from .collections import sketch_column
+    from .collections import column_partials
 
+    factory = P.SketchFactory.from_template(sketch)
+    start = sketch.copy()
     _, found = _expand(paths)
     usecols = [column] if weight_column is None else [column, weight_column]
     dtypes = None if dtype is None else {column: dtype}
-    compressed = any(_compression(p) is not None for p in found)
-    frame = dd.read_csv(
-        found,
-        usecols=usecols,
-        dtype=dtypes,
-        blocksize=None if compressed else parse_memory(blocksize),
-        compression="infer",
-        **read_csv_kwargs,
-    )
-    return sketch_column(frame, column, sketch, weight_column=weight_column, split_every=split_every)
+    # read_csv takes one compression per call: group the files by theirs.
+    by_compression: dict[str | None, list[str]] = {}
+    for path in found:
+        by_compression.setdefault(_compression(path), []).append(path)
+    parts = []
+    for compression, group in by_compression.items():
+        frame = dd.read_csv(
+            group,
+            usecols=usecols,
+            dtype=dtypes,
+            blocksize=None if compression else parse_memory(blocksize),
+            compression=compression,
+            **read_csv_kwargs,
+        )
+        parts.extend(column_partials(frame, column, weight_column, factory))
+    return finish(reduce_partials(parts, split_every), start, "the merged sketch does not match the one given")
