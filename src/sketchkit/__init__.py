@@ -17,7 +17,7 @@ from .errors import (
     UnsupportedVersionError,
     WrongSketchTypeError,
 )
-from .frequency import CountMin, CountSketch
+from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
 from .hashing import DEFAULT_SEED
 
 __version__ = "0.1.0"
@@ -31,6 +31,10 @@ def from_bytes(data: bytes | bytearray | memoryview) -> Any:
 __all__ = [
     "CountSketch",
     "CountMin",
+    "SpaceSaving",
+    "HeavyHitters",
+    "DyadicHeavyHitters",
+    "TopRow",
     "DEFAULT_SEED",
     "from_bytes",
     "SketchError",

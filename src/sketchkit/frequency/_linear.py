@@ -117,7 +117,7 @@ class LinearSketch(Sketch):
         depth, width, itemsize, _reserved, total, abs_total = reader.unpack("IIBBqQ")
         if depth < 1 or width < 1 or itemsize not in (4, 8):
             raise CorruptSketchError(f"invalid {cls.__name__} shape {depth}x{width} ({itemsize}-byte counters)")
-        if depth * width * itemsize != reader.remaining:
+        if depth * width * itemsize > reader.remaining:
             raise CorruptSketchError("sketch payload size does not match its declared shape")
         if abs(total) > abs_total or (itemsize == 4 and abs_total > INT32_MAX):
             raise CorruptSketchError("inconsistent total weights in sketch bytes")

@@ -38,7 +38,7 @@ together they bracket the true count with probability at least :math:`1 - 2\delt
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,7 @@ FAMILY = 1
 ROW_FAILURE = 0.25  # per-row failure probability at width 4/eps^2 (Chebyshev)
 
 
-@lru_cache(maxsize=None)
+@cache
 def median_failure(depth: int, p: float = ROW_FAILURE) -> float:
     """P[Bin(depth, p) >= (depth + 1) / 2]: the chance that the median of ``depth`` rows errs."""
     need = (depth + 1) // 2

@@ -1,0 +1,233 @@
+r"""ℓ2 heavy hitters: a CountSketch plus a candidate set (Charikar, Chen, Farach-Colton 2002,
+§4: "keep a heap of the top items by estimate").
+
+Every update goes to the :class:`~sketchkit.CountSketch`; an untracked item whose new estimate
+beats the smallest candidate joins the candidate set (of ``capacity`` items). From then on its
+weight is counted **exactly**: a candidate's count is ``base + exact``, where ``exact`` is its
+weight since admission and ``base`` the sketch's estimate (clipped at 0) of its count before
+admission. Ranking by ``base + exact`` instead of by a fresh median keeps the sketch noise of a
+heavy item to the small amount present when it was admitted — what gives counter-based recall
+at sketch memory. Insertion-only (weights ≥ 0); for turnstile streams over integer keys use
+:class:`DyadicHeavyHitters`.
+
+**Guarantee** (what ``tests/test_heavy.py`` checks). Let ``E = cs.error_bound()`` (the
+CountSketch half-width ε·sqrt(F2_hi), ε = 2/√width). For a candidate:
+
+* deterministically ``exact <= f(x)`` — so ``lower >= exact`` always;
+* with probability at least ``1 − 2δ`` (δ of the CountSketch),
+  ``lower = exact + max(0, base − E) <= f(x) <= base + exact + E = upper``,
+  because ``f`` before admission was within E of ``base`` then, and F2 only grows.
+
+For an untracked item, ``estimate``/``lower``/``upper`` are the CountSketch's. Items whose
+true count exceeds the capacity-th largest count by more than 2E are candidates with
+probability ≥ 1 − 2δ each (their estimate beat the candidate minimum when they last
+arrived).
+
+Merging adds the CountSketches and unites the candidates: ``base`` and ``exact`` add, and a
+side that does not track an item contributes its CountSketch estimate to ``base``; the
+``capacity`` largest are kept. The bounds still hold; the result is commutative but not
+bit-identical to one pass.
+
+>>> hh = HeavyHitters(width=256, depth=5, capacity=4, seed=1)
+>>> hh.update_batch(["x"] * 50 + ["y"] * 30 + list("abcdefgh"))
+>>> [(r.item, r.estimate) for r in hh.top(2)]
+[('x', 50), ('y', 30)]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._base import check_positive_int, parse_memory
+from .._format import Reader, register
+from ..errors import CorruptSketchError, InvalidParameterError
+from ..hashing import DEFAULT_SEED
+from . import _kernels as K
+from . import _tracked as T
+from ._summary import INDEX_BYTES_PER_SLOT, SLOT_BYTES, TopRow, TrackedSummary
+from .countsketch import CountSketch, _w
+
+FAMILY = 4
+TYPICAL_ITEM_BYTES = 8
+
+
+class HeavyHitters(TrackedSummary):
+    """CountSketch-backed top-k with exact counting after admission (insertion-only).
+
+    Parameters
+    ----------
+    width, depth : shape of the CountSketch (odd depth).
+    capacity : number of candidates (at least the k you will ask ``top`` for; 2k is a
+        good default).
+    seed : the hash seed (identity; checked on merge).
+    """
+
+    __slots__ = ("_cs",)
+    _family = FAMILY
+
+    def __init__(self, width: int, depth: int = 5, capacity: int = 200, *, seed: int = DEFAULT_SEED):
+        super().__init__(capacity, seed=seed)
+        self._cs = CountSketch(width, depth, seed=seed)
+
+    @classmethod
+    def from_memory(
+        cls,
+        budget: int | str,
+        *,
+        k: int = 100,
+        depth: int = 5,
+        seed: int = DEFAULT_SEED,
+        item_bytes: int = TYPICAL_ITEM_BYTES,
+    ) -> HeavyHitters:
+        """Split ``budget`` between 2k candidates and the widest CountSketch that fits."""
+        k = check_positive_int("k", k)
+        nbytes = parse_memory(budget)
+        capacity = 2 * k
+        per_slot = SLOT_BYTES + INDEX_BYTES_PER_SLOT + item_bytes
+        sketch_bytes = nbytes - capacity * per_slot
+        width = int((sketch_bytes - 16 * depth) // (4 * depth))
+        if width < 8:
+            raise InvalidParameterError(
+                f"memory budget {budget!r} is too small for {capacity} candidates and a {depth}-row sketch"
+            )
+        return cls(width, depth, capacity, seed=seed)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sketch(self) -> CountSketch:
+        """A copy of the underlying CountSketch."""
+        return self._cs.copy()
+
+    @property
+    def width(self) -> int:
+        return self._cs.width
+
+    @property
+    def depth(self) -> int:
+        return self._cs.depth
+
+    @property
+    def epsilon(self) -> float:
+        return self._cs.epsilon
+
+    @property
+    def delta(self) -> float:
+        return self._cs.delta
+
+    def error_bound(self) -> float:
+        return self._cs.error_bound()
+
+    @property
+    def nbytes(self) -> int:
+        return super().nbytes + self._cs.nbytes
+
+    def _shape(self) -> tuple:
+        return (self._capacity, self._cs.depth, self._cs.width)
+
+    # ------------------------------------------------------------------ updates
+    def _check_weights(self, weights, abs_total) -> None:
+        if weights is not None and weights.size and int(weights.min()) < 0:
+            raise InvalidParameterError(
+                "HeavyHitters is insertion-only; use DyadicHeavyHitters for streams with deletions"
+            )
+
+    def _reserve(self, abs_total: int) -> None:
+        super()._reserve(abs_total)
+        self._cs._reserve(abs_total)
+
+    def _update_keys(self, keys, raw, weights, batch) -> None:
+        self._ensure_room(len(keys))
+        st = self._state
+        cs = self._cs
+        placed = T.heavy_update(
+            cs._table, cs._row_keys,
+            st["keys"], st["counts"], st["errors"], st["heap"], st["pos"], st["index"], st["meta"],
+            keys, raw, self._item_seed, _w(weights),
+        )
+        T.record_items(placed, batch, self._items)
+        total = int(weights.sum()) if weights is not None else len(keys)
+        cs._total += total
+        cs._abs_total += total
+
+    # ------------------------------------------------------------------ queries
+    def estimate(self, item: Any) -> int:
+        return int(self.estimate_batch([item])[0])
+
+    def estimate_batch(self, items: Any) -> np.ndarray:
+        """``base + exact`` for candidates, the CountSketch estimate otherwise."""
+        slots = self._slots_of(items)
+        counts = self._state["counts"]
+        est = self._cs.estimate_batch(items)
+        return np.where(slots >= 0, counts[np.maximum(slots, 0)], est).astype(np.int64)
+
+    def _bounds(self, items: Any) -> tuple[np.ndarray, np.ndarray]:
+        slots = self._slots_of(items)
+        st = self._state
+        s = np.maximum(slots, 0)
+        e = math.ceil(self._cs.error_bound())
+        base, exact = st["errors"][s], st["counts"][s] - st["errors"][s]
+        est = self._cs.estimate_batch(items)
+        lower = np.where(slots >= 0, exact + np.maximum(base - e, 0), np.maximum(est - e, 0))
+        upper = np.where(slots >= 0, base + exact + e, est + e)
+        return lower.astype(np.int64), upper.astype(np.int64)
+
+    def lower_bound(self, item: Any) -> int:
+        return int(self._bounds([item])[0][0])
+
+    def upper_bound(self, item: Any) -> int:
+        return int(self._bounds([item])[1][0])
+
+    def lower_bound_batch(self, items: Any) -> np.ndarray:
+        return self._bounds(items)[0]
+
+    def upper_bound_batch(self, items: Any) -> np.ndarray:
+        return self._bounds(items)[1]
+
+    def top(self, k: int | None = None) -> list[TopRow]:
+        """Up to ``k`` candidates by ``base + exact``, as (item, estimate, lower, upper);
+        ``lower >= exact`` deterministically, both bounds hold w.p. ≥ 1 − 2δ."""
+        _, counts, errors, _ = self._live()
+        e = math.ceil(self._cs.error_bound())
+        exact = counts - errors
+        return self._rows(k, exact + np.maximum(errors - e, 0), counts + e)
+
+    # ------------------------------------------------------------------ merge
+    def _absent_value(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        est = np.maximum(K.cs_estimate(self._cs._table, self._cs._row_keys, keys, False, self._item_seed), 0)
+        return est, est
+
+    def _merge_extra(self, other: Any) -> None:
+        self._cs.merge(other._cs)
+
+    def _clear(self) -> None:
+        super()._clear()
+        self._cs = self._cs.empty_like()
+
+    # ------------------------------------------------------------------ bytes
+    def _payload(self) -> tuple[int, bytes]:
+        flags, cs_payload = self._cs._payload()
+        return 0, self._summary_payload() + cs_payload
+
+    @classmethod
+    def _from_payload(cls, seed: int, flags: int, reader: Reader):
+        if flags:
+            raise CorruptSketchError(f"unknown flags {flags:#x} for HeavyHitters")
+        out = cls.__new__(cls)
+        TrackedSummary.__init__(out, 1, seed=seed)
+        out._read_summary(reader)
+        out._cs = CountSketch._from_payload(seed, 0, reader)
+        if out._cs.depth % 2 == 0:
+            raise CorruptSketchError("HeavyHitters sketch depth must be odd")
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"HeavyHitters(width={self.width}, depth={self.depth}, capacity={self._capacity}, "
+            f"seed={self._seed}, total_weight={self._total})"
+        )
+
+
+register(FAMILY, HeavyHitters)

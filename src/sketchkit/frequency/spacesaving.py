@@ -1,0 +1,158 @@
+r"""SpaceSaving (Metwally, Agrawal, El Abbadi, ICDT 2005), weighted, mergeable as in Agarwal,
+Cormode, Huang, Phillips, Wei, Yi, "Mergeable summaries" (PODS 2012 / TODS 2013).
+
+Tracks at most ``capacity`` items with a count and an error each. A tracked item's weight is
+added to its count; an untracked one takes a free slot, or replaces the item with the smallest
+count ``c_min`` and starts at ``c_min + w`` with error ``c_min``. Insertion-only: weights must
+be non-negative.
+
+**Guarantee** (deterministic; what ``tests/test_spacesaving.py`` checks). With :math:`N` the
+total weight and :math:`m` the capacity, for every item :math:`x`:
+
+* tracked: ``count - error <= f(x) <= count`` (``lower`` and ``upper``; the estimate is
+  ``count``, which never underestimates);
+* untracked: ``0 <= f(x) <= floor``, where ``floor`` (the largest count ever evicted, or
+  carried by a merge) is at most :math:`N/m`; :meth:`SpaceSaving.estimate` returns 0;
+* hence every item with :math:`f(x) > N/m` is tracked, and ``top(k)`` holds every item whose
+  true count exceeds the k-th reported count's ``upper`` ... and none whose ``upper`` is
+  below it.
+
+Merging sums counts and errors over the union of items, counting an item a side does not
+track at that side's ``floor``, then keeps the ``capacity`` largest (ties by item hash). The
+bounds above still hold after any tree of merges (with :math:`N` the merged total), but a
+merged summary is not bit-identical to one pass over both streams, and a merged top-k can miss
+an item that no single part saw as heavy; merging is commutative and exact whenever no
+summary ever filled up. Items are identified by their 64-bit hash (a collision between two
+distinct items, probability about :math:`n^2/2^{65}`, would merge their counts).
+
+>>> ss = SpaceSaving(capacity=2)
+>>> ss.update_batch(["a", "b", "a", "c", "a"])
+>>> [tuple(r) for r in ss.top(2)]
+[('a', 3, 3, 3), ('c', 2, 1, 2)]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._base import parse_memory
+from .._format import Reader, register
+from ..errors import InvalidParameterError
+from ..hashing import DEFAULT_SEED
+from . import _tracked as T
+from ._summary import INDEX_BYTES_PER_SLOT, SLOT_BYTES, TopRow, TrackedSummary
+from .countsketch import _w
+
+FAMILY = 3
+TYPICAL_ITEM_BYTES = 8
+
+
+class SpaceSaving(TrackedSummary):
+    """Counter-based top-k summary with deterministic bounds (insertion-only)."""
+
+    __slots__ = ()
+    _family = FAMILY
+
+    @classmethod
+    def from_memory(cls, budget: int | str, *, seed: int = DEFAULT_SEED, item_bytes: int = TYPICAL_ITEM_BYTES):
+        """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per item."""
+        per_slot = SLOT_BYTES + INDEX_BYTES_PER_SLOT + item_bytes
+        capacity = int(parse_memory(budget) // per_slot)
+        if capacity < 1:
+            raise InvalidParameterError(f"memory budget {budget!r} is too small for one SpaceSaving slot")
+        return cls(capacity, seed=seed)
+
+    @classmethod
+    def from_error(cls, epsilon: float, *, seed: int = DEFAULT_SEED):
+        """Capacity ⌈1/ε⌉: every bound is within εN of the truth."""
+        if not 0 < float(epsilon) < 1:
+            raise InvalidParameterError(f"epsilon must be in (0, 1), got {epsilon!r}")
+        return cls(int(np.ceil(1.0 / float(epsilon))), seed=seed)
+
+    @property
+    def epsilon(self) -> float:
+        """1/capacity: the error bound as a fraction of the total weight."""
+        return 1.0 / self._capacity
+
+    @property
+    def delta(self) -> float:
+        """0: the guarantee is deterministic."""
+        return 0.0
+
+    def error_bound(self) -> int:
+        """Largest possible gap between upper and lower bound now (``floor`` ≤ N/capacity)."""
+        return self.floor
+
+    def _check_weights(self, weights, abs_total) -> None:
+        if weights is not None and weights.size and int(weights.min()) < 0:
+            raise InvalidParameterError("SpaceSaving is insertion-only: weights must be non-negative")
+
+    def _update_keys(self, keys, raw, weights, batch) -> None:
+        self._ensure_room(len(keys))
+        st = self._state
+        placed = T.spacesaving_update(
+            st["keys"], st["counts"], st["errors"], st["heap"], st["pos"], st["index"], st["meta"],
+            keys, raw, self._item_seed, _w(weights),
+        )
+        T.record_items(placed, batch, self._items)
+
+    # ------------------------------------------------------------------ queries
+    def estimate(self, item: Any) -> int:
+        """The tracked count (an upper bound), or 0 for an untracked item."""
+        return int(self.estimate_batch([item])[0])
+
+    def estimate_batch(self, items: Any) -> np.ndarray:
+        slots = self._slots_of(items)
+        counts = self._state["counts"]
+        return np.where(slots >= 0, counts[np.maximum(slots, 0)], 0).astype(np.int64)
+
+    def lower_bound(self, item: Any) -> int:
+        return int(self.lower_bound_batch([item])[0])
+
+    def lower_bound_batch(self, items: Any) -> np.ndarray:
+        """count − error for tracked items, 0 otherwise (never above the true count)."""
+        slots = self._slots_of(items)
+        st = self._state
+        s = np.maximum(slots, 0)
+        return np.where(slots >= 0, st["counts"][s] - st["errors"][s], 0).astype(np.int64)
+
+    def upper_bound(self, item: Any) -> int:
+        return int(self.upper_bound_batch([item])[0])
+
+    def upper_bound_batch(self, items: Any) -> np.ndarray:
+        """count for tracked items, ``floor`` otherwise (never below the true count)."""
+        slots = self._slots_of(items)
+        counts = self._state["counts"]
+        return np.where(slots >= 0, counts[np.maximum(slots, 0)], self.floor).astype(np.int64)
+
+    def top(self, k: int | None = None) -> list[TopRow]:
+        """Up to ``k`` tracked items, heaviest first, as (item, estimate, lower, upper) with
+        ``lower <= true count <= upper`` guaranteed; ``estimate == upper``."""
+        _, counts, errors, _ = self._live()
+        return self._rows(k, counts - errors, counts)
+
+    def _absent_value(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        full = np.full(len(keys), self.floor, dtype=np.int64)
+        return full, full
+
+    # ------------------------------------------------------------------ bytes
+    def _payload(self) -> tuple[int, bytes]:
+        return 0, self._summary_payload()
+
+    @classmethod
+    def _from_payload(cls, seed: int, flags: int, reader: Reader):
+        out = cls.__new__(cls)
+        TrackedSummary.__init__(out, 1, seed=seed)
+        out._read_summary(reader)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"SpaceSaving(capacity={self._capacity}, size={self.size}, seed={self._seed}, "
+            f"total_weight={self._total})"
+        )
+
+
+register(FAMILY, SpaceSaving)
