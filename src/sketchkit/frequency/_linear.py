@@ -73,7 +73,7 @@ class LinearSketch(Sketch):
     @staticmethod
     def _width_for_memory(budget: int | str, depth: int, counter_bytes: int = 4) -> int:
         nbytes = parse_memory(budget)
-        width = (nbytes - 8 * depth) // (depth * counter_bytes)
+        width = (nbytes - 16 * depth) // (depth * counter_bytes)  # row keys: 16 bytes a row
         if width < 1:
             raise InvalidParameterError(f"memory budget {budget!r} is too small for {depth} rows")
         return int(width)

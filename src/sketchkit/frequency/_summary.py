@@ -26,7 +26,23 @@ from . import _tracked as T
 from ._items import decode_items, encode_items, encoded_size
 
 SLOT_BYTES = 8 + 8 + 8 + 4 + 4 + 8  # key, count, error, heap, pos, item reference
-INDEX_BYTES_PER_SLOT = 4 * 4 / 3
+
+
+def planned_nbytes(capacity: int, item_bytes: int) -> int:
+    """nbytes of a full summary whose items each encode to ``item_bytes``."""
+    return capacity * (SLOT_BYTES + item_bytes) + 4 * T.index_size(capacity)
+
+
+def capacity_for(budget: int, item_bytes: int) -> int:
+    """Largest capacity whose full state fits ``budget`` bytes (0 if none does)."""
+    lo, hi = 0, budget // (SLOT_BYTES + item_bytes)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if planned_nbytes(mid, item_bytes) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class TopRow(NamedTuple):
@@ -107,9 +123,10 @@ class TrackedSummary(Sketch):
         return st["keys"][:size], st["counts"][:size], st["errors"][:size], self._items[:size]
 
     def _ranked(self) -> np.ndarray:
-        """Live slots heaviest first; ties broken by item hash (deterministic)."""
-        keys, counts, _, _ = self._live()
-        return np.lexsort((keys, -counts))
+        """Live slots heaviest first; ties go to the larger exact part (count − error), then
+        to the smaller item hash (deterministic)."""
+        keys, counts, errors, _ = self._live()
+        return np.lexsort((keys, errors, -counts))
 
     # ------------------------------------------------------------------ merge
     def _merge_state(self, other: Any) -> None:

@@ -15,7 +15,7 @@ with :math:`\delta(d) = \Pr[\mathrm{Bin}(d, 1/4) \ge (d+1)/2]`. Why: one row err
 (Chebyshev; the row estimate is unbiased with variance at most :math:`\lVert f\rVert_2^2/w`),
 and the median errs only if at least half the rows do. The error has no preferred direction.
 :meth:`CountSketch.from_error` picks :math:`w = \lceil 4/\varepsilon^2\rceil` and the smallest odd
-:math:`d` with :math:`\delta(d) \le \delta`; e.g. ``from_error(0.05, 0.01)`` is 1600 × 15.
+:math:`d` with :math:`\delta(d) \le \delta`; e.g. ``from_error(0.05, 0.01)`` is 1600 × 19.
 
 ``f2()`` and ``inner_product()`` (the AMS estimate, median over rows of the row dot products)
 satisfy :math:`|\hat F_2 - F_2| \le \sqrt2\,\varepsilon F_2` and

@@ -47,7 +47,7 @@ from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
 from . import _tracked as T
-from ._summary import INDEX_BYTES_PER_SLOT, SLOT_BYTES, TopRow, TrackedSummary
+from ._summary import TopRow, TrackedSummary, planned_nbytes
 from .countsketch import CountSketch, _w
 
 FAMILY = 4
@@ -86,8 +86,7 @@ class HeavyHitters(TrackedSummary):
         k = check_positive_int("k", k)
         nbytes = parse_memory(budget)
         capacity = 2 * k
-        per_slot = SLOT_BYTES + INDEX_BYTES_PER_SLOT + item_bytes
-        sketch_bytes = nbytes - capacity * per_slot
+        sketch_bytes = nbytes - planned_nbytes(capacity, item_bytes)
         width = int((sketch_bytes - 16 * depth) // (4 * depth))
         if width < 8:
             raise InvalidParameterError(

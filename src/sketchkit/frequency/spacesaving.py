@@ -42,7 +42,7 @@ from .._format import Reader, register
 from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _tracked as T
-from ._summary import INDEX_BYTES_PER_SLOT, SLOT_BYTES, TopRow, TrackedSummary
+from ._summary import TopRow, TrackedSummary, capacity_for
 from .countsketch import _w
 
 FAMILY = 3
@@ -58,8 +58,7 @@ class SpaceSaving(TrackedSummary):
     @classmethod
     def from_memory(cls, budget: int | str, *, seed: int = DEFAULT_SEED, item_bytes: int = TYPICAL_ITEM_BYTES):
         """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per item."""
-        per_slot = SLOT_BYTES + INDEX_BYTES_PER_SLOT + item_bytes
-        capacity = int(parse_memory(budget) // per_slot)
+        capacity = capacity_for(parse_memory(budget), item_bytes)
         if capacity < 1:
             raise InvalidParameterError(f"memory budget {budget!r} is too small for one SpaceSaving slot")
         return cls(capacity, seed=seed)

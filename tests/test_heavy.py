@@ -1,0 +1,115 @@
+"""HeavyHitters (insertion-only) and DyadicHeavyHitters (turnstile): recall and bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sketchkit as sk
+from _streams import exact_counts, zipf_stream
+
+
+def test_candidates_count_exactly_after_admission():
+    """exact = count − error never exceeds the true count (deterministic)."""
+    keys = zipf_stream(50_000, 20_000, seed=9)
+    truth = exact_counts(keys)
+    hh = sk.HeavyHitters(width=128, depth=5, capacity=50, seed=4)
+    hh.update_batch(keys)
+    keys_live, counts, errors, items = hh._live()
+    for c, e, item in zip(counts.tolist(), errors.tolist(), items):
+        assert 0 <= c - e <= truth[item]
+
+
+@given(st.lists(st.integers(0, 30), max_size=200), st.integers(1, 8))
+def test_exact_part_is_a_lower_bound_on_any_stream(stream, capacity):
+    hh = sk.HeavyHitters(width=8, depth=3, capacity=capacity, seed=2)
+    hh.update_batch(stream)
+    truth = exact_counts(stream)
+    _, counts, errors, items = hh._live()
+    for c, e, item in zip(counts.tolist(), errors.tolist(), items):
+        assert c - e <= truth[item]
+    for row in hh.top():
+        assert row.lower >= 0
+
+
+def test_recall_and_bounds_on_a_zipf_stream():
+    keys = zipf_stream(200_000, 100_000, seed=10)
+    truth = exact_counts(keys)
+    top50 = [k for k, _ in truth.most_common(50)]
+    hh = sk.HeavyHitters.from_memory("64KiB", k=50, seed=5)
+    hh.update_batch(keys)
+    assert hh.nbytes <= 64 * 1024
+    rows = hh.top(50)
+    assert len({r.item for r in rows} & set(top50)) >= 48
+    inside = np.mean([r.lower <= truth[r.item] <= r.upper for r in rows])
+    assert inside >= 1 - 2 * hh.delta
+
+
+def test_merged_heavy_hitters_keep_their_bounds():
+    keys = zipf_stream(100_000, 30_000, seed=11)
+    truth = exact_counts(keys)
+    parts = np.array_split(keys, 4)
+    sketches = []
+    for p in parts:
+        s = sk.HeavyHitters(512, 5, 100, seed=6)
+        s.update_batch(p)
+        sketches.append(s)
+    merged = sk.HeavyHitters.merge_all(sketches)
+    rows = merged.top(30)
+    assert len({r.item for r in rows} & {k for k, _ in truth.most_common(30)}) >= 28
+    assert np.mean([r.lower <= truth[r.item] <= r.upper for r in rows]) >= 1 - 2 * merged.delta
+    assert merged.total_weight == len(keys)
+
+
+def test_heavy_hitters_refuse_deletions():
+    with pytest.raises(sk.InvalidParameterError, match="DyadicHeavyHitters"):
+        sk.HeavyHitters(64, 3, 8).update("a", -1)
+
+
+def _turnstile_stream(seed):
+    keys = zipf_stream(200_000, 1 << 20, seed=seed)
+    rng = np.random.default_rng(seed)
+    deleted = keys[rng.random(keys.size) < 0.5]
+    truth = exact_counts(keys)
+    truth.subtract(exact_counts(deleted))
+    return keys, deleted, truth
+
+
+@pytest.mark.parametrize("universe_bits", [64, 20])
+def test_dyadic_finds_net_heavy_hitters_after_deletions(universe_bits):
+    keys, deleted, truth = _turnstile_stream(12)
+    d = sk.DyadicHeavyHitters.from_memory("128KiB", universe_bits=universe_bits, seed=7)
+    d.update_batch(keys)
+    d.update_batch(deleted, weights=-1)
+    assert d.nbytes <= 128 * 1024
+    rows = d.top(50)
+    # the guarantee's terms: keys clearly above the 50th count are found, none clearly below
+    kth = truth.most_common(50)[-1][1]
+    e = d.error_bound()
+    reported = {r.item for r in rows}
+    assert {k for k, v in truth.items() if v > kth + 2 * e} <= reported
+    assert all(truth[x] >= kth - 2 * e for x in reported)
+    assert len(reported & {k for k, _ in truth.most_common(50)}) >= 40
+    assert np.mean([r.lower <= truth[r.item] <= r.upper for r in rows]) >= 1 - 2 * d.delta
+
+
+def test_dyadic_is_linear_and_handles_negative_keys():
+    a = sk.DyadicHeavyHitters(64, 3, seed=1)
+    b = sk.DyadicHeavyHitters(64, 3, seed=1)
+    a.update_batch([-5] * 10 + [2**62] * 7 + [-(2**63)] * 3)
+    b.update_batch([-5] * 4, weights=-1)
+    rows = (a + b).top(3)
+    assert [(r.item, r.estimate) for r in rows] == [(2**62, 7), (-5, 6), (-(2**63), 3)]
+
+
+def test_dyadic_refuses_keys_outside_its_universe_and_non_integers():
+    d = sk.DyadicHeavyHitters(64, 3, universe_bits=10)
+    with pytest.raises(sk.InvalidItemError):
+        d.update(1024)
+    with pytest.raises(sk.InvalidItemError):
+        d.update(-1)
+    with pytest.raises(sk.ItemTypeError):
+        d.update("a")
+    assert d.is_empty()
