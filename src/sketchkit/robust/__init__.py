@@ -1,11 +1,19 @@
 """Robustness to adversarial and adaptive inputs: keyed sketches, robust estimators, trackers.
 
+* :class:`KeyedCountSketch`, :class:`KeyedCountMin` — secret-key hashing (SipHash-2-4): stops
+  offline collision crafting by someone who knows the code and the seed.
+* :class:`NoisyMedianEstimator` — adaptive point queries on a CountSketch at equal memory.
+* :class:`SwitchingTracker`, :class:`DPMedianTracker` — F₂ tracking under adaptive streams,
+  at ``copies``× memory.
+
 See ``docs/robustness.md`` for which sketch survives which threat model, and
 :mod:`sketchkit.robust.attacks` for the attacks that test them.
 """
 
 from ._siphash import keyed_hash_items, siphash24
 from .keyed import KeyedCountMin, KeyedCountSketch, key_id, new_key
+from .noisy_median import NoisyMedianEstimator, QueryBudgetWarning
+from .tracking import CopiesExhaustedError, DPMedianTracker, SwitchingTracker
 
 __all__ = [
     "KeyedCountSketch",
@@ -14,4 +22,9 @@ __all__ = [
     "key_id",
     "keyed_hash_items",
     "siphash24",
+    "NoisyMedianEstimator",
+    "QueryBudgetWarning",
+    "SwitchingTracker",
+    "DPMedianTracker",
+    "CopiesExhaustedError",
 ]

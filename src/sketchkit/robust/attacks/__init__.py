@@ -5,6 +5,8 @@ success, trajectory, ``plot()``).
 """
 
 from .collisions import collision_attack, find_colliders, public_placement
+from .f2 import f2_attack
+from .median import median_attack
 from .result import AttackResult
 
-__all__ = ["AttackResult", "collision_attack", "find_colliders", "public_placement"]
+__all__ = ["AttackResult", "collision_attack", "find_colliders", "public_placement", "median_attack", "f2_attack"]

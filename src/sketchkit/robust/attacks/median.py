@@ -1,0 +1,117 @@
+r"""The Cohen–Lyu–Nelson–Sarlós–Shechner–Stemmer attack on the CountSketch median (ICML 2022).
+
+Threat model TM-B-query: vectors are sketched with the same randomness and each is answered
+("insert z, query, delete z"); the seed is unknown (the attack works on keyed sketches too).
+The signal holds two keys A, B at ``signal`` bucket-noise units
+:math:`\sigma = \sqrt{T/w}` (and optionally ``decoys`` keys at ``decoy_signal`` units, as in the
+authors' ``sim_1``; the default, no decoys, is their "larger estimate" variant: decoys only
+occupy buckets and slow the attack down, 585–1022 instead of 311–457 queries at depth 21). Query t adds a fresh
+tail :math:`z^{(t)}` of T never-reused keys with random ±1 weights; the adversary sees only
+*which of A, B is reported* (the larger answer; equivalently which one a top-``decoys + 1``
+list contains), and sums the tails signed by that bit into an accumulator ``Acc``:
+``+z`` if A won, ``−z`` if B won, skipped on a tie. The bit correlates with tail mass in A's and
+B's median rows, so ``Acc``'s sketch grows a bias at A (positive) and B (negative) linear in the
+number of collected tails while its noise grows as the square root.
+
+Score (computed by the harness with the sketch's own randomness, never used by the
+adversary): :math:`\mathrm{BNR}_A = \operatorname{median}_j X_j(A; \mathrm{Acc}) /
+\sqrt{\text{collected}\cdot T/w}`, and likewise for B. **Success**: :math:`\mathrm{BNR}_A \ge 2`
+and :math:`\mathrm{BNR}_B \le -2` at once (with threshold :math:`\lVert\mathrm{Acc}\rVert^2/(w/3)`,
+BNR ≥ √3 already makes A a reported ℓ₂ heavy hitter of the harmless vector Acc, whose true
+count at A is 0). The trajectory is :math:`\min(\mathrm{BNR}_A, -\mathrm{BNR}_B)` per query.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...errors import InvalidParameterError
+from ...frequency.countsketch import CountSketch
+from .result import AttackResult
+
+__all__ = ["median_attack", "ATTACK_KEY_START"]
+
+ATTACK_KEY_START = 1 << 40  # tails use keys from here upwards, never reused
+
+
+def median_attack(
+    sketch: CountSketch,
+    *,
+    estimator: Any = None,
+    queries: int = 1000,
+    tail: int = 200,
+    signal: float = 10.0,
+    decoys: int = 0,
+    decoy_signal: float = 20.0,
+    target_bnr: float = 2.0,
+    stop_on_success: bool = True,
+    rng: Any = None,
+) -> AttackResult:
+    """Run the attack for at most ``queries`` queries on an empty CountSketch (plain or keyed).
+
+    ``estimator``: what answers the queries, any object with ``estimate_batch(items)`` reading
+    ``sketch`` (default: the sketch itself, i.e. the standard median). ``rng`` seeds the
+    attacker's tails. Returns an :class:`AttackResult` whose ``queries`` is the first query at
+    which both BNRs passed ``target_bnr`` (or all queries spent), ``error_ratio`` the final
+    ``min(BNR_A, −BNR_B) / target_bnr``.
+    """
+    if not isinstance(sketch, CountSketch):
+        raise InvalidParameterError(f"median_attack needs a CountSketch, got {type(sketch).__name__}")
+    if not sketch.is_empty():
+        raise InvalidParameterError("median_attack needs an empty sketch")
+    answer = sketch if estimator is None else estimator
+    width = sketch.width
+    sigma = math.sqrt(tail / width)
+    heavy = np.arange(2 + decoys, dtype=np.int64)  # A = 0, B = 1, then the decoys
+    weights = np.array([round(signal * sigma)] * 2 + [round(decoy_signal * sigma)] * decoys, dtype=np.int64)
+    sketch.update_batch(heavy, weights)
+    ab = heavy[:2]
+
+    gen = np.random.default_rng(rng)
+    acc = sketch.empty_like()
+    collected = 0
+    next_key = ATTACK_KEY_START
+    traj = np.full(queries, np.nan)
+    bnr = np.zeros(2)
+    broke_at = None
+    t = 0
+    for t in range(queries):
+        z = np.arange(next_key, next_key + tail, dtype=np.int64)
+        next_key += tail
+        s = gen.integers(0, 2, size=tail, dtype=np.int64) * 2 - 1
+        sketch.update_batch(z, s)
+        a, b = answer.estimate_batch(ab)
+        sketch.update_batch(z, -s)
+        if a != b:
+            acc.update_batch(z, s if a > b else -s)
+            collected += 1
+            bnr = acc.estimate_batch(ab) / math.sqrt(collected * tail / width)
+        traj[t] = min(bnr[0], -bnr[1])
+        if broke_at is None and traj[t] >= target_bnr:
+            broke_at = t + 1
+            if stop_on_success:
+                break
+    used = t + 1
+    traj = traj[:used]
+    details = {"bnr_a": float(bnr[0]), "bnr_b": float(bnr[1]), "collected": collected, "tail": tail}
+    if collected:
+        # Is A an l2 heavy hitter of the harmless Acc (true count 0) at k = width // 3?
+        est_a = float(acc.estimate_batch(ab[:1])[0])
+        details["a_heavy_in_acc"] = est_a * est_a >= collected * tail / max(1, width // 3)
+    return AttackResult(
+        attack="CLNSSS median attack",
+        target=repr(answer),
+        success=broke_at is not None,
+        queries=broke_at if broke_at is not None else used,
+        cost_unit="queries",
+        error_ratio=float(traj[-1] / target_bnr) if used else 0.0,
+        metric="min(BNR_A, −BNR_B)",
+        threshold=target_bnr,
+        steps=np.arange(1, used + 1),
+        trajectory=np.nan_to_num(traj),
+        memory_counters=sketch.depth * width,
+        details=details,
+    )
