@@ -8,6 +8,7 @@ and the driver only ever exchange checksummed, versioned bytes, never a pickled 
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,9 @@ class SketchFactory:
     @classmethod
     def from_template(cls, sketch: Any) -> SketchFactory:
         check_sketch(sketch, "sketch")
-        return cls(template=sketch.empty_like().to_bytes())
+        # An empty table is mostly zeros: compressed, it costs the graph (which dask hashes and
+        # ships with every task) about a kilobyte instead of the sketch's full size.
+        return cls(template=zlib.compress(sketch.empty_like().to_bytes(), 1))
 
     @classmethod
     def from_callable(cls, make_sketch: Any) -> SketchFactory:
@@ -49,7 +52,7 @@ class SketchFactory:
 
     def new(self) -> Sketch:
         if self.template is not None:
-            return load(self.template)
+            return load(zlib.decompress(self.template))
         sketch = self.make()  # type: ignore[misc]
         check_sketch(sketch, "make_sketch()")
         if not sketch.is_empty():
