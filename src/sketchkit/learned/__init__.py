@@ -1,0 +1,37 @@
+"""Learning-augmented frequency sketches: an oracle predicts heavy items, they get exact counters.
+
+* Oracles (:mod:`.oracles`): :class:`LookupOracle`, :class:`NgramOracle` (log-count MSE or coverage
+  objective), :class:`HybridOracle`, :class:`RandomOracle`.
+* Sketches (:mod:`.sketches`, :mod:`.cspp`): :class:`LearnedCountMin`, :class:`LearnedCountSketch`,
+  :class:`CountSketchPlusPlus`, :class:`LearnedCountSketchPlusPlus`.
+* :func:`tune` (depth and heavy share on validation), metrics (:mod:`.metrics`), dataset loaders
+  (:mod:`.datasets`), CLI helpers (:mod:`.cli_support`).
+
+Family ids 20–27 (20 LearnedCountMin, 21 LearnedCountSketch, 22 CountSketchPlusPlus, 23–26
+oracles, 27 LearnedCountSketchPlusPlus); hash domain 5.
+"""
+
+from .cspp import CountSketchPlusPlus
+from .metrics import coverage, heavy_hitter_pr, loss_hsu, loss_unweighted, loss_weighted_aamand
+from .oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
+from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus
+from .tuner import TunedConfig, tune
+
+__all__ = [
+    "Oracle",
+    "LookupOracle",
+    "NgramOracle",
+    "HybridOracle",
+    "RandomOracle",
+    "LearnedCountMin",
+    "LearnedCountSketch",
+    "LearnedCountSketchPlusPlus",
+    "CountSketchPlusPlus",
+    "tune",
+    "TunedConfig",
+    "loss_hsu",
+    "loss_unweighted",
+    "loss_weighted_aamand",
+    "coverage",
+    "heavy_hitter_pr",
+]

@@ -1,0 +1,441 @@
+r"""Learned frequency sketches (Hsu, Indyk, Katabi, Vakilian, "Learning-Based Frequency Estimation
+Algorithms", ICLR 2019): exact counters for items an oracle predicts heavy, a sketch for the rest.
+
+A learned sketch wraps an oracle, a threshold :math:`\tau`, a table of at most ``capacity``
+exact counters and an (initially empty) core sketch. An arriving item that already has an exact
+counter adds to it; a new item with ``oracle.score(item) >= threshold`` takes a free exact counter
+while one remains; every other item (and every eligible item once the table is full) goes to the
+sketch. Scores are deterministic, so an item admitted at its first occurrence keeps all its
+occurrences exact; once the table is full it stays full, so no item's mass is ever split in a
+single stream.
+
+**Guarantees** (checked in ``tests/test_learned_sketches.py``). Write :math:`f` for the true
+counts and :math:`f_s` for the counts of the sub-stream routed to the sketch
+(:math:`\lVert f_s\rVert \le \lVert f\rVert`, usually much smaller: that is the point).
+
+* Items with a *pure* exact counter (every one, in a single stream) are answered exactly:
+  :math:`\hat f(x) = f(x)`, and both bounds equal it.
+* :class:`LearnedCountMin` (non-negative weights), other items: :math:`f(x) \le \hat f(x)`
+  always, and :math:`\hat f(x) \le f(x) + (e/w)\,\lVert f_s\rVert_1` with probability
+  :math:`\ge 1 - e^{-d}` — Count-Min's guarantee (Cormode & Muthukrishnan 2005) on the residual
+  stream.
+* :class:`LearnedCountSketch`, other items: :math:`|\hat f(x) - f(x)| \le (2/\sqrt w)\,\lVert
+  f_s\rVert_2` with probability :math:`\ge 1 - \delta(d)`, CountSketch's guarantee (Charikar et
+  al. 2002) on the residual stream.
+* :class:`LearnedCountSketchPlusPlus`: CountSketch++'s guarantee (:mod:`.cspp`) on the residual
+  stream.
+
+**Merging** needs the same class, seed, oracle (byte-equal), threshold, capacity and sketch shape.
+Exact tables are united; when the union exceeds the capacity the entries with the largest
+merged counts stay (ties: smaller item hash) and the others' counts move into the sketch, which
+is linear, so no mass is lost. An entry whose item may also have mass in the other part's sketch
+(that part's table was full) becomes *impure*: it answers exact count + sketch estimate, and the
+bounds above still hold for it. Merging is commutative.
+
+**Memory** (:attr:`budget_bytes`): 4 bytes per sketch counter, 12 per exact slot, plus the
+oracle's :attr:`~sketchkit.learned.oracles.Oracle.nbytes`. With ``capacity=0`` the oracle is
+dropped and the sketch is exactly the plain core sketch of the same width and depth.
+
+>>> from sketchkit.learned.oracles import LookupOracle
+>>> oracle = LookupOracle.from_counts({"the": 50, "cat": 2})
+>>> lcm = LearnedCountMin.from_memory(2048, oracle, heavy_fraction=0.1, threshold=3.0, depth=2)
+>>> lcm.update_batch("the cat sat on the mat".split())
+>>> lcm.estimate("the"), lcm.lower_bound("the"), lcm.capacity
+(2, 2, 17)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import _format
+from .._base import Sketch, parse_memory
+from .._format import Reader, le_bytes, register
+from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
+from ..frequency import CountMin, CountSketch
+from ..frequency import _kernels as K
+from ..hashing import DEFAULT_SEED, _hash_batch
+from ._common import COUNTER_BYTES, SLOT_BYTES
+from ._exact import ExactTable
+from .cspp import CountSketchPlusPlus
+from .oracles import Oracle
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def plan_memory(budget: int | str, oracle_nbytes: int, heavy_fraction: float) -> tuple[int, int]:
+    """``(capacity, counter_bytes)``: exact slots from ``heavy_fraction`` of the budget, the rest
+    (after the oracle, when slots exist) for the sketch's counters."""
+    total = parse_memory(budget)
+    heavy_fraction = float(heavy_fraction)
+    if not 0.0 <= heavy_fraction < 1.0:
+        raise InvalidParameterError(f"heavy_fraction must be in [0, 1), got {heavy_fraction}")
+    capacity = int(heavy_fraction * total) // SLOT_BYTES
+    rest = total - capacity * SLOT_BYTES - (oracle_nbytes if capacity else 0)
+    if rest < COUNTER_BYTES:
+        raise InvalidParameterError(
+            f"budget {total} B leaves no room for the sketch after {capacity} exact slots and a "
+            f"{oracle_nbytes}-byte oracle"
+        )
+    return capacity, rest
+
+
+class _LearnedSketch(Sketch):
+    """Shared machinery; subclasses fix the wrapped sketch type."""
+
+    __slots__ = ("_oracle", "_threshold", "_table", "_inner")
+    _inner_type: ClassVar[type]
+
+    def __init__(self, oracle: Oracle | None, sketch: Sketch, *, capacity: int, threshold: float):
+        if not isinstance(sketch, self._inner_type) or type(sketch) is not self._inner_type:
+            raise InvalidParameterError(f"{type(self).__name__} wraps a {self._inner_type.__name__}")
+        if not sketch.is_empty() or sketch.total_weight:
+            raise InvalidParameterError("the wrapped sketch must be empty")
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or not 0 <= capacity < 1 << 31:
+            raise InvalidParameterError(f"capacity must be an int in [0, 2**31), got {capacity!r}")
+        threshold = float(threshold)
+        if math.isnan(threshold):
+            raise InvalidParameterError("threshold must not be NaN")
+        if capacity and not isinstance(oracle, Oracle):
+            raise InvalidParameterError("exact counters need an Oracle (give capacity=0 for none)")
+        super().__init__(sketch.seed)
+        self._oracle = oracle if capacity else None
+        self._threshold = threshold if capacity else math.inf
+        self._table = ExactTable(int(capacity))
+        self._inner = sketch.copy()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> Sketch:
+        raise NotImplementedError
+
+    @classmethod
+    def from_memory(
+        cls,
+        budget: int | str,
+        oracle: Oracle | None,
+        *,
+        heavy_fraction: float,
+        threshold: float,
+        depth: int = 3,
+        seed: int = DEFAULT_SEED,
+    ):
+        """Split ``budget`` bytes: ``heavy_fraction`` to exact slots (12 B each), the oracle's
+        size, and the rest to the sketch (4 B per counter). ``heavy_fraction=0`` is the plain sketch."""
+        nbytes = oracle.nbytes if oracle is not None else 0
+        capacity, rest = plan_memory(budget, nbytes, heavy_fraction)
+        if capacity and oracle is None:
+            raise InvalidParameterError("heavy_fraction > 0 needs an oracle")
+        return cls(oracle, cls._inner_for(rest, depth, seed), capacity=capacity, threshold=threshold)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def oracle(self) -> Oracle | None:
+        return self._oracle
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    @property
+    def capacity(self) -> int:
+        return self._table.capacity
+
+    @property
+    def n_exact(self) -> int:
+        """Exact counters in use."""
+        return self._table.size
+
+    @property
+    def sketch(self) -> Sketch:
+        """A copy of the wrapped sketch (the residual stream's summary)."""
+        return self._inner.copy()
+
+    @property
+    def exact_weight(self) -> int:
+        """Absolute weight held by exact counters: the stream's coverage is this / abs total."""
+        return self._abs_total - self._inner._abs_total
+
+    @property
+    def budget_bytes(self) -> int:
+        """Memory under the cost model: 4 B per counter, 12 B per exact slot, plus the oracle."""
+        oracle = self._oracle.nbytes if self._oracle is not None else 0
+        return COUNTER_BYTES * _counter_count(self._inner) + SLOT_BYTES * self.capacity + oracle
+
+    @property
+    def nbytes(self) -> int:
+        t = self._table
+        oracle = self._oracle.nbytes if self._oracle is not None else 0
+        return int(t.keys.nbytes + t.used.nbytes + t.counts.nbytes + t.pure.nbytes + self._inner.nbytes + oracle)
+
+    def _shape(self) -> tuple:
+        return (self.capacity, self._threshold, self._inner._shape())
+
+    def empty_like(self):
+        return type(self)(self._oracle, self._inner.empty_like(), capacity=self.capacity, threshold=self._threshold)
+
+    # ------------------------------------------------------------------ updates
+    def _check_weights(self, weights, abs_total) -> None:
+        self._inner._check_weights(weights, abs_total)
+
+    def _update_keys(self, keys, raw, weights, batch) -> None:
+        hkeys = _hash_batch(keys, self._item_seed) if raw else keys
+        w = _EMPTY if weights is None else weights
+        if self.capacity:
+            eligible = self._eligible(hkeys, batch)
+            to_sketch = self._table.route(hkeys, eligible, w)
+        else:
+            to_sketch = np.ones(len(hkeys), dtype=bool)
+        if not to_sketch.any():
+            return
+        ws = w[to_sketch] if len(w) else None
+        n = int(to_sketch.sum())
+        total = int(ws.sum()) if ws is not None else n
+        abs_total = int(np.abs(ws).sum()) if ws is not None else n
+        self._inner._reserve(abs_total)
+        self._inner._update_keys(hkeys[to_sketch], False, ws, None)
+        self._inner._total += total
+        self._inner._abs_total += abs_total
+
+    def _eligible(self, hkeys: np.ndarray, batch: Any) -> np.ndarray:
+        """Score each distinct key not yet in the table once; table members are always eligible."""
+        uniq, first, inverse = np.unique(hkeys, return_index=True, return_inverse=True)
+        ok = self._table.find(uniq) >= 0
+        need = np.flatnonzero(~ok)
+        if len(need):
+            idx = first[need]
+            sub = batch[idx] if isinstance(batch, np.ndarray) else [batch[i] for i in idx]
+            ok[need] = self._oracle.score(sub) >= self._threshold
+        return ok[inverse.ravel()]
+
+    # ------------------------------------------------------------------ queries
+    def _lookup(self, items: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        keys, raw = self._keys_of(items)
+        hkeys = _hash_batch(keys, self._item_seed) if raw else keys
+        pos = self._table.find(hkeys)
+        return hkeys, pos, pos >= 0
+
+    def _combine(self, pos: np.ndarray, hit: np.ndarray, sketch_vals: np.ndarray) -> np.ndarray:
+        out = sketch_vals.astype(np.int64, copy=True)
+        if hit.any():
+            p = pos[hit]
+            exact = self._table.counts[p]
+            pure = self._table.pure[p]
+            out[hit] = np.where(pure, exact, exact + sketch_vals[hit])
+        return out
+
+    def estimate_batch(self, items: Any) -> np.ndarray:
+        """Exact count for items with exact counters; the sketch's estimate otherwise."""
+        hkeys, pos, hit = self._lookup(items)
+        return self._combine(pos, hit, _inner_estimate(self._inner, hkeys))
+
+    def estimate(self, item: Any) -> int:
+        return int(self.estimate_batch([item])[0])
+
+    def lower_bound_batch(self, items: Any) -> np.ndarray:
+        hkeys, pos, hit = self._lookup(items)
+        return self._combine(pos, hit, _inner_bound(self._inner, hkeys, lower=True))
+
+    def upper_bound_batch(self, items: Any) -> np.ndarray:
+        hkeys, pos, hit = self._lookup(items)
+        return self._combine(pos, hit, _inner_bound(self._inner, hkeys, lower=False))
+
+    def lower_bound(self, item: Any) -> int:
+        return int(self.lower_bound_batch([item])[0])
+
+    def upper_bound(self, item: Any) -> int:
+        return int(self.upper_bound_batch([item])[0])
+
+    # ------------------------------------------------------------------ merge
+    def _check_compatible(self, other: Any) -> None:
+        if type(other) is not type(self):
+            raise IncompatibleSketchError(f"cannot merge a {type(other).__name__} into a {type(self).__name__}")
+        if other._seed != self._seed:
+            raise IncompatibleSketchError(f"cannot merge sketches with different seeds: {self._seed} and {other._seed}")
+        if other.capacity != self.capacity or other._threshold != self._threshold:
+            raise IncompatibleSketchError(
+                f"cannot merge learned sketches with different exact tables: capacity {self.capacity} threshold "
+                f"{self._threshold} vs capacity {other.capacity} threshold {other._threshold}"
+            )
+        if self._oracle != other._oracle and not (self._oracle is None and other._oracle is None):
+            raise IncompatibleSketchError(f"cannot merge learned sketches with different oracles: "
+                                          f"{self._oracle!r} and {other._oracle!r}")
+        if other._inner._shape() != self._inner._shape():
+            raise IncompatibleSketchError(
+                f"cannot merge sketches of different shapes: {self._inner._shape()} and {other._inner._shape()}"
+            )
+
+    def _merge_state(self, other: Any) -> None:
+        self._inner.merge(other._inner)
+        if not self.capacity:
+            return
+        ka, ca, pa = self._table.entries()
+        kb, cb, pb = other._table.entries()
+        keys = np.union1d(ka, kb)
+        counts = np.zeros(len(keys), dtype=np.int64)
+        in_a = np.isin(keys, ka, assume_unique=True)
+        in_b = np.isin(keys, kb, assume_unique=True)
+        counts[in_a] += ca
+        counts[in_b] += cb
+        # an entry stays pure if, in each part, it had a pure counter or that part never spilled
+        pure = np.full(len(keys), True)
+        pure[in_a] &= pa
+        pure[in_b] &= pb
+        if self._table.spilled:
+            pure &= in_a
+        if other._table.spilled:
+            pure &= in_b
+        spilled = self._table.spilled or other._table.spilled
+        if len(keys) > self.capacity:
+            order = np.lexsort((keys, -np.abs(counts)))
+            out = order[self.capacity :]
+            moved = counts[out]
+            self._inner._reserve(int(np.abs(moved).sum()))
+            self._inner._update_keys(keys[out], False, moved, None)
+            self._inner._total += int(moved.sum())
+            self._inner._abs_total += int(np.abs(moved).sum())
+            keep = np.sort(order[: self.capacity])
+            keys, counts, pure = keys[keep], counts[keep], pure[keep]
+            spilled = True
+        table = ExactTable(self.capacity)
+        table.insert_all(keys, counts, pure)
+        table.state[1] = int(spilled)
+        self._table = table
+
+    # ------------------------------------------------------------------ bytes
+    def _payload(self) -> tuple[int, bytes]:
+        oracle = self._oracle.to_bytes() if self._oracle is not None else b""
+        inner = self._inner.to_bytes()
+        keys, counts, pure = self._table.entries()
+        head = np.array([self.capacity, int(self._table.spilled)], dtype="<u4").tobytes()
+        head += np.array([self._threshold], dtype="<f8").tobytes()
+        head += np.array([self._total], dtype="<i8").tobytes() + np.array([self._abs_total], dtype="<u8").tobytes()
+        head += np.array([len(oracle), len(inner), len(keys)], dtype="<u8").tobytes()
+        body = oracle + inner + le_bytes(keys) + le_bytes(counts) + pure.astype(np.uint8).tobytes()
+        return 0, head + body
+
+    @classmethod
+    def _from_payload(cls, seed: int, flags: int, reader: Reader):
+        capacity, spilled = reader.unpack("II")
+        (threshold,) = reader.unpack("d")
+        total, abs_total = reader.unpack("qQ")
+        n_oracle, n_inner, n = reader.unpack("QQQ")
+        if flags or spilled > 1 or n > capacity or (spilled and n != capacity) or abs(total) > abs_total:
+            raise CorruptSketchError(f"invalid {cls.__name__} header")
+        if n_oracle + n_inner + 17 * n != reader.remaining:
+            raise CorruptSketchError(f"{cls.__name__} payload size does not match its header")
+        oracle = _format.load(reader.raw(n_oracle)) if n_oracle else None
+        inner = _format.load(reader.raw(n_inner), expected=cls._inner_type)
+        keys = reader.array(np.uint64, n)
+        counts = reader.array(np.int64, n)
+        pure = reader.array(np.uint8, n)
+        if (
+            (oracle is not None and not isinstance(oracle, Oracle))
+            or (capacity and oracle is None)
+            or inner.seed != seed
+            or type(inner) is not cls._inner_type
+            or np.any(keys[1:] <= keys[:-1])
+            or np.any(pure > 1)
+        ):
+            raise CorruptSketchError(f"inconsistent {cls.__name__} bytes")
+        out = cls.__new__(cls)
+        Sketch.__init__(out, seed)
+        out._oracle = oracle
+        out._threshold = float(threshold) if capacity else math.inf
+        out._table = ExactTable(capacity)
+        if n:
+            out._table.insert_all(keys, counts, pure.astype(bool))
+        out._table.state[1] = spilled
+        out._inner = inner
+        out._total, out._abs_total = int(total), int(abs_total)
+        if inner._abs_total > out._abs_total:
+            raise CorruptSketchError(f"inconsistent {cls.__name__} weights")
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(oracle={self._oracle!r}, capacity={self.capacity}, threshold={self._threshold}, "
+            f"sketch={self._inner!r})"
+        )
+
+
+def _counter_count(inner: Sketch) -> int:
+    if isinstance(inner, CountSketchPlusPlus):
+        return inner._big.size + inner._small.size
+    return inner._table.size
+
+
+def _inner_estimate(inner: Sketch, hkeys: np.ndarray) -> np.ndarray:
+    if isinstance(inner, CountMin):
+        return K.cm_estimate(inner._table, inner._row_keys, hkeys, False, inner._item_seed)
+    if isinstance(inner, CountSketch):
+        return K.cs_estimate(inner._table, inner._row_keys, hkeys, False, inner._item_seed)
+    return inner._estimate_keys(hkeys, False)
+
+
+def _inner_bound(inner: Sketch, hkeys: np.ndarray, *, lower: bool) -> np.ndarray:
+    est = _inner_estimate(inner, hkeys)
+    if isinstance(inner, CountMin):
+        return np.maximum(est - math.floor(inner.error_bound()), 0) if lower else est
+    slack = math.ceil(inner.error_bound())
+    return est - slack if lower else est + slack
+
+
+class LearnedCountMin(_LearnedSketch):
+    """Exact counters for predicted-heavy items + Count-Min for the rest (guarantee: module doc).
+
+    Build with :meth:`from_memory` (budget split) or ``LearnedCountMin(oracle, CountMin(w, d),
+    capacity=..., threshold=...)``; :func:`sketchkit.learned.tune` picks the split on validation data.
+    """
+
+    __slots__ = ()
+    _family = 20
+    _inner_type = CountMin
+
+    def __init__(self, oracle: Oracle | None, sketch: CountMin, *, capacity: int, threshold: float):
+        if isinstance(sketch, CountMin) and sketch.conservative:
+            raise InvalidParameterError("LearnedCountMin wraps a plain (non-conservative) CountMin")
+        super().__init__(oracle, sketch, capacity=capacity, threshold=threshold)
+
+    @classmethod
+    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> CountMin:
+        return CountMin(_width(counter_bytes, depth), depth, seed=seed)
+
+
+class LearnedCountSketch(_LearnedSketch):
+    """Exact counters for predicted-heavy items + CountSketch (odd depth) for the rest."""
+
+    __slots__ = ()
+    _family = 21
+    _inner_type = CountSketch
+
+    @classmethod
+    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> CountSketch:
+        return CountSketch(_width(counter_bytes, depth), depth, seed=seed)
+
+
+class LearnedCountSketchPlusPlus(_LearnedSketch):
+    """Exact counters for predicted-heavy items + CountSketch++ (``depth`` = rows per table)."""
+
+    __slots__ = ()
+    _family = 27
+    _inner_type = CountSketchPlusPlus
+
+    @classmethod
+    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> CountSketchPlusPlus:
+        return CountSketchPlusPlus(counter_bytes // COUNTER_BYTES, rows=depth, seed=seed)
+
+
+def _width(counter_bytes: int, depth: int) -> int:
+    width = counter_bytes // (COUNTER_BYTES * depth)
+    if width < 1:
+        raise InvalidParameterError(f"{counter_bytes} bytes cannot hold {depth} rows of 4-byte counters")
+    return width
+
+
+register(20, LearnedCountMin)
+register(21, LearnedCountSketch)
+register(27, LearnedCountSketchPlusPlus)

@@ -1,0 +1,184 @@
+"""Choose a learned sketch's depth and heavy share of memory on a validation period only.
+
+Protocol of Hsu et al. (ICLR 2019), with the exact table's capacity fixed: for every
+``(depth, heavy_fraction)`` in the grid, the exact table gets ``heavy_fraction`` of the budget,
+the threshold is the oracle's score of the ``capacity``-th highest-scored validation item, the
+sketch gets the rest, and the validation count vector is streamed through it. The grid point of
+least validation error wins and goes to the test period unchanged. ``heavy_fraction = 0`` (no
+exact counters, no oracle charged) is always in the grid, so a useless oracle falls back to the
+plain sketch.
+
+>>> from sketchkit.learned.oracles import LookupOracle
+>>> valid = {f"w{i}": 1000 // (i + 1) for i in range(300)}
+>>> best = tune("countmin", 1200, LookupOracle.from_counts(valid, capacity=40), valid)
+>>> best.heavy_fraction > 0, best.capacity > 0
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidParameterError
+from ..hashing import DEFAULT_SEED
+from ._common import SLOT_BYTES, oracle_keys
+from .metrics import loss_hsu
+from .oracles import LookupOracle, Oracle, counts_arrays
+from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus
+
+KINDS = {"countmin": LearnedCountMin, "countsketch": LearnedCountSketch, "cspp": LearnedCountSketchPlusPlus}
+DEFAULT_DEPTHS = {"countmin": (1, 2, 3, 4), "countsketch": (1, 3), "cspp": (3,)}
+DEFAULT_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+
+
+class ScoredOracle(Oracle):
+    """An oracle's scores frozen for a known item set (keeps repeated evaluations cheap).
+
+    Same scores and the same ``nbytes`` as the wrapped oracle on those items; any other item
+    is scored by the wrapped oracle. Not serializable: for evaluation only.
+    """
+
+    kind = "scored"
+
+    def __init__(self, oracle: Oracle, items: Any, scores: np.ndarray | None = None):
+        self.base = oracle
+        scores = oracle.score(items) if scores is None else np.asarray(scores, dtype=np.float64)
+        keys = oracle_keys(items)
+        order = np.argsort(keys, kind="stable")
+        self._table = LookupOracle(keys[order], np.zeros(len(keys), dtype=np.float32))
+        self._table._scores = scores[order]  # float64: the exact scores, not float32 copies
+        self._nbytes = oracle.nbytes
+
+    def charged(self, nbytes: int) -> ScoredOracle:
+        """The same scores, charged ``nbytes`` (a pruned lookup's size)."""
+        out = object.__new__(ScoredOracle)
+        out.base, out._table, out._nbytes = self.base, self._table, int(nbytes)
+        return out
+
+    def score(self, items: Any) -> np.ndarray:
+        out = self._table._lookup(oracle_keys(items), math.nan)
+        miss = np.isnan(out)
+        if miss.any():
+            batch = items.tolist() if isinstance(items, np.ndarray) else list(items)
+            out[miss] = self.base.score([batch[i] for i in np.flatnonzero(miss)])
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return self._nbytes
+
+    def to_bytes(self) -> bytes:
+        return self.base.to_bytes()
+
+
+def threshold_at_rank(scores: np.ndarray, rank: int) -> float:
+    """Score of the ``rank``-th highest (1-based); -inf when ``rank`` exceeds the items."""
+    if rank <= 0:
+        return math.inf
+    if rank > len(scores):
+        return -math.inf
+    return float(np.partition(np.asarray(scores, dtype=np.float64), len(scores) - rank)[len(scores) - rank])
+
+
+@dataclass
+class TunedConfig:
+    """The chosen grid point and every point's validation error."""
+
+    kind: str
+    budget: int
+    depth: int
+    heavy_fraction: float
+    threshold: float
+    capacity: int
+    valid_error: float
+    grid: dict = field(default_factory=dict)
+
+    def build(self, oracle: Oracle | None, seed: int = DEFAULT_SEED):
+        """An empty sketch of this configuration (``oracle`` as tuned, or refitted on the same
+        scale; a lookup is pruned at the threshold; ignored when capacity is 0)."""
+        return KINDS[self.kind].from_memory(
+            self.budget,
+            prune_for(oracle, self.threshold, self.capacity) if self.capacity else None,
+            heavy_fraction=self.heavy_fraction,
+            threshold=self.threshold,
+            depth=self.depth,
+            seed=seed,
+        )
+
+
+def prune_for(oracle: Oracle, threshold: float, capacity: int | None = None) -> Oracle:
+    """A lookup oracle keeps only entries that can pass the threshold, at most ``capacity`` of
+    them, the heaviest (the rest cost memory for nothing); other oracles are returned as they are."""
+    if isinstance(oracle, LookupOracle) and math.isfinite(threshold):
+        keep = oracle._scores >= threshold
+        out = LookupOracle(oracle._keys[keep], oracle._scores[keep])
+        return out.pruned(capacity) if capacity is not None else out
+    return oracle
+
+
+def evaluate(sketch, items: Any, counts: np.ndarray, metric=loss_hsu) -> float:
+    """Stream a count vector (items in the given order, weight = count) and score the estimates."""
+    sketch.update_batch(items, counts)
+    return metric(counts, sketch.estimate_batch(items))
+
+
+def tune(
+    kind: str,
+    budget: int,
+    oracle: Oracle | None,
+    valid_counts: Any,
+    *,
+    depths: tuple[int, ...] | None = None,
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+    seed: int = DEFAULT_SEED,
+    metric=loss_hsu,
+    scale: float = 1.0,
+    scores: np.ndarray | None = None,
+) -> TunedConfig:
+    """Pick ``(depth, heavy_fraction)`` and the threshold on ``valid_counts`` (item -> count).
+
+    ``scale``: the validation runs get ``scale × budget`` bytes (oracle charged ``scale × nbytes``)
+    so that a budget sized for the test period keeps its counters per distinct key on a smaller
+    validation period (``scale = n_valid / n_test``); otherwise a validation period with fewer
+    distinct keys fits whole into exact counters and rewards any oracle. ``scores``: the oracle's
+    scores of the validation items, if already known. Grid points whose split leaves no room for
+    the sketch are skipped. With ``oracle=None`` only ``heavy_fraction=0`` is tried.
+    """
+    if kind not in KINDS:
+        raise InvalidParameterError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    items, counts = counts_arrays(valid_counts)
+    if len(counts) == 0:
+        raise InvalidParameterError("validation counts are empty")
+    depths = DEFAULT_DEPTHS[kind] if depths is None else tuple(depths)
+    fractions = (0.0,) if oracle is None else tuple(fractions)
+    if not 0 < scale <= 1e6:
+        raise InvalidParameterError(f"scale must be positive, got {scale}")
+    scored = ScoredOracle(oracle, items, scores) if oracle is not None else None
+    scores = scored.score(items) if scored is not None else None
+    small = max(1, int(budget * scale))
+    grid: dict = {}
+    best: TunedConfig | None = None
+    for frac in fractions:
+        capacity = int(frac * small) // SLOT_BYTES
+        threshold = threshold_at_rank(scores, capacity) if capacity else math.inf
+        charged = scored.charged(int(prune_for(oracle, threshold, capacity).nbytes * scale)) if capacity else None
+        for depth in depths:
+            try:
+                sk = KINDS[kind].from_memory(
+                    small, charged, heavy_fraction=frac, threshold=threshold,
+                    depth=depth, seed=seed,
+                )
+            except InvalidParameterError:
+                continue
+            err = evaluate(sk, items, counts, metric)
+            grid[(depth, frac)] = err
+            if best is None or err < best.valid_error:
+                best = TunedConfig(kind, int(budget), depth, frac, threshold, int(frac * budget) // SLOT_BYTES, err)
+    if best is None:
+        raise InvalidParameterError(f"budget {budget} B is too small for every grid point")
+    best.grid = grid
+    return best
