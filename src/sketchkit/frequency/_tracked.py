@@ -179,7 +179,8 @@ def spacesaving_update(keys, counts, errors, heap, pos, index, meta, items, raw,
 
 
 @njit(cache=True)
-def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, items, raw, item_seed, weights):
+def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, items, raw, item_seed, weights,
+                 admit_rank):
     """CountSketch update plus candidate maintenance (insertion-only weights ≥ 0).
 
     A tracked candidate's count is ``base + exact``: ``exact`` is its weight since admission
@@ -219,14 +220,16 @@ def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, 
                 vals[j + 1] = vals[j]
                 j -= 1
             vals[j + 1] = x
-        est = vals[half]
-        base = est - w
+        base = vals[half] - w
         if base < 0:
             base = 0
         count = base + w
         if meta[0] >= m:
+            # Admit on the order statistic just below the median: a light item whose median
+            # is inflated because a bare majority of its rows hit heavy items is refused.
             low = heap[0]
-            if count < counts[low] or (count == counts[low] and h >= keys[low]):
+            probe = vals[admit_rank]
+            if probe < counts[low] or (probe == counts[low] and h >= keys[low]):
                 continue
         placed[i] = _place(keys, counts, errors, heap, pos, index, meta, h, count, base)
     return placed
