@@ -184,3 +184,11 @@ def test_same_colliders_miss_a_keyed_sketch(cls, mode):
         res = collision_attack(cls(2048, 5, key=bytes([t]) * 16), target=t, mode=mode, colliders=cols, rng=t)
         ok += res.error_ratio <= 1.0
     assert ok >= 19
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.lists(st.text(max_size=12), min_size=1, max_size=10),
+                 st.lists(st.binary(max_size=20), min_size=1, max_size=10)))
+def test_homogeneous_str_and_bytes_fast_path_matches_reference(items):
+    got = keyed_hash_items(items, KEY)
+    assert [int(x) for x in got] == [siphash24(KEY, encode_item(x)) for x in items]

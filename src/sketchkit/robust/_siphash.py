@@ -135,30 +135,49 @@ def sip_int64(keys, k0, k1):
     return out
 
 
+@njit(cache=True, inline="always")
+def _sip_span(buf, start, end, k0, k1):
+    v0, v1, v2, v3 = k0 ^ UC0, k1 ^ UC1, k0 ^ UC2, k1 ^ UC3
+    p = start
+    while p + 8 <= end:
+        m = U0
+        for j in range(8):
+            m |= np.uint64(buf[p + j]) << np.uint64(8 * j)
+        v0, v1, v2, v3 = _absorb(v0, v1, v2, v3, m)
+        p += 8
+    m = np.uint64((end - start) & 0xFF) << U56
+    j = 0
+    while p < end:
+        m |= np.uint64(buf[p]) << np.uint64(8 * j)
+        p += 1
+        j += 1
+    v0, v1, v2, v3 = _absorb(v0, v1, v2, v3, m)
+    return _finish(v0, v1, v2, v3)
+
+
 @njit(cache=True)
 def sip_offsets(buf, offsets, k0, k1):
     """SipHash-2-4 of each span ``buf[offsets[i]:offsets[i+1]]``."""
     n = offsets.shape[0] - 1
     out = np.empty(n, dtype=np.uint64)
     for i in range(n):
-        start = offsets[i]
-        end = offsets[i + 1]
-        v0, v1, v2, v3 = k0 ^ UC0, k1 ^ UC1, k0 ^ UC2, k1 ^ UC3
-        p = start
-        while p + 8 <= end:
-            m = U0
-            for j in range(8):
-                m |= np.uint64(buf[p + j]) << np.uint64(8 * j)
-            v0, v1, v2, v3 = _absorb(v0, v1, v2, v3, m)
-            p += 8
-        m = np.uint64((end - start) & 0xFF) << U56
-        j = 0
-        while p < end:
-            m |= np.uint64(buf[p]) << np.uint64(8 * j)
-            p += 1
-            j += 1
-        v0, v1, v2, v3 = _absorb(v0, v1, v2, v3, m)
-        out[i] = _finish(v0, v1, v2, v3)
+        out[i] = _sip_span(buf, offsets[i], offsets[i + 1], k0, k1)
+    return out
+
+
+@njit(cache=True)
+def sip_separated(buf, n, k0, k1):
+    """SipHash-2-4 of ``n`` items joined by NUL bytes (no item contains a NUL)."""
+    out = np.empty(n, dtype=np.uint64)
+    start = 0
+    pos = 0
+    end = buf.shape[0]
+    for i in range(n):
+        while pos < end and buf[pos] != 0:
+            pos += 1
+        out[i] = _sip_span(buf, start, pos, k0, k1)
+        pos += 1
+        start = pos
     return out
 
 
@@ -171,11 +190,35 @@ def keyed_hash_batch(batch: list | np.ndarray, k0: np.uint64, k1: np.uint64) -> 
     """Keyed hashes of a batch already normalised by :func:`sketchkit.hashing.as_item_list`."""
     if isinstance(batch, np.ndarray):
         return sip_int64(batch, k0, k1)
+    joined = _join_homogeneous(batch)
+    if joined is not None:
+        return sip_separated(np.frombuffer(joined, dtype=np.uint8), len(batch), k0, k1)
     encoded = [encode_item(x) for x in batch]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     return sip_offsets(buf, offsets, k0, k1)
+
+
+def _join_homogeneous(batch: list) -> bytes | None:
+    """All-str (UTF-8) or all-bytes items joined by NUL, or None when that fast path does not apply."""
+    if not batch:
+        return None
+    sep = "\x00" if isinstance(batch[0], str) else b"\x00" if isinstance(batch[0], bytes) else None
+    if sep is None:
+        return None
+    try:
+        joined = sep.join(batch)
+    except TypeError:  # mixed types
+        return None
+    if joined.count(sep) != len(batch) - 1:  # an item holds a NUL itself
+        return None
+    if isinstance(joined, str):
+        try:
+            return joined.encode("utf-8")
+        except UnicodeEncodeError:
+            return None  # the per-item path raises the precise error
+    return joined
 
 
 def keyed_hash_items(items: Any, key: bytes) -> np.ndarray:
