@@ -164,7 +164,8 @@ def run_f2(trials: int) -> tuple[list[str], dict]:
             summary.append(f"broke in {len(broke)}/{trials} (median {np.median(broke):.0f} updates, "
                            f"{np.median(broke) / counters:.1f}× counters)")
         if held:
-            summary.append(f"held {len(held)}/{trials} for {budget} updates (worst error {max(held):.2f} of ε·max(F₂, 64))")
+            summary.append(f"held {len(held)}/{trials} for {budget} updates "
+                           f"(worst error {max(held):.2f} of ε·max(F₂, 64))")
         if exhausted:
             summary.append(f"raised CopiesExhaustedError in {exhausted}/{trials}")
         rows.append(f"| {label} | {counters} | {counters / 255:.0f}× | {'; '.join(summary)} |")
@@ -256,7 +257,8 @@ shared with other work, so read the ratios, not the absolute rates.
 
 ## A1 known-seed collisions (5 targets each; success = error ≥ 10 × guarantee)
 
-| sketch | mode | hash calls to find colliders (median) | plain: error / guarantee | keyed, same colliders: worst error / guarantee |
+| sketch | mode | hash calls to find colliders (median) | plain: error / guarantee \
+| keyed, same colliders: worst error / guarantee |
 |---|---|---|---|---|
 {chr(10).join(col_rows)}
 
