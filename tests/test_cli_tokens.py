@@ -1,0 +1,150 @@
+"""White-box and property tests of the CLI's input layer: the compiled scanner must give exactly
+the tokens of ``re.findall(r"\\w+")`` / the lines of ``str.split``, the UTF-8 validator exactly
+what Python's strict decoder accepts, and chunking must never cut a record."""
+
+import gzip
+import io
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sketchkit._cli.candidates import Candidates
+from sketchkit._cli.common import CLIError
+from sketchkit._cli.inputs import Source, int64_chunks, text_chunks
+from sketchkit._cli.scan import first_invalid_utf8
+from sketchkit._cli.tokens import Field, Int64, JsonField, Lines, Utf8Policy, Words, tokenize_text
+from sketchkit.frequency import CountMin
+
+TEXT = st.text(alphabet=st.sampled_from(list("ab_Z9 \t\r\n.,-é€😀\u00a0\u2028«»")), max_size=200)
+
+
+def batch_counter(batch):
+    items, weights = batch
+    out = Counter()
+    for item, w in zip(items, weights.tolist()):
+        out[item] += w
+    return out
+
+
+@given(TEXT)
+def test_words_are_exactly_regex_words(text):
+    assert batch_counter(Words().batch(text.encode(), "t", 1)) == Counter(re.findall(r"\w+", text))
+
+
+@given(TEXT)
+def test_lines_are_newline_separated_without_cr(text):
+    data = text.encode()
+    expected = Counter(tokenize_text(text, mode="lines"))
+    assert batch_counter(Lines().batch(data, "t", 1)) == expected
+
+
+def test_words_fixed_example():
+    items, counts = Words().batch("the cat, the hat; naïve «x» the\n".encode(), "t", 1)
+    assert dict(zip(items, counts.tolist())) == {"the": 3, "cat": 1, "hat": 1, "naïve": 1, "x": 1}
+
+
+def test_custom_pattern_and_groups():
+    assert batch_counter(Words(r"[a-z]+").batch(b"ab1cd AB ab", "t", 1)) == {"ab": 2, "cd": 1}
+    # a pattern with a group still yields whole matches
+    assert batch_counter(Words(r"(a)b").batch(b"ab ab", "t", 1)) == {"ab": 2}
+    with pytest.raises(CLIError, match="invalid --pattern"):
+        Words("(")
+
+
+@given(st.binary(max_size=12))
+def test_utf8_validator_matches_python(data):
+    try:
+        data.decode("utf-8")
+        expected = -1
+    except UnicodeDecodeError as e:
+        expected = e.start
+    assert first_invalid_utf8(np.frombuffer(data, dtype=np.uint8), 0) == expected
+
+
+@pytest.mark.parametrize("bad", [b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\x80"])
+def test_utf8_validator_rejects_surrogates_overlongs_and_truncation(bad):
+    assert first_invalid_utf8(np.frombuffer(b"ok" + bad, dtype=np.uint8), 0) == 2
+
+
+def test_utf8_policies():
+    chunk = b"good\nbad \xff line\nfine \xc3\xa9\n"
+    replace = Utf8Policy("replace")
+    assert replace.clean(chunk, "f", 1) == "good\nbad \ufffd line\nfine é\n".encode()
+    assert replace.bad_lines == 1
+    assert Utf8Policy("skip").clean(chunk, "f", 1) == "good\nfine é\n".encode()
+    with pytest.raises(CLIError, match=r"^f: line 11: invalid UTF-8 at byte 4"):
+        Utf8Policy("strict").clean(chunk, "f", 10)
+    assert Utf8Policy("strict").clean(b"plain\n", "f", 1) == b"plain\n"
+
+
+def _source(data: bytes) -> Source:
+    stream = io.BytesIO(data)
+    return Source("mem", stream, stream, len(data))
+
+
+@given(st.lists(st.text(alphabet="ab\u00e9", max_size=30), max_size=40), st.integers(1, 17))
+def test_text_chunks_end_at_line_ends(lines, size):
+    data = "\n".join(lines).encode()
+    chunks = list(text_chunks(_source(data), size))
+    assert b"".join(chunks) == data
+    assert all(c.endswith(b"\n") for c in chunks[:-1])
+
+
+def test_int64_chunks_and_ragged_tail():
+    values = np.arange(-5, 100, dtype="<i8")
+    chunks = list(int64_chunks(_source(values.tobytes()), 24))
+    assert np.concatenate([Int64().batch(c, "m", 0)[0] for c in chunks]).tolist() == values.tolist()
+    with pytest.raises(CLIError, match="3 trailing bytes"):
+        list(int64_chunks(_source(values.tobytes() + b"abc"), 24))
+
+
+def test_field_tokenizer_with_weights_and_quotes():
+    tok = Field(2, ",", weight_field=3)
+    data = b'1,apple,3\n2,"pear, ripe",2\n3,apple,4\nshort\n'
+    assert batch_counter(tok.batch(data, "f", 1)) == {"apple": 7, "pear, ripe": 2}
+    assert tok.missing == 1
+    with pytest.raises(CLIError, match=r"f: line 2: weight 'x' is not an integer"):
+        Field(1, ",", weight_field=2).batch(b"a,1\nb,x\n", "f", 1)
+
+
+def test_json_field_paths_values_and_errors():
+    tok = JsonField("user.name", "n")
+    data = b'{"user": {"name": "ann"}, "n": 2}\n\n{"user": {"name": 7}, "n": 1}\n{"user": {}}\n'
+    assert batch_counter(tok.batch(data, "j", 1)) == {"ann": 2, "7": 1}
+    assert tok.missing == 1
+    assert batch_counter(JsonField("tags.1").batch(b'{"tags": ["a", "b"]}\n', "j", 1)) == {"b": 1}
+    with pytest.raises(CLIError, match=r"j: line 2: invalid JSON"):
+        JsonField("a").batch(b'{"a": 1}\n{"a": \n', "j", 1)
+    with pytest.raises(CLIError, match="not an integer"):
+        JsonField("a", "w").batch(b'{"a": "x", "w": 1.5}\n', "j", 1)
+
+
+def test_candidates_keep_the_heavy_items():
+    cm = CountMin(width=2000, depth=5, seed=3)
+    cand = Candidates(cm, capacity=10)
+    rng = np.random.default_rng(0)
+    stream = [f"k{int(x)}" for x in rng.zipf(1.5, 20000) if x < 10**6]
+    truth = Counter(stream)
+    for start in range(0, len(stream), 1000):
+        part = Counter(stream[start : start + 1000])
+        items, weights = list(part), np.array(list(part.values()), dtype=np.int64)
+        cm.update_batch(items, weights)
+        cand.observe(items, weights)
+    top = cand.top(5)
+    assert [r[0] for r in top] == [k for k, _ in truth.most_common(5)]
+    for item, est, lo, hi in top:
+        assert lo <= truth[item] <= est == hi
+
+
+def test_gzip_source_roundtrip(tmp_path):
+    from sketchkit._cli.inputs import open_source
+
+    path = tmp_path / "a.txt.gz"
+    path.write_bytes(gzip.compress(b"x y\nz\n"))
+    src = open_source(str(path))
+    assert b"".join(text_chunks(src)) == b"x y\nz\n"
+    src.close()
