@@ -10,6 +10,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("sketchkit.linalg needs scipy: pip install 'sketchkit[linalg]'") from exc
 
+from .lowrank import randomized_range, randomized_svd
 from .lstsq import LstsqResult, lstsq
 from .operators import (
     LINALG_DOMAIN,
@@ -29,4 +30,6 @@ __all__ = [
     "make_sketch",
     "lstsq",
     "LstsqResult",
+    "randomized_range",
+    "randomized_svd",
 ]
