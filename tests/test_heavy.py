@@ -113,3 +113,14 @@ def test_dyadic_refuses_keys_outside_its_universe_and_non_integers():
     with pytest.raises(sk.ItemTypeError):
         d.update("a")
     assert d.is_empty()
+
+
+def test_sizing_from_error():
+    hh = sk.HeavyHitters.from_error(0.1, 0.01, k=20)
+    assert (hh.width, hh.depth, hh.capacity) == (400, 19, 22)
+    assert hh.epsilon == pytest.approx(0.1)
+    d = sk.DyadicHeavyHitters.from_error(0.1, 0.01, universe_bits=32, level_bits=8)
+    assert d.width == 400 and d.n_levels == 4
+    assert 4 * d.delta <= 0.01
+    with pytest.raises(sk.InvalidParameterError):
+        sk.HeavyHitters.from_error(1.5)

@@ -153,13 +153,13 @@ class Sketch:
         batch = as_item_list(items)
         w, total, abs_total = as_weights(weights, len(batch))
         self._check_weights(w, abs_total)
-        self._reserve(abs_total)
         if len(batch) == 0:
             return
-        if isinstance(batch, np.ndarray):
-            self._update_keys(batch, True, w, batch)
-        else:
-            self._update_keys(_hash_batch(batch, self._item_seed), False, w, batch)
+        # hash first: an unencodable item must fail before anything (even a counter
+        # promotion) happens
+        keys, raw = (batch, True) if isinstance(batch, np.ndarray) else (_hash_batch(batch, self._item_seed), False)
+        self._reserve(abs_total)
+        self._update_keys(keys, raw, w, batch)
         self._total += total
         self._abs_total += abs_total
 

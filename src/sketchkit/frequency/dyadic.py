@@ -113,6 +113,22 @@ class DyadicHeavyHitters(Sketch):
             raise InvalidParameterError(f"memory budget {budget!r} is too small for a dyadic sketch")
         return cls(lo, depth, universe_bits=universe_bits, level_bits=level_bits, seed=seed)
 
+    @classmethod
+    def from_error(
+        cls,
+        epsilon: float,
+        delta: float = 0.01,
+        *,
+        universe_bits: int = 64,
+        level_bits: int = 8,
+        seed: int = DEFAULT_SEED,
+    ) -> DyadicHeavyHitters:
+        """Levels sized as :meth:`CountSketch.from_error` with δ split over the levels (a
+        union bound), so that every level is within ε of its ‖f‖₂ w.p. ≥ 1 − δ together."""
+        levels = math.ceil(check_positive_int("universe_bits", universe_bits, 64) / level_bits)
+        cs = CountSketch.from_error(epsilon, delta / levels)
+        return cls(cs.width, cs.depth, universe_bits=universe_bits, level_bits=level_bits, seed=seed)
+
     # ------------------------------------------------------------------ structure
     @property
     def n_levels(self) -> int:

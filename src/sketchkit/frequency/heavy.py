@@ -105,6 +105,16 @@ class HeavyHitters(TrackedSummary):
             )
         return cls(width, depth, capacity, seed=seed)
 
+    @classmethod
+    def from_error(
+        cls, epsilon: float, delta: float = 0.01, *, k: int = 100, seed: int = DEFAULT_SEED
+    ) -> HeavyHitters:
+        """CountSketch sized as :meth:`CountSketch.from_error` (depth at least 11 for the
+        admission rule) with 1.1·k candidates: every bound is within ε‖f‖₂ w.p. ≥ 1 − 2δ."""
+        cs = CountSketch.from_error(epsilon, delta)
+        k = check_positive_int("k", k)
+        return cls(cs.width, max(cs.depth, 11), k + max(1, k // 10), seed=seed)
+
     # ------------------------------------------------------------------ properties
     @property
     def sketch(self) -> CountSketch:
