@@ -330,7 +330,7 @@ def _learned_sketch(args: argparse.Namespace) -> Any:
         oracle = support.load_oracle(args.oracle)
     except FileNotFoundError:
         raise CLIError(f"{args.oracle}: no such file") from None
-    return support.make_learned_sketch(args.kind, args.memory, oracle, args.seed)
+    return support.make_learned_sketch(args.kind, args.memory, oracle, args.seed, depth=args.depth)
 
 
 def _learned_support() -> Any:

@@ -9,6 +9,9 @@ Words are maximal runs of ASCII ``[A-Za-z0-9_]`` and non-ASCII bytes. A run that
 non-ASCII byte is flagged so that the caller re-splits it with the regex ``\\w+`` on the
 decoded text: since ``\\w`` never matches an ASCII non-word character, this gives exactly
 the tokens of ``re.findall(r"\\w+", text)``.
+
+The kernels release the GIL, so chunks can be scanned on two threads while the main thread
+updates the sketch.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def _same_span(buf, s1, e1, s2, e2):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def count_spans(buf, lines):
     """Distinct spans of ``buf`` (words, or lines without their line ending) and their counts.
 
@@ -122,7 +125,7 @@ def _grow(arr, size):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def join_spans(buf, starts, ends):
     """The spans joined by newlines (none contains one), and a flag per span: has a non-ASCII byte."""
     m = starts.shape[0]
@@ -145,7 +148,7 @@ def join_spans(buf, starts, ends):
     return out, wide
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def first_invalid_utf8(buf, start):
     """Offset of the first byte at or after ``start`` that starts an invalid UTF-8 sequence, or -1.
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,9 @@ def _drop_first_line(chunk: bytes) -> bytes:
     return b"" if cut < 0 else chunk[cut + 1 :]
 
 
+THREADS = 2  # scanning threads for the compiled tokenisers: one more than the sketch's own
+
+
 def feed(
     chunks: Iterable[bytes],
     name: str,
@@ -55,22 +60,48 @@ def feed(
     utf8: Utf8Policy,
     header: bool = False,
 ) -> None:
-    """Tokenise each chunk of one input and hand the batch to every sink."""
-    line = 1
-    for n, chunk in enumerate(chunks):
-        stats.bytes_read += len(chunk)
-        first_line = 0
-        if not tokenizer.binary:
+    """Tokenise each chunk of one input and hand the batches, in input order, to every sink."""
+
+    def numbered() -> Iterator[tuple[bytes, int]]:
+        line = 1
+        for n, chunk in enumerate(chunks):
+            stats.bytes_read += len(chunk)
+            if tokenizer.binary:
+                yield chunk, 0
+                continue
             if header and n == 0:
                 chunk = _drop_first_line(chunk)
                 line = 2
-            first_line = line
+            yield chunk, line
             line += chunk.count(b"\n")
+
+    def tokenize(job: tuple[bytes, int]) -> tuple[Any, Any]:
+        chunk, first_line = job
+        if not tokenizer.binary:
             chunk = utf8.clean(chunk, name, first_line)
-        items, weights = tokenizer.batch(chunk, name, first_line)
+        return tokenizer.batch(chunk, name, first_line)
+
+    threads = THREADS if tokenizer.threaded and (os.cpu_count() or 1) > 1 else 1
+    for items, weights in ordered_map(tokenize, numbered(), threads):
         stats.weight += len(items) if weights is None else int(np.abs(weights).sum())
         for sink in sinks:
             sink(items, weights)
+
+
+def ordered_map(fn: Callable, jobs: Iterable, threads: int) -> Iterator:
+    """``map(fn, jobs)`` on ``threads`` threads, results in input order, at most ``threads + 1``
+    jobs in flight (bounded memory)."""
+    if threads <= 1:
+        yield from map(fn, jobs)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for job in jobs:
+            pending.append(pool.submit(fn, job))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def stream(

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections import Counter
 from typing import Any
 
@@ -35,6 +36,7 @@ class Utf8Policy:
             raise CLIError(f"--errors must be one of {', '.join(ERROR_POLICIES)}, got {policy!r}")
         self.policy = policy
         self.bad_lines = 0
+        self._lock = threading.Lock()  # chunks may be cleaned on several threads
 
     def clean(self, chunk: bytes, name: str, first_line: int) -> bytes:
         if chunk.isascii():
@@ -50,7 +52,8 @@ class Utf8Policy:
             line_start = chunk.rfind(b"\n", 0, bad) + 1
             line_end = chunk.find(b"\n", bad)
             line_end = len(chunk) if line_end < 0 else line_end
-            self.bad_lines += 1
+            with self._lock:
+                self.bad_lines += 1
             if self.policy == "strict":
                 line_no = first_line + chunk.count(b"\n", 0, line_start)
                 raise CLIError(
@@ -104,6 +107,7 @@ class Tokenizer:
 
     binary = False
     weighted = False
+    threaded = False  # True where batch() spends its time in GIL-free kernels
 
     def batch(self, chunk: bytes, name: str, first_line: int) -> Batch:
         raise NotImplementedError
@@ -117,6 +121,7 @@ class Words(Tokenizer):
 
     def __init__(self, pattern: str | None = None):
         self.pattern = pattern
+        self.threaded = pattern is None
         if pattern is not None:
             try:
                 self._re = re.compile(pattern)
@@ -137,6 +142,8 @@ def tokenize_pattern(text: str, rx: re.Pattern) -> list[str]:
 
 class Lines(Tokenizer):
     """Whole lines (without their line ending) as items."""
+
+    threaded = True
 
     def batch(self, chunk, name, first_line):
         return _spans_batch(chunk, lines=True)
@@ -250,16 +257,18 @@ class Int64(Tokenizer):
     """Raw little-endian int64 values, passed to the sketch as an integer array."""
 
     binary = True
+    threaded = True
 
     def batch(self, chunk, name, first_line):
         return np.frombuffer(chunk, dtype="<i8").astype(np.int64), None
 
 
 def tokenize_text(text: str, mode: str = "words", pattern: str | None = None) -> list[str]:
-    """Picklable per-block tokeniser for the distributed path (same items as the local one)."""
+    """Picklable tokeniser for the distributed path, which hands it one line at a time: the same
+    items as the local tokenisers (``lines``: each line without its ``\n``/``\r\n``)."""
     if mode == "lines":
         lines = text.split("\n")
-        if lines and not lines[-1]:
+        if text.endswith("\n"):
             lines.pop()
         return [line[:-1] if line.endswith("\r") else line for line in lines]
     return tokenize_pattern(text, re.compile(pattern or WORD_PATTERN))
