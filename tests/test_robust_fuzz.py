@@ -257,3 +257,21 @@ def test_crafted_huge_shape_header_is_refused_without_allocating():
         tracemalloc.stop()
     with pytest.raises(SketchError):
         REGISTRY[1].from_bytes(data)
+
+
+def test_crafted_countsketchplusplus_header_does_not_allocate():
+    # Found by test_fuzz_100k (seed 1): CountSketchPlusPlus._from_payload builds the sketch from the
+    # declared `counters` before checking that the payload holds that many, so a ~2 KB input with
+    # counters = 2**22 allocates ~16 MB (2**24 → 134 MB seen; 2**32 − 1 would ask for tens of GB).
+    # Owner: sketchkit.learned (issue #5); this test fails until the size check comes first.
+    if 22 not in REGISTRY:
+        pytest.skip("CountSketchPlusPlus is not registered")
+    cls = REGISTRY[22]
+    data = bytearray(cls.from_memory(2048).to_bytes())
+    struct.pack_into("<I", data, HEADER, 2**22)  # payload field 0: counters
+    data = _repair(data)
+    tracemalloc.start()
+    try:
+        assert _check(cls, data) is None
+    finally:
+        tracemalloc.stop()
