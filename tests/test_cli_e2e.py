@@ -271,3 +271,48 @@ def test_interrupted_build_leaves_no_file(tmp_path):
     assert proc.returncode == 130, err
     assert err.decode().strip() == "sketchkit: interrupted"
     assert os.listdir(tmp_path) == []
+
+
+def _rows(result):
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.decode().splitlines() if '"type": "item"' in line]
+
+
+def test_input_modes_through_the_command_line(tmp_path, run_inprocess):
+    (tmp_path / "s.csv").write_text('name,city,n\nann,"Paris, FR",3\nbob,Oslo,2\ncid,"Paris, FR",4\nshort\n')
+    rows = _rows(run_inprocess("topk", "s.csv", "--field", "2", "--weight-field", "3", "--header", "--json",
+                               cwd=tmp_path))
+    assert [(r["item"], r["estimate"]) for r in rows] == [("Paris, FR", 7), ("Oslo", 2)]
+    records = ['{"u": {"id": 5}, "w": 2}', '{"u": {"id": "x"}, "w": 1}', '{"u": {"id": 5}, "w": 1}']
+    (tmp_path / "e.ndjson").write_text("\n".join(records) + "\n")
+    rows = _rows(run_inprocess("topk", "e.ndjson", "--json-field", "u.id", "--weight-field", "w", "--json",
+                               cwd=tmp_path))
+    assert [(r["item"], r["estimate"]) for r in rows] == [("5", 3), ("x", 1)]
+    (tmp_path / "l.txt").write_text("a b\r\n\na b\nc\n")
+    rows = _rows(run_inprocess("topk", "l.txt", "--lines", "--json", cwd=tmp_path))
+    assert {r["item"]: r["estimate"] for r in rows} == {"a b": 2, "": 1, "c": 1}
+    rows = _rows(run_inprocess("topk", "l.txt", "--pattern", "[a-z] [a-z]", "--json", cwd=tmp_path))
+    assert [(r["item"], r["estimate"]) for r in rows] == [("a b", 2)]
+    (tmp_path / "k.bin").write_bytes(np.array([7, 7, -3, 7, 2**40], dtype="<i8").tobytes())
+    rows = _rows(run_inprocess("topk", "--int64", "k.bin", "--json", cwd=tmp_path))
+    assert (rows[0]["item"], rows[0]["estimate"]) == (7, 3)
+    built = run_inprocess("build", "--int64", "k.bin", "-o", "k.sk", "--kind", "countsketch", cwd=tmp_path)
+    assert built.returncode == 0
+    q = run_inprocess("query", "k.sk", "7", "--int64", "--plain", cwd=tmp_path)
+    assert q.stdout.decode().split("\t")[:2] == ["7", "3"]
+
+
+def test_option_conflicts_are_one_line_errors(tmp_path, run_inprocess):
+    (tmp_path / "a.txt").write_text("x y\n")
+    cases = [
+        (["topk", "a.txt", "--lines", "--weight-field", "2"], "--weight-field needs --field or --json-field"),
+        (["topk", "a.txt", "--lines", "--pattern", "x"], "--pattern applies to --tokens only"),
+        (["topk", "a.txt", "--kind", "spacesaving", "--conservative"], "--conservative applies to --kind countmin"),
+        (["topk", "a.txt", "--pattern", "("], "invalid --pattern"),
+        (["topk", "a.txt", "--field", "1", "--delimiter", "ab"], "--delimiter must be one character"),
+        (["build", "a.txt", "-o", "x.sk", "--oracle", "o", "--kind", "spacesaving"], "--oracle needs --kind"),
+        (["topk", "-", "--workers", "2"], "--workers/--scheduler read files, not stdin"),
+    ]
+    for args, message in cases:
+        assert_one_line_error(run_inprocess(*args, cwd=tmp_path), message, 1)
+    assert_one_line_error(run_inprocess("topk", "a.txt", "--lines", "--int64", cwd=tmp_path), "not allowed with", 2)
