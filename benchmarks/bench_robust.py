@@ -178,7 +178,8 @@ def plot_collisions(curves: dict) -> None:
     for ax, (title, (std, rob)) in zip(axes, curves.items()):
         std.plot(ax, label="public seed", marker="o")
         rob.plot(ax, label="secret key (same colliders)", marker="s")
-        ax.set_yscale("symlog", linthresh=1)
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_ylim(bottom=0)
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=8)
     fig.suptitle("Known-seed collisions: error / guarantee vs colliders inserted (success ≥ 10)", fontsize=10)
