@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 
+# Plain sums, not np.dot: BLAS threads measured 100x slower on these short vectors on a busy machine.
 def _pair(true, est) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(true, dtype=np.float64)
     e = np.asarray(est, dtype=np.float64)
@@ -31,7 +32,7 @@ def _pair(true, est) -> tuple[np.ndarray, np.ndarray]:
 
 def loss_hsu(true, est) -> float:
     t, e = _pair(true, est)
-    return float(np.dot(t, np.abs(e - t)) / t.sum())
+    return float((t * np.abs(e - t)).sum() / t.sum())
 
 
 def loss_unweighted(true, est) -> float:
@@ -41,7 +42,7 @@ def loss_unweighted(true, est) -> float:
 
 def loss_weighted_aamand(true, est) -> float:
     t, e = _pair(true, est)
-    return float(np.dot(t, np.abs(e - t)) / len(t))
+    return float((t * np.abs(e - t)).sum() / len(t))
 
 
 def coverage(true, routed_exact) -> float:

@@ -2,8 +2,8 @@
 
 Protocol of Hsu et al. (ICLR 2019), with the exact table's capacity fixed: for every
 ``(depth, heavy_fraction)`` in the grid, the exact table gets ``heavy_fraction`` of the budget,
-the threshold is the oracle's score of the ``capacity``-th highest-scored validation item, the
-sketch gets the rest, and the validation count vector is streamed through it. The grid point of
+the threshold is the oracle's score of the ``capacity``-th highest-scored validation item (for
+lookup and hybrid oracles: of their own ``capacity``-th entry), the sketch gets the rest, and the validation count vector is streamed through it. The grid point of
 least validation error wins and goes to the test period unchanged. ``heavy_fraction = 0`` (no
 exact counters, no oracle charged) is always in the grid, so a useless oracle falls back to the
 plain sketch.
@@ -27,9 +27,11 @@ from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from ._common import SLOT_BYTES, oracle_keys
 from .metrics import loss_hsu
-from .oracles import LookupOracle, Oracle, counts_arrays
+from .oracles import HybridOracle, LookupOracle, Oracle, counts_arrays
 from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus
 
+# oracles whose threshold comes from their own training ranking, not from validation scores
+RANKED = (LookupOracle, HybridOracle)
 KINDS = {"countmin": LearnedCountMin, "countsketch": LearnedCountSketch, "cspp": LearnedCountSketchPlusPlus}
 DEFAULT_DEPTHS = {"countmin": (1, 2, 3, 4), "countsketch": (1, 3), "cspp": (3,)}
 DEFAULT_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
@@ -98,16 +100,31 @@ class TunedConfig:
     grid: dict = field(default_factory=dict)
 
     def build(self, oracle: Oracle | None, seed: int = DEFAULT_SEED):
-        """An empty sketch of this configuration (``oracle`` as tuned, or refitted on the same
-        scale; a lookup is pruned at the threshold; ignored when capacity is 0)."""
+        """An empty sketch of this configuration, ``oracle`` being the tuned one or its refit.
+
+        Lookup and hybrid oracles know their own ranking, so they get the threshold of their
+        ``capacity``-th entry (a lookup is pruned to those entries), as in tuning; other oracles
+        keep the validation threshold.
+        Ignored when capacity is 0."""
+        threshold = self.threshold
+        if self.capacity and oracle is not None:
+            base = oracle.base if isinstance(oracle, ScoredOracle) else oracle
+            if isinstance(base, RANKED):
+                threshold = base.threshold_for(self.capacity)
+                oracle = _rebase(oracle, prune_for(base, threshold, self.capacity))
         return KINDS[self.kind].from_memory(
             self.budget,
-            prune_for(oracle, self.threshold, self.capacity) if self.capacity else None,
+            oracle if self.capacity else None,
             heavy_fraction=self.heavy_fraction,
-            threshold=self.threshold,
+            threshold=threshold,
             depth=self.depth,
             seed=seed,
         )
+
+
+def _rebase(oracle: Oracle, pruned: Oracle) -> Oracle:
+    """``pruned``, keeping a ScoredOracle's frozen scores (charged the pruned size)."""
+    return oracle.charged(pruned.nbytes) if isinstance(oracle, ScoredOracle) else pruned
 
 
 def prune_for(oracle: Oracle, threshold: float, capacity: int | None = None) -> Oracle:
@@ -138,6 +155,7 @@ def tune(
     metric=loss_hsu,
     scale: float = 1.0,
     scores: np.ndarray | None = None,
+    n_seeds: int = 1,
 ) -> TunedConfig:
     """Pick ``(depth, heavy_fraction)`` and the threshold on ``valid_counts`` (item -> count).
 
@@ -146,7 +164,9 @@ def tune(
     validation period (``scale = n_valid / n_test``); otherwise a validation period with fewer
     distinct keys fits whole into exact counters and rewards any oracle. ``scores``: the oracle's
     scores of the validation items, if already known. Grid points whose split leaves no room for
-    the sketch are skipped. With ``oracle=None`` only ``heavy_fraction=0`` is tried.
+    the sketch are skipped. With ``oracle=None`` only ``heavy_fraction=0`` is tried. Each point's
+    error is the mean over ``n_seeds`` hash seeds (``seed``, ``seed + 1``, ...), so that hash noise
+    does not pick a share.
     """
     if kind not in KINDS:
         raise InvalidParameterError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
@@ -164,17 +184,22 @@ def tune(
     best: TunedConfig | None = None
     for frac in fractions:
         capacity = int(frac * small) // SLOT_BYTES
-        threshold = threshold_at_rank(scores, capacity) if capacity else math.inf
+        if not capacity:
+            threshold = math.inf
+        elif isinstance(oracle, RANKED):
+            threshold = oracle.threshold_for(capacity)
+        else:
+            threshold = threshold_at_rank(scores, capacity)
         charged = scored.charged(int(prune_for(oracle, threshold, capacity).nbytes * scale)) if capacity else None
         for depth in depths:
             try:
-                sk = KINDS[kind].from_memory(
+                sketches = [KINDS[kind].from_memory(
                     small, charged, heavy_fraction=frac, threshold=threshold,
-                    depth=depth, seed=seed,
-                )
+                    depth=depth, seed=seed + i,
+                ) for i in range(n_seeds)]
             except InvalidParameterError:
                 continue
-            err = evaluate(sk, items, counts, metric)
+            err = float(np.mean([evaluate(sk, items, counts, metric) for sk in sketches]))
             grid[(depth, frac)] = err
             if best is None or err < best.valid_error:
                 best = TunedConfig(kind, int(budget), depth, frac, threshold, int(frac * budget) // SLOT_BYTES, err)
