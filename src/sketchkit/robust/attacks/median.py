@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidParameterError
+from ...frequency.countmin import CountMin
 from ...frequency.countsketch import CountSketch
 from .result import AttackResult
 
@@ -50,7 +51,9 @@ def median_attack(
     stop_on_success: bool = True,
     rng: Any = None,
 ) -> AttackResult:
-    """Run the attack for at most ``queries`` queries on an empty CountSketch (plain or keyed).
+    """Run the attack for at most ``queries`` queries on an empty CountSketch (plain or keyed), or
+    any turnstile sketch with ``update_batch``, ``estimate_batch``, ``empty_like`` and ``width``
+    (Count-Min is refused: its estimate is a minimum, and negative tails break its bounds).
 
     ``estimator``: what answers the queries, any object with ``estimate_batch(items)`` reading
     ``sketch`` (default: the sketch itself, i.e. the standard median). ``rng`` seeds the
@@ -58,8 +61,11 @@ def median_attack(
     which both BNRs passed ``target_bnr`` (or all queries spent), ``error_ratio`` the final
     ``min(BNR_A, −BNR_B) / target_bnr``.
     """
-    if not isinstance(sketch, CountSketch):
-        raise InvalidParameterError(f"median_attack needs a CountSketch, got {type(sketch).__name__}")
+    needed = ("update_batch", "estimate_batch", "empty_like", "is_empty", "width")
+    if isinstance(sketch, CountMin) or not all(hasattr(sketch, n) for n in needed):
+        raise InvalidParameterError(
+            f"median_attack needs a turnstile point-query sketch with {', '.join(needed)} "
+            f"(a CountSketch, keyed or not), got {type(sketch).__name__}")
     if not sketch.is_empty():
         raise InvalidParameterError("median_attack needs an empty sketch")
     answer = sketch if estimator is None else estimator
@@ -112,6 +118,6 @@ def median_attack(
         threshold=target_bnr,
         steps=np.arange(1, used + 1),
         trajectory=np.nan_to_num(traj),
-        memory_counters=sketch.depth * width,
+        memory_counters=getattr(sketch, "depth", 1) * width,
         details=details,
     )
