@@ -17,7 +17,8 @@ as long as no more than ``copies`` switches are needed; the tracker raises
 :class:`CopiesExhaustedError` instead of answering past that. ``tests/test_robust_tracking.py``
 checks the tighter :math:`|\tilde y - F_2| \le \varepsilon \max(F_2, F_0)` at every update of
 the greedy attack (16 copies, ε = 0.5, :math:`F_0` = 64). Switches are bounded by the *flip
-number*, :math:`\log_{1+\varepsilon/2}(F_2^{\max}/F_0)` for a stream whose F₂ only grows. **Memory: ``copies`` × one sketch.**
+number*, :math:`\log_{1+\varepsilon/2}(F_2^{\max}/F_0)` for a stream whose F₂ only grows.
+**Memory: ``copies`` × one sketch.**
 
 :class:`DPMedianTracker` — the differential-privacy median of ``copies`` sketches (Hassidim,
 Kaplan, Mansour, Matias, Stemmer, NeurIPS 2020, arXiv:2004.05975), here in a simplified form:
