@@ -8,7 +8,9 @@ while this driver process runs under another one.
 from __future__ import annotations
 
 import os
+import re
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
+import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 import dask.bag as db  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
@@ -172,3 +175,48 @@ def test_entry_point_starts_and_closes_its_own_local_cluster(tmp_path):
     assert got == one_pass(make_cs(), ["x", "y", "x", "z", "x"] * 100)
     alive = [c for k, c in distributed.client._global_clients.items() if k not in before and c.status == "running"]
     assert alive == []
+
+
+# ----------------------------------------------------------------------------- docs
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "distributed.md"
+SKIP_MARK = "<!-- not run by the tests"
+
+
+def doc_examples() -> list[str]:
+    """The ```python blocks of docs/distributed.md, except those marked as starting a cluster."""
+    text = DOCS.read_text()
+    blocks = re.findall(r"(<!--[^\n]*-->\n)?```python\n(.*?)```", text, flags=re.S)
+    return [code for mark, code in blocks if not mark.startswith(SKIP_MARK)]
+
+
+def test_docs_examples_run_on_the_cluster(client):
+    examples = doc_examples()
+    assert len(examples) >= 4  # bag, array, dataframe/groupby, files
+    for code in examples:
+        exec(compile(code, str(DOCS), "exec"), {"__name__": "docs_example"})
+
+
+# ----------------------------------------------------------------------------- any sketch
+def make_spacesaving():
+    from sketchkit import SpaceSaving
+
+    return SpaceSaving(capacity=60, seed=5)
+
+
+def test_non_linear_summary_keeps_its_merge_guarantee_on_the_cluster(client, tmp_path):
+    rng = np.random.default_rng(12)
+    lines = [" ".join(f"s{k}" for k in rng.zipf(1.3, 6) % 2000) for _ in range(3000)]
+    (tmp_path / "z.txt").write_text("\n".join(lines) + "\n")
+    paths = [str(tmp_path / "z.txt")]
+    got = sketch_text_files(paths, make_spacesaving, words, blocksize="8KiB", split_every=3)
+    with dask.config.set(scheduler="sync"):  # same ranges, same tree, one process
+        assert got == sketch_text_files(paths, make_spacesaving, words, blocksize="8KiB", split_every=3)
+    exact = pd.Series([t for ln in lines for t in ln.split()]).value_counts()
+    n = int(exact.sum())
+    assert got.total_weight == n
+    tracked = {row[0] for row in got.top()}
+    for item, f in exact.items():
+        if f > n / 60:  # SpaceSaving: every item above N/capacity is tracked after any merge tree
+            assert item in tracked
+    for item, _estimate, lower, upper in got.top(10):
+        assert lower <= exact[item] <= upper

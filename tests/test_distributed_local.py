@@ -113,6 +113,8 @@ def test_text_files_reject_bad_utf8_and_bad_arguments(tmp_path):
         sketch_text_files([str(bad)], make_cm, words)
     with pytest.raises(InvalidParameterError, match="no file matches"):
         sketch_text_files([str(tmp_path / "nothing-*.txt")], make_cm, words)
+    with pytest.raises(InvalidParameterError, match="standard input"):
+        sketch_text_files(["-"], make_cm, words)
     with pytest.raises(InvalidParameterError, match="make_sketch"):
         sketch_text_files([str(bad)], "CountMin", words)
     with pytest.raises(InvalidParameterError, match="empty sketch"):

@@ -1,14 +1,18 @@
 """Worker-side steps of every distributed job: build one partition's sketch, merge partials.
 
-Nothing here imports dask: these are the plain functions dask ships to the workers. Sketches
-travel between processes as their :meth:`~sketchkit._base.Sketch.to_bytes` form, so a worker
-and the driver only ever exchange checksummed, versioned bytes, never a pickled object graph.
+Nothing here imports dask: these are the plain functions dask ships to the workers. Tasks hand
+sketches to each other as objects; whenever one crosses a process boundary, pickle goes through
+:meth:`~sketchkit._base.Sketch.__reduce__`, i.e. the versioned, checksummed ``to_bytes`` form,
+so a worker and the driver never exchange anything else. A merge on the worker that built
+its inputs costs no serialization at all.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,12 +56,34 @@ class SketchFactory:
 
     def new(self) -> Sketch:
         if self.template is not None:
-            return load(zlib.decompress(self.template))
+            return _empty_from_template(self.template)
         sketch = self.make()  # type: ignore[misc]
         check_sketch(sketch, "make_sketch()")
         if not sketch.is_empty():
             raise InvalidParameterError("make_sketch() must return an empty sketch; it returned one holding data")
         return sketch
+
+
+# Per-process cache of decoded templates: a worker runs many partitions of one job, and an
+# empty_like() of a decoded template is far cheaper than decompressing and checking its bytes.
+_TEMPLATES: OrderedDict[bytes, Sketch] = OrderedDict()
+_TEMPLATE_CACHE_SIZE = 16
+
+
+_TEMPLATES_LOCK = threading.Lock()  # threaded schedulers run partitions concurrently
+
+
+def _empty_from_template(template: bytes) -> Sketch:
+    with _TEMPLATES_LOCK:
+        cached = _TEMPLATES.get(template)
+        if cached is None:
+            cached = load(zlib.decompress(template))
+            _TEMPLATES[template] = cached
+            while len(_TEMPLATES) > _TEMPLATE_CACHE_SIZE:
+                _TEMPLATES.popitem(last=False)
+        else:
+            _TEMPLATES.move_to_end(template)
+    return cached.empty_like()
 
 
 def check_sketch(sketch: Any, what: str) -> None:
@@ -118,26 +144,26 @@ def weight_batch(values: Any, what: str = "weights") -> np.ndarray | None:
 
 
 # ----------------------------------------------------------------------------- steps
-def build_from_batches(factory: SketchFactory, batches: Iterable[tuple[Any, Any]]) -> bytes:
-    """One partition: an empty sketch, ``update_batch`` per ``(items, weights)`` batch, bytes out."""
+def build_from_batches(factory: SketchFactory, batches: Iterable[tuple[Any, Any]]) -> Sketch:
+    """One partition: an empty sketch, ``update_batch`` per ``(items, weights)`` batch."""
     sketch = factory.new()
     for items, weights in batches:
         sketch.update_batch(items, weights)
-    return sketch.to_bytes()
+    return sketch
 
 
-def build_partition(factory: SketchFactory, items: Any, weights: Any = None) -> bytes:
+def build_partition(factory: SketchFactory, items: Any, weights: Any = None) -> Sketch:
     """One partition given as a whole (a numpy chunk, a pandas Series)."""
     return build_from_batches(factory, [(column_batch(items, "partition"), weight_batch(weights))])
 
 
-def build_frame_partition(factory: SketchFactory, frame: Any, column: Any, weight_column: Any) -> bytes:
+def build_frame_partition(factory: SketchFactory, frame: Any, column: Any, weight_column: Any) -> Sketch:
     weights = None if weight_column is None else frame[weight_column]
     keys = column_batch(frame[column], f"column {column!r}")
     return build_from_batches(factory, [(keys, weight_batch(weights, f"weight column {weight_column!r}"))])
 
 
-def build_streamed(factory: SketchFactory, items: Iterable[Any], weighted: bool = False) -> bytes:
+def build_streamed(factory: SketchFactory, items: Iterable[Any], weighted: bool = False) -> Sketch:
     """One bag partition (a list or a lazy iterator), fed in bounded batches.
 
     With ``weighted`` each element is an ``(item, weight)`` pair.
@@ -161,30 +187,31 @@ def build_streamed(factory: SketchFactory, items: Iterable[Any], weighted: bool 
     return build_from_batches(factory, batches())
 
 
-def merge_partials(partials: Sequence[bytes]) -> bytes:
-    """One node of the merge tree: bytes in, bytes out (inputs untouched)."""
-    if not partials:
-        raise InvalidParameterError("nothing to merge")
-    acc = load(partials[0])
-    for raw in partials[1:]:
-        merge_into(acc, load(raw), "sketches built on different partitions cannot be merged")
-    return acc.to_bytes()
-
-
-def as_sketch_bytes(obj: Any) -> bytes:
-    """A sketch or its bytes, as bytes (for merging collections of prebuilt sketches)."""
+def as_sketch(obj: Any) -> Sketch:
+    """A sketch, or a sketch rebuilt from its bytes."""
     if isinstance(obj, Sketch):
-        return obj.to_bytes()
+        return obj
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        return bytes(obj)
+        return load(obj)
     raise InvalidParameterError(f"expected a sketchkit sketch or its bytes, got {type(obj).__name__}")
 
 
-def merge_sketch_partition(objs: Iterable[Any]) -> bytes | None:
-    raws = [as_sketch_bytes(o) for o in objs]
-    return merge_partials(raws) if raws else None
+def merge_partials(partials: Sequence[Any]) -> Sketch:
+    """One node of the merge tree: a new sketch, the inputs untouched (dask may still hold them)."""
+    if not partials:
+        raise InvalidParameterError("nothing to merge")
+    acc = as_sketch(partials[0]).copy()
+    for other in partials[1:]:
+        merge_into(acc, as_sketch(other), "sketches built on different partitions cannot be merged")
+    return acc
 
 
-def merge_optional(partials: Sequence[bytes | None]) -> bytes | None:
+def merge_sketch_partition(objs: Iterable[Any]) -> Sketch | None:
+    """Merge one bag partition of prebuilt sketches (or their bytes); None when it is empty."""
+    items = list(objs)
+    return merge_partials(items) if items else None
+
+
+def merge_optional(partials: Sequence[Sketch | None]) -> Sketch | None:
     present = [p for p in partials if p is not None]
     return merge_partials(present) if present else None

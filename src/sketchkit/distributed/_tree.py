@@ -9,7 +9,6 @@ import dask
 from dask.delayed import Delayed, delayed
 
 from .._base import Sketch, check_positive_int
-from .._format import load
 from . import _partials as P
 
 
@@ -31,7 +30,7 @@ def merge_tree(partials: Sequence[Delayed], split_every: int, merge=P.merge_part
     return level[0]
 
 
-def reduce_partials(partials: Sequence[Delayed], split_every: int, merge=P.merge_partials) -> bytes | None:
+def reduce_partials(partials: Sequence[Delayed], split_every: int, merge=P.merge_partials) -> Sketch | None:
     """Compute the merge tree on the current dask scheduler; None when there are no partitions."""
     if not partials:
         return None
@@ -39,7 +38,7 @@ def reduce_partials(partials: Sequence[Delayed], split_every: int, merge=P.merge
     return root
 
 
-def finish(result: bytes | None, start: Sketch, context: str) -> Sketch:
+def finish(result: Sketch | None, start: Sketch, context: str) -> Sketch:
     """Fold the workers' merged sketch into ``start`` (a fresh copy) in the driver.
 
     The driver-side merge is also the check that the workers built what the driver expects:
@@ -47,5 +46,5 @@ def finish(result: bytes | None, start: Sketch, context: str) -> Sketch:
     from builtin ``hash()`` under dask's pinned worker ``PYTHONHASHSEED``) fails here.
     """
     if result is not None:
-        P.merge_into(start, load(result), context)
+        P.merge_into(start, result, context)
     return start

@@ -17,7 +17,6 @@ from typing import Any
 from dask.delayed import delayed
 
 from .._base import Sketch
-from .._format import load
 from ..errors import InvalidParameterError
 from . import _partials as P
 from ._tree import finish, reduce_partials
@@ -106,7 +105,7 @@ def sketch_column(
 
 
 def column_partials(frame: Any, column: Any, weight_column: Any, factory: P.SketchFactory) -> list:
-    """One delayed sketch-bytes per partition of ``frame[column]``."""
+    """One delayed partial sketch per partition of ``frame[column]``."""
     columns = [column] if weight_column is None else [column, weight_column]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -125,4 +124,4 @@ def merge_sketches(sketches: Any, *, split_every: int = 8) -> Sketch:
     merged = reduce_partials(parts, split_every, merge=P.merge_optional)
     if merged is None:
         raise InvalidParameterError("merge_sketches needs at least one sketch")
-    return load(merged)
+    return merged

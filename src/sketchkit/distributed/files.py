@@ -36,6 +36,8 @@ def _expand(paths: str | list[str]) -> tuple[Any, list[str]]:
         paths = [paths]
     if not paths or not all(isinstance(p, str) for p in paths):
         raise InvalidParameterError(f"paths must be a non-empty list of path strings or globs, got {paths!r}")
+    if "-" in paths:
+        raise InvalidParameterError("standard input cannot be split across workers; give file paths or globs")
     found: list[str] = []
     fs = None
     for pattern in paths:
@@ -68,9 +70,7 @@ def text_ranges(fs: Any, paths: list[str], blocksize: int) -> list[tuple[str, in
 def _range_lines(fs: Any, path: str, start: int, end: int, compression: str | None) -> Iterator[bytes]:
     """The lines whose first byte lies in ``[start, end)`` (the whole stream when compressed)."""
     if compression is not None:
-        import fsspec
-
-        with fsspec.open(path, mode="rb", compression=compression, **_fs_kwargs(fs)) as fh:
+        with fs.open(path, mode="rb", compression=compression) as fh:
             yield from fh
         return
     with fs.open(path, mode="rb") as fh:
@@ -85,10 +85,6 @@ def _range_lines(fs: Any, path: str, start: int, end: int, compression: str | No
                 return
             pos += len(line)
             yield line
-
-
-def _fs_kwargs(fs: Any) -> dict:
-    return {"protocol": fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]}
 
 
 def _strip_eol(line: bytes) -> str:
@@ -116,7 +112,7 @@ def _text_batches(
 
 def _build_text_range(
     factory: P.SketchFactory, tokenize: Callable[[str], list], fs: Any, task: tuple[str, int, int, str | None]
-) -> bytes:
+) -> Sketch:
     path, start, end, compression = task
     where = f"{path} bytes [{start}, {end})"
     lines = _range_lines(fs, path, start, end, compression)
@@ -190,7 +186,7 @@ def _parquet_batches(fs: Any, path: str, group: int, column: Any, weight_column:
 
 def _build_row_group(
     factory: P.SketchFactory, fs: Any, task: tuple[str, int], column: Any, weight_column: Any
-) -> bytes:
+) -> Sketch:
     path, group = task
     return P.build_from_batches(factory, _parquet_batches(fs, path, group, column, weight_column))
 

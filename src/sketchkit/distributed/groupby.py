@@ -25,7 +25,7 @@ __all__ = ["sketch_aggregation", "sketch_groupby"]
 def _chunk_group(factory: P.SketchFactory, values: Any) -> bytes:
     # Missing values are skipped here and counted by the driver (see sketch_groupby): dask also
     # calls chunk on made-up metadata rows that contain a null, so raising here is not an option.
-    return P.build_partition(factory, values.dropna())
+    return P.build_partition(factory, values.dropna()).to_bytes()
 
 
 def _chunk(factory: P.SketchFactory, grouped: Any) -> Any:
@@ -33,7 +33,7 @@ def _chunk(factory: P.SketchFactory, grouped: Any) -> Any:
 
 
 def _agg_group(partials: Any) -> bytes:
-    return P.merge_partials(list(partials))
+    return P.merge_partials(list(partials)).to_bytes()
 
 
 def _agg(grouped: Any) -> Any:
