@@ -39,6 +39,18 @@ def bucket_sign(h, row_keys, r, width):
     return np.intp(((v >> U32) * width) >> U32), (v & U31BIT) != U0
 
 
+@njit(cache=True, inline="always")
+def sort_small(vals):
+    """In-place insertion sort: the arrays are one value per row, so short."""
+    for a in range(1, vals.shape[0]):
+        x = vals[a]
+        j = a - 1
+        while j >= 0 and vals[j] > x:
+            vals[j + 1] = vals[j]
+            j -= 1
+        vals[j + 1] = x
+
+
 @njit(cache=True)
 def cs_update(table, row_keys, keys, raw, item_seed, weights):
     depth, width = table.shape
@@ -68,14 +80,7 @@ def cs_estimate(table, row_keys, keys, raw, item_seed):
             b, pos = bucket_sign(h, row_keys, r, uw)
             c = np.int64(table[r, b])
             vals[r] = c if pos else -c
-        # insertion sort: depth is small
-        for a in range(1, depth):
-            x = vals[a]
-            j = a - 1
-            while j >= 0 and vals[j] > x:
-                vals[j + 1] = vals[j]
-                j -= 1
-            vals[j + 1] = x
+        sort_small(vals)
         out[i] = vals[half]
     return out
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import bucket_sign, key_hash
+from ._kernels import bucket_sign, key_hash, sort_small
 
 _U1 = np.uint64(1)
 
@@ -213,13 +213,7 @@ def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, 
             counts[slot] += w
             _sift_down(heap, pos, counts, keys, pos[slot], meta[0])
             continue
-        for a in range(1, depth):
-            x = vals[a]
-            j = a - 1
-            while j >= 0 and vals[j] > x:
-                vals[j + 1] = vals[j]
-                j -= 1
-            vals[j + 1] = x
+        sort_small(vals)
         base = vals[half] - w
         if base < 0:
             base = 0
