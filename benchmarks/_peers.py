@@ -40,6 +40,10 @@ class Contender:
         self.budget = budget
         self.kind = kind
 
+    #: contenders with the same conversion share one conversion per rep (its time is charged
+    #: to each of them); None: ``prepare`` runs for every timed call
+    conversion: str | None = None
+
     def prepare(self, data: Any) -> Any:
         return data
 
@@ -89,6 +93,8 @@ class DsCountMin(Contender):
     def config(self):
         return f"{DEPTH}x{self.width} doubles"
 
+    conversion = "tolist"
+
     def prepare(self, data):
         return _to_list(self.kind, data)
 
@@ -121,6 +127,8 @@ class DsFrequentItems(Contender):
 
     def config(self):
         return f"lg_max_k={self.lg}"
+
+    conversion = "tolist"
 
     def prepare(self, data):
         return _to_list(self.kind, data)
@@ -173,6 +181,8 @@ class BounterHashTable(Contender):
 
     def config(self):
         return f"{self.buckets} buckets"
+
+    conversion = "str"
 
     def prepare(self, data):
         return _to_str(self.kind, data)
@@ -305,6 +315,8 @@ class ExactCounter(Contender):
 
     name = "Counter (exact)"
     group = "exact"
+
+    conversion = "tolist"
 
     def prepare(self, data):
         return _to_list(self.kind, data)
