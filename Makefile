@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(VENV)/bin/sketchkit demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow"

@@ -1,6 +1,7 @@
 """Heavy hitters of the Python standard library's own tokens, beside their exact counts.
 
-Run with ``make demo`` (or ``python examples/demo.py``). The stream is real and naturally
+Run with ``python examples/stdlib_heavy_hitters.py`` (``make demo`` runs the CLI version,
+``sketchkit demo``, which adds the plot and the memory comparison). The stream is real and naturally
 Zipfian: every ``\\w+`` token of the ``*.py`` files installed with this interpreter.
 """
 
