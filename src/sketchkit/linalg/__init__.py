@@ -10,6 +10,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("sketchkit.linalg needs scipy: pip install 'sketchkit[linalg]'") from exc
 
+from .ipm import IPMResult, linprog_ipm
 from .lowrank import randomized_range, randomized_svd
 from .lstsq import LstsqResult, lstsq
 from .operators import (
@@ -32,4 +33,6 @@ __all__ = [
     "LstsqResult",
     "randomized_range",
     "randomized_svd",
+    "linprog_ipm",
+    "IPMResult",
 ]

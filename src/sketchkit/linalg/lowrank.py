@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from .._base import check_positive_int
 from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
+from ._threads import blas_threads
 from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_sketch
 
 __all__ = ["randomized_range", "randomized_svd"]
@@ -69,10 +70,11 @@ def randomized_range(
     S = make_sketch(sketch, size, n, nnz_per_col=min(nnz_per_col, size), seed=seed)
     Y = S.apply_right(M)
     check_finite(Y, "A")
-    Q = _orth(Y)
     Mt = M.T.tocsr() if sp.issparse(M) else M.T
-    for _ in range(q):
-        Q = _orth(np.asarray(M @ _orth(np.asarray(Mt @ Q))))
+    with blas_threads(2.0 * m * n * size):
+        Q = _orth(Y)
+        for _ in range(q):
+            Q = _orth(np.asarray(M @ _orth(np.asarray(Mt @ Q))))
     return Q
 
 

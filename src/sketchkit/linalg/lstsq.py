@@ -51,12 +51,12 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from .._base import check_positive_int
 from ..errors import InvalidItemError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
+from ._threads import blas_threads
 from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_sketch
 
 __all__ = ["LstsqResult", "lstsq", "Preconditioner", "sketch_preconditioner", "TallMatrix"]
@@ -138,10 +138,8 @@ class Preconditioner:
 def sketch_preconditioner(Y: np.ndarray, factor: str = "auto") -> Preconditioner:
     """Factor a sketch ``Y`` (d x n, d ≥ n) into a right preconditioner (see module docstring)."""
     n = Y.shape[1]
-    if n <= 512:  # small factorizations: BLAS threads cost more than they save on a busy machine
-        with threadpool_limits(1):
-            return _factor(Y, n, factor)
-    return _factor(Y, n, factor)
+    with blas_threads(2.0 * Y.shape[0] * n * n):
+        return _factor(Y, n, factor)
 
 
 def _factor(Y: np.ndarray, n: int, factor: str) -> Preconditioner:

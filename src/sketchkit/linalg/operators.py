@@ -170,16 +170,24 @@ class SparseSign(SketchOperator):
         parts = max(1, min(2 * _threads(), self.n // 4096 + 1))
         return np.linspace(0, self.n, parts + 1).astype(np.int64)
 
-    def apply(self, A: Any) -> np.ndarray:
-        """``S @ A`` for an ``N x k`` dense array or scipy sparse matrix; returns a dense ``d x k``."""
+    def apply(self, A: Any, row_weights: np.ndarray | None = None) -> np.ndarray:
+        """``S @ A`` (or ``S @ diag(row_weights) @ A``, dense A only) for an ``N x k`` dense array or
+        scipy sparse matrix; returns a dense ``d x k``."""
         M = self._check_rows(A, 0)
+        if row_weights is not None:
+            if sp.issparse(M):
+                M = sp.csr_matrix(sp.diags(row_weights) @ M)
+            else:
+                w = np.ascontiguousarray(row_weights, dtype=np.float64)
+                kernel = K.pick("apply_rows_dense", M.size * self.nnz_per_col)
+                return kernel(self._key, M, w, self.nnz_per_col, self.d, self._scale, self._bounds())
         if sp.issparse(M):
             return K.pick("apply_rows_csr", M.nnz * self.nnz_per_col)(
                 self._key, M.indptr, M.indices, M.data, M.shape[1], self.nnz_per_col, self.d, self._scale,
                 self._bounds(),
             )
         kernel = K.pick("apply_rows_dense", M.size * self.nnz_per_col)
-        return kernel(self._key, M, self.nnz_per_col, self.d, self._scale, self._bounds())
+        return kernel(self._key, M, np.ones(self.n), self.nnz_per_col, self.d, self._scale, self._bounds())
 
     def apply_right(self, A: Any) -> np.ndarray:
         """``A @ S.T`` for an ``m x N`` dense array or scipy sparse matrix; returns a dense ``m x d``."""
