@@ -67,15 +67,18 @@ def make_file(path: str, lines: list[bytes], copies: int, seed: int = 0) -> None
     os.replace(tmp, path)
 
 
-def timed(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in KiB (GNU time), stdout."""
+def timed(cmd: list[str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user + system, all processes of the command), peak RSS in KiB
+    (GNU time: the largest single process), stdout."""
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed: {proc.stderr[-2000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return wall, rss, proc.stdout
+    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([0-9.]+)", proc.stderr).group(1))
+              for kind in ("User", "System"))
+    return wall, cpu, rss, proc.stdout
 
 
 def parse_sketchkit(out: str) -> list[tuple[str, int]]:
@@ -138,15 +141,17 @@ def main() -> None:
             if is_baseline and size_mb > args.baseline_max_mb:
                 continue
             reps = 1 if is_baseline and size_mb > args.baseline_reps_max_mb else args.reps
-            walls, rsss = [], []
+            walls, cpus, rsss = [], [], []
             for _ in range(reps):
-                wall, rss, out = timed(cmd)
+                wall, cpu, rss, out = timed(cmd)
                 walls.append(wall)
+                cpus.append(cpu)
                 rsss.append(rss)
             rows = parse_sketchkit(out) if kind == "sketchkit" else parse_counts(out)
             rec = {
                 "size_mb": nbytes / 1e6, "tool": name, "reps": reps, "median_s": statistics.median(walls),
-                "all_s": walls, "peak_rss_mib": max(rsss) / 1024, "top20": compare(rows, exact_top),
+                "all_s": walls, "cpu_s": statistics.median(cpus), "all_cpu_s": cpus,
+                "peak_rss_mib": max(rsss) / 1024, "top20": compare(rows, exact_top),
             }
             rec["mb_s"] = rec["size_mb"] / rec["median_s"]
             results.append(rec)
@@ -161,14 +166,15 @@ def write_report(args: argparse.Namespace, results: list[dict], load_start: tupl
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    sk = {r["size_mb"]: r["median_s"] for r in results if r["tool"] == "sketchkit topk"}
+    sk = {r["size_mb"]: r for r in results if r["tool"] == "sketchkit topk"}
     out = [
         "# `sketchkit topk` against sort | uniq -c and a Counter one-liner",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores ({cpu}), "
         f"Python {platform.python_version()}, a machine shared with other engineers (load average "
         f"{load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end): absolute times are noisy, the "
-        "ratios come from runs made one after the other on the same file.",
+        "ratios come from runs made one after the other on the same file. CPU seconds (user + system, "
+        "summed over every process of the command) are less sensitive to the other load than wall time.",
         "",
         "Command: `" + " ".join(["python", "benchmarks/bench_cli.py", "--sizes-mb", args.sizes_mb, "--reps",
                                  str(args.reps), "--baseline-max-mb", str(args.baseline_max_mb),
@@ -177,15 +183,20 @@ def write_report(args: argparse.Namespace, results: list[dict], load_start: tupl
         "Input: the standard library's `*.py` sources, lines shuffled anew for each whole copy, repeated to the "
         "size; exact top 20 = the library's counts times the number of copies.",
         "",
-        "| input | tool | runs | median s | MB/s | peak RSS MiB | sketchkit faster by | top 20 = exact |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| input | tool | runs | median wall s | MB/s | median CPU s | peak RSS MiB | sketchkit faster by "
+        "(wall / CPU) | top 20 = exact |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        ratio = r["median_s"] / sk[r["size_mb"]] if r["size_mb"] in sk else float("nan")
+        base = sk.get(r["size_mb"])
+        if r["tool"] == "sketchkit topk" or base is None:
+            ratio = "-"
+        else:
+            ratio = f"{r['median_s'] / base['median_s']:.1f}x / {r['cpu_s'] / base['cpu_s']:.1f}x"
         tool = r["tool"].replace("|", "\\|")  # a pipe would end the table cell
         out.append(
             f"| {r['size_mb'] / 1000:.2f} GB | {tool} | {r['reps']} | {r['median_s']:.1f} | {r['mb_s']:.1f} | "
-            f"{r['peak_rss_mib']:.0f} | {'-' if r['tool'] == 'sketchkit topk' else f'{ratio:.1f}x'} | {r['top20']} |"
+            f"{r['cpu_s']:.1f} | {r['peak_rss_mib']:.0f} | {ratio} | {r['top20']} |"
         )
     out += [
         "",
