@@ -316,3 +316,17 @@ def test_option_conflicts_are_one_line_errors(tmp_path, run_inprocess):
     for args, message in cases:
         assert_one_line_error(run_inprocess(*args, cwd=tmp_path), message, 1)
     assert_one_line_error(run_inprocess("topk", "a.txt", "--lines", "--int64", cwd=tmp_path), "not allowed with", 2)
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_workers_build_equals_local_build(tmp_path):
+    pytest.importorskip("distributed")
+    (tmp_path / "a.txt").write_text(zipf_text(400, seed=5))
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(zipf_text(300, seed=6).encode()))
+    opts = ["--kind", "countmin", "--memory", "32KiB", "-q"]
+    local = cli("build", "a.txt", "b.txt.gz", "-o", "local.sk", *opts, cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    remote = cli("build", "a.txt", "b.txt.gz", "-o", "workers.sk", "--workers", "2", *opts, cwd=tmp_path)
+    assert remote.returncode == 0, remote.stderr
+    assert (tmp_path / "workers.sk").read_bytes() == (tmp_path / "local.sk").read_bytes()
