@@ -312,6 +312,7 @@ def test_option_conflicts_are_one_line_errors(tmp_path, run_inprocess):
         (["topk", "a.txt", "--field", "1", "--delimiter", "ab"], "--delimiter must be one character"),
         (["build", "a.txt", "-o", "x.sk", "--oracle", "o", "--kind", "spacesaving"], "--oracle needs --kind"),
         (["topk", "-", "--workers", "2"], "--workers/--scheduler read files, not stdin"),
+        (["topk", "a.txt", "--kind", "dyadic"], "--kind dyadic takes integer keys"),
     ]
     for args, message in cases:
         assert_one_line_error(run_inprocess(*args, cwd=tmp_path), message, 1)

@@ -223,6 +223,8 @@ def _distributed(args: argparse.Namespace, paths: list[str], make: Any) -> Any:
 
 def _fill(args: argparse.Namespace, sketch: Any, extra_sinks: list) -> StreamStats:
     tokenizer = _tokenizer(args)
+    if getattr(args, "kind", None) == "dyadic" and not isinstance(tokenizer, Int64):
+        raise CLIError("--kind dyadic takes integer keys: give --int64 input")
     paths = _input_paths(args)
     sinks = [sketch.update_batch, *extra_sinks]
     return stream(paths, tokenizer, sinks, utf8=Utf8Policy(args.errors), header=args.header, quiet=args.quiet)
