@@ -291,6 +291,9 @@ def _topk_summary(sketch: Any, candidates: Any, exact: Any, rows: list, k: int) 
         "total_weight": sketch.total_weight,
         "sketch_bytes": sketch.nbytes + (candidates.nbytes if candidates else 0),
     }
+    guarantee = dict(kinds.describe(sketch)).get("guarantee")
+    if guarantee:
+        out["guarantee"] = guarantee
     if exact is None:
         return out
     truth = exact.top(k)
