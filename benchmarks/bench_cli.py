@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--baseline-max-mb", type=int, default=1024, help="run the slow baselines up to this size")
     ap.add_argument("--baseline-reps-max-mb", type=int, default=256,
-                    help="baselines get --reps runs up to this size, one run above it (they are slow)")
+                    help="every tool gets --reps runs up to this size, one run above it (the big runs are slow)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks", "cli.md"))
     args = ap.parse_args()
     os.makedirs(args.data_dir, exist_ok=True)
@@ -140,7 +140,7 @@ def main() -> None:
             is_baseline = name != "sketchkit topk"
             if is_baseline and size_mb > args.baseline_max_mb:
                 continue
-            reps = 1 if is_baseline and size_mb > args.baseline_reps_max_mb else args.reps
+            reps = 1 if size_mb > args.baseline_reps_max_mb else args.reps
             walls, cpus, rsss = [], [], []
             for _ in range(reps):
                 wall, cpu, rss, out = timed(cmd)
