@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sketchkit import CountMin, CountSketch
-from sketchkit.errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
+from sketchkit.errors import IncompatibleSketchError, InvalidParameterError
 from sketchkit.hashing import encode_item
 from sketchkit.robust import KeyedCountMin, KeyedCountSketch, key_id, keyed_hash_items, siphash24
 from sketchkit.robust.attacks import collision_attack, find_colliders
@@ -115,16 +115,15 @@ def test_batch_equals_loop(items, ws):
     assert a == b
 
 
-def test_stored_key_must_match_key_id():
-    sk = KeyedCountSketch(16, 3, key=KEY)
-    data = bytearray(sk.to_bytes())
-    data[24] ^= 1  # first key byte; refresh the checksum so only the key check can catch it
-    import struct
-    import zlib
-
-    data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
-    with pytest.raises(CorruptSketchError):
-        KeyedCountSketch.from_bytes(bytes(data))
+def test_seed_is_public_identity_beside_the_key():
+    a = KeyedCountSketch(16, 3, seed=5, key=KEY)
+    assert a.seed == 5 and "seed=5" in repr(a)
+    with pytest.raises(IncompatibleSketchError, match="seed"):
+        a.merge(KeyedCountSketch(16, 3, seed=6, key=KEY))
+    with pytest.raises(IncompatibleSketchError, match="secret keys"):
+        a.merge(KeyedCountSketch(16, 3, seed=5, key=bytes(16)))
+    with pytest.raises(InvalidParameterError):
+        KeyedCountMin(16, 3, seed=-1)
 
 
 def test_from_error_and_memory_sizes_match_plain():

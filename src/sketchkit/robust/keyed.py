@@ -22,13 +22,12 @@ stored in :meth:`to_bytes` (and so in pickles and copies) so that merging and re
 whoever holds the bytes holds the key. ``repr`` shows only ``key_id``, a 64-bit keyed BLAKE2b
 fingerprint of the key that reveals nothing about it.
 
-Identity: the sketch's ``seed`` *is* ``key_id``; rows use
-``sketchkit.hashing.row_keys(key_id, depth, domain=4)``. Two keyed sketches merge only when
-their keys are equal (checked in constant time), never with a plain sketch.
+Identity: the public ``seed`` (as for every sketch; rows use
+``sketchkit.hashing.row_keys(seed, depth, domain=4)``) *and* the secret key. Two keyed sketches
+merge only when both are equal (the key compared in constant time), never with a plain sketch.
 
-Payload (after the common header, whose seed field holds ``key_id``): ``16-byte key`` then the
-CountSketch/Count-Min payload of :mod:`sketchkit.frequency._linear`. Family ids: 10
-(``KeyedCountSketch``), 11 (``KeyedCountMin``).
+Payload (after the common header): ``16-byte key`` then the CountSketch/Count-Min payload of
+:mod:`sketchkit.frequency._linear`. Family ids: 10 (``KeyedCountSketch``), 11 (``KeyedCountMin``).
 
 >>> from collections import Counter
 >>> words = "the cat and the hat and the bat".split()
@@ -50,10 +49,10 @@ from typing import Any
 import numpy as np
 
 from .._format import Reader, register
-from ..errors import CorruptSketchError, IncompatibleSketchError
+from ..errors import IncompatibleSketchError
 from ..frequency.countmin import CountMin
 from ..frequency.countsketch import CountSketch
-from ..hashing import as_item_list, row_keys
+from ..hashing import DEFAULT_SEED, as_item_list, row_keys
 from ._siphash import KEY_BYTES, check_key, key_words, keyed_hash_batch
 
 __all__ = ["KeyedCountSketch", "KeyedCountMin", "new_key", "key_id", "KEYED_DOMAIN"]
@@ -86,7 +85,7 @@ class _Keyed:
     @property
     def key_id(self) -> int:
         """Public fingerprint of the secret key (equal keys, equal ids)."""
-        return self._seed
+        return key_id(self._key)
 
     def _keyed(self, batch: Any) -> np.ndarray:
         return keyed_hash_batch(batch, self._k0, self._k1)
@@ -114,8 +113,6 @@ class _Keyed:
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader):
         key = reader.raw(KEY_BYTES)
-        if key_id(key) != seed:
-            raise CorruptSketchError("keyed sketch bytes: the stored key does not match its key id")
         out = super()._from_payload(seed, flags, reader)
         out._init_key(key)
         out._row_keys = row_keys(seed, out.depth, KEYED_DOMAIN)
@@ -128,7 +125,8 @@ class _Keyed:
     def __repr__(self) -> str:
         extra = ", conservative=True" if getattr(self, "_conservative", False) else ""
         return (
-            f"{type(self).__name__}(width={self.width}, depth={self.depth}, key_id={self._seed:#018x}"
+            f"{type(self).__name__}(width={self.width}, depth={self.depth}, seed={self._seed}, "
+            f"key_id={self.key_id:#018x}"
             f"{extra}, total_weight={self._total})"
         )
 
@@ -143,21 +141,27 @@ class KeyedCountSketch(_Keyed, CountSketch):
     __slots__ = ("_key", "_k0", "_k1")
     _family = FAMILY_KEYED_COUNTSKETCH
 
-    def __init__(self, width: int, depth: int = 5, *, key: bytes | None = None, dtype: str = "int32"):
+    def __init__(
+        self, width: int, depth: int = 5, *, seed: int = DEFAULT_SEED, key: bytes | None = None, dtype: str = "int32"
+    ):
         self._init_key(key)
-        super().__init__(width, depth, seed=key_id(self._key), dtype=dtype)
+        super().__init__(width, depth, seed=seed, dtype=dtype)
         self._row_keys = row_keys(self._seed, self.depth, KEYED_DOMAIN)
 
     @classmethod
-    def from_error(cls, epsilon: float, delta: float = 0.01, *, key: bytes | None = None) -> KeyedCountSketch:
+    def from_error(
+        cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED, key: bytes | None = None
+    ) -> KeyedCountSketch:
         """Sized as :meth:`CountSketch.from_error` (``|f̂ − f| ≤ ε‖f‖₂`` w.p. ≥ 1 − δ)."""
         plain = CountSketch.from_error(epsilon, delta)
-        return cls(plain.width, plain.depth, key=key)
+        return cls(plain.width, plain.depth, seed=seed, key=key)
 
     @classmethod
-    def from_memory(cls, budget: int | str, *, depth: int = 5, key: bytes | None = None) -> KeyedCountSketch:
+    def from_memory(
+        cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED, key: bytes | None = None
+    ) -> KeyedCountSketch:
         """The widest keyed sketch of ``depth`` rows whose counters fit in ``budget``."""
-        return cls(cls._width_for_memory(budget, depth), depth, key=key)
+        return cls(cls._width_for_memory(budget, depth), depth, seed=seed, key=key)
 
 
 class KeyedCountMin(_Keyed, CountMin):
@@ -174,28 +178,41 @@ class KeyedCountMin(_Keyed, CountMin):
         width: int,
         depth: int = 5,
         *,
+        seed: int = DEFAULT_SEED,
         key: bytes | None = None,
         conservative: bool = False,
         dtype: str = "int32",
     ):
         self._init_key(key)
-        super().__init__(width, depth, seed=key_id(self._key), conservative=conservative, dtype=dtype)
+        super().__init__(width, depth, seed=seed, conservative=conservative, dtype=dtype)
         self._row_keys = row_keys(self._seed, self.depth, KEYED_DOMAIN)
 
     @classmethod
     def from_error(
-        cls, epsilon: float, delta: float = 0.01, *, key: bytes | None = None, conservative: bool = False
+        cls,
+        epsilon: float,
+        delta: float = 0.01,
+        *,
+        seed: int = DEFAULT_SEED,
+        key: bytes | None = None,
+        conservative: bool = False,
     ) -> KeyedCountMin:
         """Sized as :meth:`CountMin.from_error` (``f ≤ f̂ ≤ f + εN``, right side w.p. ≥ 1 − δ)."""
         plain = CountMin.from_error(epsilon, delta)
-        return cls(plain.width, plain.depth, key=key, conservative=conservative)
+        return cls(plain.width, plain.depth, seed=seed, key=key, conservative=conservative)
 
     @classmethod
     def from_memory(
-        cls, budget: int | str, *, depth: int = 5, key: bytes | None = None, conservative: bool = False
+        cls,
+        budget: int | str,
+        *,
+        depth: int = 5,
+        seed: int = DEFAULT_SEED,
+        key: bytes | None = None,
+        conservative: bool = False,
     ) -> KeyedCountMin:
         """The widest keyed sketch of ``depth`` rows whose counters fit in ``budget``."""
-        return cls(cls._width_for_memory(budget, depth), depth, key=key, conservative=conservative)
+        return cls(cls._width_for_memory(budget, depth), depth, seed=seed, key=key, conservative=conservative)
 
 
 register(FAMILY_KEYED_COUNTSKETCH, KeyedCountSketch)
