@@ -9,13 +9,14 @@ import dask
 from dask.delayed import Delayed, delayed
 
 from .._base import Sketch, check_positive_int
+from ..errors import InvalidParameterError
 from . import _partials as P
 
 
 def check_split_every(split_every: Any) -> int:
     split_every = check_positive_int("split_every", split_every)
     if split_every < 2:
-        raise P.InvalidParameterError(f"split_every must be at least 2 (a merge node's fan-in), got {split_every}")
+        raise InvalidParameterError(f"split_every must be at least 2 (a merge node's fan-in), got {split_every}")
     return split_every
 
 

@@ -41,9 +41,12 @@ def _expand(paths: str | list[str]) -> tuple[Any, list[str]]:
     found: list[str] = []
     fs = None
     for pattern in paths:
-        fs, _, matched = get_fs_token_paths(pattern, mode="rb")
+        this_fs, _, matched = get_fs_token_paths(pattern, mode="rb")
         if not matched:
             raise InvalidParameterError(f"no file matches {pattern!r}")
+        if fs is not None and type(this_fs) is not type(fs):
+            raise InvalidParameterError("all paths of one job must be on the same file system")
+        fs = this_fs
         found.extend(matched)
     return fs, found
 
