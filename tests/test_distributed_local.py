@@ -95,7 +95,7 @@ def test_text_files_match_one_pass_for_plain_and_compressed(tmp_path):
     (tmp_path / "c.txt.bz2").write_bytes(bz2.compress(body))
     (tmp_path / "d.txt.xz").write_bytes(lzma.compress(body))
     tokens = [w for ln in lines for w in ln.split()]
-    got = sketch_text_files([str(tmp_path / "*")], make_cm, words, blocksize="1KiB", split_every=3)
+    got = sketch_text_files([str(tmp_path / "[a-d].txt*")], make_cm, words, blocksize="1KiB", split_every=3)
     assert got == one_pass(make_cm(), tokens * 4)
     assert got.total_weight == 4 * len(tokens)
 
@@ -113,6 +113,10 @@ def test_text_files_reject_bad_utf8_and_bad_arguments(tmp_path):
         sketch_text_files([str(bad)], make_cm, words)
     with pytest.raises(InvalidParameterError, match="no file matches"):
         sketch_text_files([str(tmp_path / "nothing-*.txt")], make_cm, words)
+    with pytest.raises(InvalidParameterError, match="no file matches"):
+        sketch_text_files([str(tmp_path / "nothing-[0-3].txt")], make_cm, words)
+    with pytest.raises(InvalidParameterError, match="no file matches"):
+        sketch_text_files([str(tmp_path)], make_cm, words)  # a folder is not a file
     with pytest.raises(InvalidParameterError, match="standard input"):
         sketch_text_files(["-"], make_cm, words)
     with pytest.raises(InvalidParameterError, match="make_sketch"):

@@ -30,7 +30,7 @@ _CONTEXT = "the sketch merged on the workers does not match make_sketch() called
 
 
 def _expand(paths: str | list[str]) -> tuple[Any, list[str]]:
-    from fsspec.core import get_fs_token_paths
+    from fsspec.core import url_to_fs
 
     if isinstance(paths, str):
         paths = [paths]
@@ -41,7 +41,11 @@ def _expand(paths: str | list[str]) -> tuple[Any, list[str]]:
     found: list[str] = []
     fs = None
     for pattern in paths:
-        this_fs, _, matched = get_fs_token_paths(pattern, mode="rb")
+        this_fs, path = url_to_fs(pattern)
+        if any(c in path for c in "*?["):
+            matched = sorted(p for p in this_fs.glob(path) if this_fs.isfile(p))
+        else:
+            matched = [path] if this_fs.isfile(path) else []
         if not matched:
             raise InvalidParameterError(f"no file matches {pattern!r}")
         if fs is not None and type(this_fs) is not type(fs):
