@@ -157,7 +157,7 @@ class Sketch:
             return
         # hash first: an unencodable item must fail before anything (even a counter
         # promotion) happens
-        keys, raw = (batch, True) if isinstance(batch, np.ndarray) else (_hash_batch(batch, self._item_seed), False)
+        keys, raw = self._hash_batch_of(batch)
         self._reserve(abs_total)
         self._update_keys(keys, raw, w, batch)
         self._total += total
@@ -177,11 +177,15 @@ class Sketch:
     def _update_keys(self, keys: np.ndarray, raw_int: bool, weights: np.ndarray | None, batch: Any) -> None:
         raise NotImplementedError
 
-    def _keys_of(self, items: Any) -> tuple[np.ndarray, bool]:
-        batch = as_item_list(items)
+    def _hash_batch_of(self, batch: list | np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(keys, raw)`` for the kernels: raw int64 items (hashed inside the kernel) or item
+        hashes. Keyed variants override this one place."""
         if isinstance(batch, np.ndarray):
             return batch, True
         return _hash_batch(batch, self._item_seed), False
+
+    def _keys_of(self, items: Any) -> tuple[np.ndarray, bool]:
+        return self._hash_batch_of(as_item_list(items))
 
     # ------------------------------------------------------------------ merging
     def _check_compatible(self, other: Any) -> None:

@@ -20,6 +20,7 @@ reader allocate more than the input's own size.
 
 from __future__ import annotations
 
+import importlib
 import struct
 import zlib
 from typing import Any
@@ -36,6 +37,20 @@ TRAILER_SIZE = 4
 
 FAMILY_NAMES: dict[int, str] = {}
 _REGISTRY: dict[int, Any] = {}
+# Families defined outside the core register themselves on import; the reader imports the
+# owning module on demand, so sketchkit.from_bytes reads them without the caller importing it.
+_FAMILY_MODULES = ((range(10, 20), "sketchkit.robust"), (range(20, 30), "sketchkit.learned"))
+
+
+def _lookup(family: int) -> Any:
+    if family not in _REGISTRY:
+        for ids, module in _FAMILY_MODULES:
+            if family in ids:
+                try:
+                    importlib.import_module(module)
+                except ImportError:  # an extra is missing: report the family as unreadable
+                    pass
+    return _REGISTRY.get(family)
 
 
 def register(family: int, cls: Any) -> None:
@@ -76,7 +91,7 @@ def unpack(data: Any) -> tuple[int, int, int, memoryview]:
         )
     if version < 1:
         raise CorruptSketchError(f"invalid format version {version}")
-    if family not in _REGISTRY:
+    if _lookup(family) is None:
         raise CorruptSketchError(f"unknown sketch family id {family}")
     return family, flags, seed, view[HEADER_SIZE : len(view) - TRAILER_SIZE]
 

@@ -52,7 +52,7 @@ from .._format import Reader, register
 from ..errors import IncompatibleSketchError
 from ..frequency.countmin import CountMin
 from ..frequency.countsketch import CountSketch
-from ..hashing import DEFAULT_SEED, as_item_list, row_keys
+from ..hashing import DEFAULT_SEED, row_keys
 from ._siphash import KEY_BYTES, check_key, key_words, keyed_hash_batch
 
 __all__ = ["KeyedCountSketch", "KeyedCountMin", "new_key", "key_id", "KEYED_DOMAIN"]
@@ -90,12 +90,9 @@ class _Keyed:
     def _keyed(self, batch: Any) -> np.ndarray:
         return keyed_hash_batch(batch, self._k0, self._k1)
 
-    def _update_keys(self, keys, raw, weights, batch) -> None:
-        # Ignore the public hash the base class computed: place items by their keyed hash.
-        super()._update_keys(self._keyed(batch), False, weights, batch)
-
-    def _keys_of(self, items: Any) -> tuple[np.ndarray, bool]:
-        return self._keyed(as_item_list(items)), False
+    def _hash_batch_of(self, batch: Any) -> tuple[np.ndarray, bool]:
+        # Items are placed by their keyed hash only: the public one is never computed.
+        return self._keyed(batch), False
 
     def _check_compatible(self, other: Any) -> None:
         super()._check_compatible(other)
