@@ -49,7 +49,7 @@ from sketchkit.learned.sketches import LearnedCountSketchPlusPlus  # noqa: E402
 from sketchkit.learned.tuner import ScoredOracle, TunedConfig, evaluate, prune_for, tune  # noqa: E402
 
 RATIOS = (0.1, 0.2, 0.5, 1.0)
-TUNE_SEEDS = 3  # validation error of a grid point: mean over 3 hash seeds (100, 101, 102)
+TUNE_SEEDS = 5  # validation error of a grid point: median over hash seeds 100..104
 KINDS = ("countmin", "countsketch")
 CACHE = Path(os.environ.get("SKETCHKIT_BENCH_CACHE", Path.home() / ".cache" / "sketchkit-bench"))
 
@@ -114,6 +114,10 @@ def candidates(data: Data) -> dict:
         m_te = NgramOracle.fit(data.refit.pairs, objective=objective, bits=bits, features=data.features["refit"])
         out[f"model-{objective}-{bits}"] = Candidate(
             m_tr, m_te, m_tr.score_features(data.features["valid"]), m_te.score_features(data.features["test"]))
+    if data.split.train_periods:
+        # a learned lookup: next-period forecasts from each item's count history (drift)
+        h = (LookupOracle.from_history(data.split.train_periods), LookupOracle.from_history(data.split.refit_periods))
+        out["history-model"] = Candidate(*h, h[0].score(data.valid.items), h[1].score(data.test.items))
     r = RandomOracle(7)
     out["random"] = Candidate(r, r, r.score(data.valid.items), r.score(data.test.items))
     return out
@@ -121,11 +125,11 @@ def candidates(data: Data) -> dict:
 
 def hybrids(data: Data, cands: dict, budget: int) -> dict:
     """Lookup (its heaviest entries, 30 % of the budget's bytes) + the small MSE model for the
-    rest, the model handicapped by an offset in {0, 1, 2} (chosen with the rest on validation)."""
+    rest, the model handicapped by an offset of 1 (offsets 0 and 2 measured the same on D2)."""
     k = max(1, int(0.3 * budget) // 12)
     model = cands["model-mse-10"]
     out = {}
-    for offset in (0.0, 1.0, 2.0):
+    for offset in (1.0,):
         parts = []
         for lookup, m, period, ms in ((cands["lookup"].o_train, model.o_train, data.valid, model.s_valid),
                                       (cands["lookup"].o_test, model.o_test, data.test, model.s_test)):
@@ -187,9 +191,10 @@ def bench_dataset(name: str, seeds: int, log) -> dict:
                 cfgs[oname] = (tune(kind, budget, cand.o_train, valid.pairs, scores=cand.s_valid, **opts), cand)
             rnd = pool["random"]
             cfgs["random-forced-0.3"] = (
-                tune(kind, budget, rnd.o_train, valid.pairs, scores=rnd.s_valid, fractions=(0.3,), **opts), rnd)
+                tune(kind, budget, rnd.o_train, valid.pairs, scores=rnd.s_valid, fractions=(0.3,), min_gain=0.0,
+                     **opts), rnd)
             # ideal: true test counts, tuned on the test period itself (a reference, not a method)
-            cfgs["ideal"] = (tune(kind, budget, ideal.o_test, test.pairs, scores=ideal.s_test), ideal)
+            cfgs["ideal"] = (tune(kind, budget, ideal.o_test, test.pairs, scores=ideal.s_test, min_gain=0.0), ideal)
             rows: dict = {}
             for oname, (cfg, cand) in cfgs.items():
                 rows[oname] = summarise([run_test(cfg, cand, test, s) for s in range(seeds)])
@@ -199,7 +204,7 @@ def bench_dataset(name: str, seeds: int, log) -> dict:
             learned = [o for o in pool if o != "random"]
             best = min(learned, key=lambda o: cfgs[o][0].valid_error)
             rows["best"] = dict(rows[best], choice=best)
-            model_names = [o for o in pool if o.startswith(("model", "hybrid"))]
+            model_names = [o for o in pool if o.startswith(("model", "hybrid", "history"))]
             best_model = min(model_names, key=lambda o: cfgs[o][0].valid_error)
             rows["best-learned"] = dict(rows[best_model], choice=best_model)
             per[kind] = rows

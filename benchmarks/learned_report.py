@@ -188,8 +188,23 @@ def main() -> None:
     pngs = plots(out, Path("docs"))
     sizes = "; ".join(f"{n}: {d['n_test']} distinct test keys, {d['tokens']} test occurrences, {d['seconds']:.0f} s"
                       for n, d in out["datasets"].items())
+    tables = {"T1": t12(out, "countmin"), "T2": t12(out, "countsketch"), "T3": t3(out), "T4": t4(out), "T5": t5(out),
+              "T6": t6(out)}
+    summary = []
+    for key, lines in tables.items():
+        met = sum(line.endswith("| met |") for line in lines)
+        missed = [line for line in lines if line.endswith("| **not met** |")]
+        summary.append(f"- {key}: met in {met} of {met + len(missed)} rows"
+                       + ("" if not missed else "; not met: " + "; ".join(
+                           " ".join(c.strip() for c in m.strip("|").split("|")[:3]) for m in missed)))
+    t7 = "met" if out["total_seconds"] < 600 else "**not met**"
+    summary.append(f"- T7: whole run {out['total_seconds']:.0f} s on this machine (target < 600 s): {t7}")
     text = [
         "# Learned sketches (issue #5): benchmark",
+        "",
+        "Acceptance summary (computed from the tables below):",
+        "",
+        *summary,
         "",
         f"Command: `{out['command']}` (then `python benchmarks/learned_report.py`). Machine: {out['machine']}; "
         f"whole run {out['total_seconds']:.0f} s. {sizes}.",
@@ -219,15 +234,21 @@ def main() -> None:
 
 PROTOCOL = """Protocol (research notes §C): budget = 4·r·n_test bytes for r counters per distinct test key;
 4 B per sketch counter, 12 B per exact slot (8-byte item hash + 4-byte count), oracles charged
-their size (12 B per lookup entry, 4 B per model weight). The oracle is fit on the train period;
-depth (CM 1–4, CS 1 or 3: the core CountSketch takes odd depths), heavy share α ∈ {0, .1, .2, .3,
-.5, .7, .9} and threshold are tuned on the validation period (budget scaled to the validation's
-distinct keys, error averaged over 3 tuning seeds); the oracle is refit on train+gap and run on
-test with 5 hash seeds (0–4). "best non-ideal" is the oracle (lookup, n-gram models, hybrids)
-with the least validation error; "ideal" is the true test counts, tuned on test (a reference).
-Streams are fed as count vectors in first-occurrence order (the same state as streaming the
-occurrences, see tests). E_w = Σ f·|f̂−f| / Σ f (Hsu et al.); E_u = mean |f̂−f|; E_w(Aamand) =
-mean f·|f̂−f|; heavy hitters at φ = 10⁻³; coverage = test mass on exact counters."""
+their size (12 B per lookup entry, 4 B per model weight). Oracles: `lookup` (train counts),
+`history-model` (a lookup whose scores are a ridge forecast of the next period's log-count from
+each item's per-period history; D1, D2), `model-mse-10` / `model-coverage-11` (linear models on
+hashed byte 1–3-grams of the item, 2^10 / 2^11 weights, log-count MSE / coverage objective),
+`hybrid-1` (top lookup entries + the MSE model, offset 1), `random` (control). Each is fit on
+the train period; depth (CM 1–4, CS 1 or 3: the core CountSketch takes odd depths), heavy share
+α ∈ {0, .1, .2, .3, .5, .7, .9} and threshold are tuned on the validation period (budget scaled
+to the validation's distinct keys; error = median over 5 tuning seeds; exact counters only if
+they beat plain by ≥ 5 %); the oracle is refit on train+gap and run on test with 5 hash seeds
+(0–4). "best non-ideal" is the oracle with the least validation error; "ideal" is the true test
+counts, tuned on test (a reference). Streams are fed as count vectors in first-occurrence order
+(the same state as streaming the occurrences, see tests). E_w = Σ f·|f̂−f| / Σ f (Hsu et al.);
+E_u = mean |f̂−f|; E_w(Aamand) = mean f·|f̂−f|; heavy hitters at φ = 10⁻³; coverage = test mass
+on exact counters. CS++: S = budget/4 counters, 3 rows, C ∈ {5, 8, 11} tuned on validation E_u;
+learned CS++ gives ⌈log₂ n⌉ exact slots to the refit lookup's top items."""
 
 
 if __name__ == "__main__":

@@ -33,6 +33,18 @@ def test_lookup_scores_prunes_and_ranks():
     assert LookupOracle.from_counts({"x": 2, b"x": 3}).score(["x"])[0] == pytest.approx(np.log1p(5))
 
 
+def test_history_lookup_ranks_rising_items_above_fading_ones():
+    # 'up' grows period after period, 'down' shrinks: equal totals, but the forecast favours 'up'
+    periods = [{"up": 1, "down": 40, "flat": 10, "x": 3}, {"up": 5, "down": 20, "flat": 10},
+               {"up": 20, "down": 5, "flat": 10, "y": 1}, {"up": 40, "down": 1, "flat": 10}]
+    h = LookupOracle.from_history(periods)
+    up, down, flat, unseen = h.score(["up", "down", "flat", "never"])
+    assert up > flat > down and unseen == 0.0
+    assert len(h) == 5 and len(LookupOracle.from_history(periods, capacity=2)) == 2
+    with pytest.raises(InvalidParameterError):
+        LookupOracle.from_history(periods[:2])
+
+
 def test_lookup_rejects_bad_counts():
     for bad in ({"a": 0}, {"a": -1}, (["a", "b"], [1]), (["a"], [1.5]), 42):
         with pytest.raises(InvalidParameterError):

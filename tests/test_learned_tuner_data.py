@@ -85,6 +85,9 @@ def test_debian_changelog_split_matches_the_data_readme():
     assert s["valid"] == (119658, 19607)
     assert s["test"] == (510499, 57482)
     assert split.test["-"] == 42661 and split.test["fix"] == 16375
+    # the periods cut the same tokens in time
+    assert dict(sum((Counter(p) for p in split.train_periods), Counter())) == split.train
+    assert dict(sum((Counter(p) for p in split.refit_periods), Counter())) == split.refit
 
 
 def test_flights_and_stdlib_loaders():

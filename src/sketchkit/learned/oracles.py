@@ -154,6 +154,51 @@ class LookupOracle(Oracle):
         out = cls(keys, np.log1p(values.astype(np.float64)))
         return out.pruned(capacity) if capacity is not None else out
 
+    @classmethod
+    def from_history(cls, periods: list, capacity: int | None = None, alpha: float = 1.0) -> LookupOracle:
+        """A *learned* lookup: each known item's score is a ridge model's forecast of its next-period
+        log-count from its own history, so rising items outrank fading ones (drift).
+
+        ``periods``: count mappings, oldest first (at least 3). Features of an item against a list
+        of periods: ln(1 + count) in the last period, in the one before, in all older ones
+        together, and whether it appeared in the last one. The model is fit to predict the last
+        period from the ones before it, then applied to all periods. Size as a lookup (the model's
+        four weights are folded into the scores).
+        """
+        if len(periods) < 3:
+            raise InvalidParameterError("from_history needs at least 3 periods, oldest first")
+        if not alpha > 0:
+            raise InvalidParameterError("alpha must be positive")
+        parts = []
+        for period in periods:
+            items, values = counts_arrays(period)
+            keys = oracle_keys(items) if len(values) else np.empty(0, dtype=np.uint64)
+            keys, inverse = np.unique(keys, return_inverse=True)
+            parts.append((keys, np.bincount(inverse, weights=values, minlength=len(keys))))
+        universe = np.unique(np.concatenate([k for k, _ in parts]))
+
+        def column(part) -> np.ndarray:
+            keys, values = part
+            out = np.zeros(len(universe))
+            out[np.searchsorted(universe, keys)] = values
+            return out
+
+        counts = np.stack([column(p) for p in parts])  # periods × items
+
+        def features(block: np.ndarray) -> np.ndarray:
+            older = block[:-2].sum(axis=0)
+            return np.stack([np.log1p(block[-1]), np.log1p(block[-2]), np.log1p(older), block[-1] > 0], axis=1)
+
+        x, y = features(counts[:-1]), np.log1p(counts[-1])
+        seen = (counts[:-1].sum(axis=0) > 0) | (y > 0)
+        x, y = x[seen], y[seen]
+        xm, ym = x.mean(axis=0), y.mean()
+        xc = x - xm
+        w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ (y - ym))
+        scores = np.maximum((features(counts) - xm) @ w + ym, 0.0)
+        out = cls(universe, scores)
+        return out.pruned(capacity) if capacity is not None else out
+
     def pruned(self, capacity: int) -> LookupOracle:
         """A copy keeping the ``capacity`` highest scores (ties: smaller item hash first)."""
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
@@ -431,7 +476,8 @@ class HybridOracle(Oracle):
 
     def _payload(self) -> bytes:
         a, b = self.lookup.to_bytes(), self.model.to_bytes()
-        return np.array([self.offset], dtype="<f8").tobytes() + np.array([len(a), len(b)], dtype="<u8").tobytes() + a + b
+        head = np.array([self.offset], dtype="<f8").tobytes() + np.array([len(a), len(b)], dtype="<u8").tobytes()
+        return head + a + b
 
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader) -> HybridOracle:
