@@ -153,12 +153,12 @@ def _place(keys, counts, errors, heap, pos, index, meta, h, count, error):
 
 @njit(cache=True)
 def spacesaving_update(keys, counts, errors, heap, pos, index, meta, items, raw, item_seed, weights):
-    """Metwally et al.'s update, weighted. Returns, per item, the slot it was newly placed
-    in (-1 when it was already tracked or its weight was 0)."""
+    """Metwally et al.'s update, weighted. Returns, per slot, the batch position of the last
+    item placed in it (-1 where none was)."""
     n = items.shape[0]
     unit = weights.shape[0] == 0
-    placed = np.full(n, -1, dtype=np.int64)
     m = keys.shape[0]
+    placed = np.full(m, -1, dtype=np.int64)
     for i in range(n):
         w = np.int64(1) if unit else weights[i]
         if w == 0:
@@ -174,7 +174,7 @@ def spacesaving_update(keys, counts, errors, heap, pos, index, meta, items, raw,
         else:
             base = counts[heap[0]]
             meta[1] = base  # the evicted count bounds every untracked item from now on
-        placed[i] = _place(keys, counts, errors, heap, pos, index, meta, h, base + w, base)
+        placed[_place(keys, counts, errors, heap, pos, index, meta, h, base + w, base)] = i
     return placed
 
 
@@ -191,10 +191,10 @@ def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, 
     uw = np.uint64(width)
     n = items.shape[0]
     unit = weights.shape[0] == 0
-    placed = np.full(n, -1, dtype=np.int64)
     vals = np.empty(depth, dtype=np.int64)
     half = depth // 2
     m = keys.shape[0]
+    placed = np.full(m, -1, dtype=np.int64)
     for i in range(n):
         w = np.int64(1) if unit else weights[i]
         if w == 0:
@@ -225,7 +225,7 @@ def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, 
             probe = vals[admit_rank]
             if probe < counts[low] or (probe == counts[low] and h >= keys[low]):
                 continue
-        placed[i] = _place(keys, counts, errors, heap, pos, index, meta, h, count, base)
+        placed[_place(keys, counts, errors, heap, pos, index, meta, h, count, base)] = i
     return placed
 
 
@@ -255,13 +255,11 @@ def rebuild(keys, counts, errors, size, capacity):
 
 
 def record_items(placed: np.ndarray, batch, items: list) -> None:
-    """Store, for each slot placed in this batch, the item that was placed last."""
-    sel = np.flatnonzero(placed >= 0)
-    if sel.size == 0:
+    """Store in each slot the batch item placed there last (``placed`` from the kernels)."""
+    slots = np.flatnonzero(placed >= 0)
+    if slots.size == 0:
         return
-    rev = sel[::-1]
-    slots, first = np.unique(placed[rev], return_index=True)
-    where = rev[first]
+    where = placed[slots]
     if isinstance(batch, np.ndarray):
         for s, v in zip(slots.tolist(), batch[where].tolist()):
             items[s] = v
