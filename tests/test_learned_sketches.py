@@ -218,6 +218,14 @@ def test_corrupt_bytes_are_refused():
         from_bytes(bytes(data))
 
 
+def test_declared_capacity_is_not_allocated_up_front():
+    sk = LearnedCountMin(ORACLE, CountMin(8, 1), capacity=2**31 - 1, threshold=2.0)
+    sk.update_batch("the cat".split())
+    assert sk.nbytes < 10_000 and sk.n_exact == 2
+    clone = from_bytes(sk.to_bytes())
+    assert clone == sk and clone.nbytes < 10_000
+
+
 # ---------------------------------------------------------------- statistics
 def test_learned_count_min_guarantee_on_residual_stream():
     """f ≤ f̂ always; f̂ ≤ f + (e/w)·‖f_s‖₁ fails for at most e^-d of the items (+ slack)."""

@@ -1,7 +1,7 @@
 """A fixed-capacity table of exact counters keyed by 64-bit item hashes (compiled kernels).
 
-Open addressing with linear probing over a power-of-two array at most half full. Entries are
-never removed, so a key found once stays found; ``pure[i]`` says whether every occurrence of
+Open addressing with linear probing over a power-of-two array at most half full, grown as
+entries arrive. Entries are never removed, so a key found once stays found; ``pure[i]`` says whether every occurrence of
 the key went to its exact counter (False only after a merge, see :mod:`.sketches`).
 """
 
@@ -73,20 +73,43 @@ def route(tkeys, tused, tcounts, tpure, state, capacity, hkeys, eligible, weight
 
 
 class ExactTable:
-    """Keys, counts and purity bits of at most ``capacity`` items."""
+    """Keys, counts and purity bits of at most ``capacity`` items.
+
+    The arrays grow (doubling, at most half full) with the entries actually inserted, not with
+    the capacity: a sketch that admits few items stays small, and bytes that declare a huge
+    capacity cannot make the reader allocate it.
+    """
 
     __slots__ = ("capacity", "keys", "used", "counts", "pure", "state")
 
     def __init__(self, capacity: int):
         self.capacity = int(capacity)
-        size = 2
-        while size < 2 * max(self.capacity, 1):
-            size *= 2
+        self._allocate(16)
+        self.state = np.zeros(2, dtype=np.int64)
+
+    def _allocate(self, size: int) -> None:
         self.keys = np.zeros(size, dtype=np.uint64)
         self.used = np.zeros(size, dtype=np.bool_)
         self.counts = np.zeros(size, dtype=np.int64)
         self.pure = np.zeros(size, dtype=np.bool_)
-        self.state = np.zeros(2, dtype=np.int64)
+
+    def _ensure(self, extra: int) -> None:
+        """Make room for ``extra`` more entries (bounded by the capacity) at load ≤ 1/2."""
+        need = min(self.capacity, self.size + int(extra))
+        if 2 * need <= len(self.keys):
+            return
+        size = len(self.keys)
+        while size < 2 * need:
+            size *= 2
+        keys, counts, pure = self.entries()
+        spilled = self.state[1]
+        self._allocate(size)
+        self.state[:] = 0
+        if len(keys):
+            route(self.keys, self.used, self.counts, self.pure, self.state, self.capacity, keys,
+                  np.ones(len(keys), dtype=np.bool_), counts)
+            self.pure[self.find(keys)] = pure
+        self.state[1] = spilled
 
     @property
     def size(self) -> int:
@@ -98,6 +121,7 @@ class ExactTable:
         return bool(self.state[1])
 
     def route(self, hkeys: np.ndarray, eligible: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        self._ensure(int(np.count_nonzero(eligible)))
         return route(self.keys, self.used, self.counts, self.pure, self.state, self.capacity, hkeys, eligible, weights)
 
     def find(self, hkeys: np.ndarray) -> np.ndarray:
@@ -111,9 +135,8 @@ class ExactTable:
         return self.keys[idx], self.counts[idx], self.pure[idx]
 
     def insert_all(self, keys: np.ndarray, counts: np.ndarray, pure: np.ndarray) -> None:
-        """Insert distinct new keys (len(keys) ≤ free room) with their counts and purity bits."""
-        eligible = np.ones(len(keys), dtype=np.bool_)
-        rest = self.route(keys, eligible, counts)
-        assert not rest.any()
-        pos = self.find(keys)
-        self.pure[pos] = pure
+        """Insert distinct new keys (no more than the free room) with their counts and purity bits."""
+        if self.size + len(keys) > self.capacity:
+            raise ValueError("exact table overflow")  # internal invariant; callers check first
+        self.route(keys, np.ones(len(keys), dtype=np.bool_), counts)
+        self.pure[self.find(keys)] = pure

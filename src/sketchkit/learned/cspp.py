@@ -213,13 +213,17 @@ class CountSketchPlusPlus(Sketch):
         total, abs_total = reader.unpack("qQ")
         if flags or itemsize not in (4, 8) or abs(total) > abs_total or (itemsize == 4 and abs_total > INT32_MAX):
             raise CorruptSketchError("invalid CountSketchPlusPlus header")
+        # check the declared sizes against the bytes present before allocating anything
+        if not (1 <= rows <= 15 and rows % 2 and 4 * rows <= counters):
+            raise CorruptSketchError(f"invalid CountSketchPlusPlus shape: {counters} counters, {rows} rows")
+        big, n_small, small = layout(counters, rows)
+        if reader.remaining != itemsize * rows * (big + n_small * small):
+            raise CorruptSketchError("CountSketchPlusPlus payload size does not match its parameters")
         try:
             out = cls(counters, rows=rows, c=c, seed=seed)
         except InvalidParameterError as exc:
             raise CorruptSketchError(f"invalid CountSketchPlusPlus parameters: {exc}") from None
         dt = np.int32 if itemsize == 4 else np.int64
-        if reader.remaining != itemsize * (out._big.size + out._small.size):
-            raise CorruptSketchError("CountSketchPlusPlus payload size does not match its parameters")
         out._big = reader.array(dt, out._big.size).reshape(out._big.shape)
         out._small = reader.array(dt, out._small.size).reshape(out._small.shape)
         out._total, out._abs_total = int(total), int(abs_total)
