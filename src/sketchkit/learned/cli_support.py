@@ -68,6 +68,9 @@ def train_oracle(train_items: list, out_path: str, kind: str = "lookup", **opts:
     folder = os.path.dirname(os.path.abspath(out_path))
     fd, tmp = tempfile.mkstemp(prefix=".oracle-", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; an oracle file is not
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
