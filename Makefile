@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench lint clean venv
+.PHONY: demo test test-slow bench bench-robust bench-learned lint clean venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(PIP) install --quiet -e ".[bench]"
 	$(PY) benchmarks/bench_core.py
+
+bench-robust: $(STAMP)
+	$(PY) benchmarks/bench_robust.py
+
+bench-learned: $(STAMP)
+	$(PY) benchmarks/bench_learned.py
+	$(PY) benchmarks/learned_report.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
