@@ -22,7 +22,7 @@ relative primal and dual infeasibility :math:`\lVert Ax-b\rVert/(1+\lVert b\rVer
 :math:`|c^Tx-b^Ty|/(1+|c^Tx|)` are all ≤ ``tol`` (default 1e-9), so the objective matches any exact
 solver's (the tests compare with ``scipy.optimize.linprog(method="highs")``) to about ``tol``;
 ``x ≥ 0`` and ``z ≥ 0`` always hold. Infeasible or unbounded problems end with
-``status == "max_iter"`` or ``"stalled"``, never with a wrong "optimal".
+``status == "max_iter"``, ``"stalled"`` or ``"diverged"``, never with a wrong "optimal".
 
 >>> import numpy as np
 >>> A = np.array([[1.0, 1.0, 1.0]]); b = np.array([1.0]); c = np.array([3.0, 1.0, 2.0])
@@ -58,7 +58,7 @@ class IPMResult:
     y: np.ndarray
     z: np.ndarray
     fun: float
-    status: str  # "optimal", "max_iter" or "stalled"
+    status: str  # "optimal", "max_iter", "stalled" or "diverged"
     iterations: int  # interior-point iterations
     cg_iterations: tuple[int, ...]  # CG iterations of each normal-equation solve (sketch solver)
     primal_infeasibility: float
@@ -199,6 +199,14 @@ def linprog_ipm(
     x += 0.5 * xz / max(z.sum(), 1e-300) + 1e-12
     z += 0.5 * xz / max(x.sum(), 1e-300) + 1e-12
 
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _iterate(N, At, bvec, cvec, x, y, z, tol, maxiter)
+
+
+def _iterate(N: _Normal, At: np.ndarray, bvec: np.ndarray, cvec: np.ndarray, x: np.ndarray, y: np.ndarray,
+             z: np.ndarray, tol: float, maxiter: int) -> IPMResult:
+    """Mehrotra predictor-corrector iterations from the starting point (x, y, z)."""
+    n = At.shape[0]
     nb, nc = 1.0 + np.linalg.norm(bvec), 1.0 + np.linalg.norm(cvec)
     status, it, best = "max_iter", 0, math.inf
     for it in range(1, maxiter + 1):
@@ -211,6 +219,9 @@ def linprog_ipm(
             status = "optimal"
             break
         score = max(pinf, dinf, gap)
+        if not math.isfinite(score):  # iterates ran off to infinity: infeasible or unbounded
+            status = "diverged"
+            break
         if it > 30 and score > 0.5 * best and it % 10 == 0:
             status = "stalled"
             break
