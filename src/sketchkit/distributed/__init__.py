@@ -24,12 +24,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("sketchkit.distributed needs dask: pip install 'sketchkit[dask]'") from exc
 
 from ._partials import STREAM_BATCH
-from .cluster import dask_client
+from .cluster import LOCAL_CLUSTER_CONFIG, dask_client
 from .collections import merge_sketches, sketch_array, sketch_bag, sketch_column
 from .files import sketch_csv, sketch_parquet, sketch_text_files
 from .groupby import sketch_aggregation, sketch_groupby
 
 __all__ = [
+    "LOCAL_CLUSTER_CONFIG",
     "STREAM_BATCH",
     "dask_client",
     "merge_sketches",
