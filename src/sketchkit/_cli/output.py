@@ -10,7 +10,11 @@ _CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\
 
 
 def show(item: Any) -> str:
-    """An item as one safe line: control characters escaped, bytes decoded where they can be."""
+    r"""An item as one safe line: control characters escaped, bytes decoded where they can be.
+
+    >>> print(show("a\tb\n"))
+    a\tb\n
+    """
     if isinstance(item, bytes):
         item = item.decode("utf-8", "backslashreplace")
     return str(item).translate(_CONTROL)

@@ -264,8 +264,14 @@ class Int64(Tokenizer):
 
 
 def tokenize_text(text: str, mode: str = "words", pattern: str | None = None) -> list[str]:
-    """Picklable tokeniser for the distributed path, which hands it one line at a time: the same
-    items as the local tokenisers (``lines``: each line without its ``\n``/``\r\n``)."""
+    r"""Picklable tokeniser for the distributed path, which hands it one line at a time: the same
+    items as the local tokenisers (``lines``: each line without its ``\n``/``\r\n``).
+
+    >>> tokenize_text("naïve café, x_1!")
+    ['naïve', 'café', 'x_1']
+    >>> tokenize_text("a b\r", mode="lines")
+    ['a b']
+    """
     if mode == "lines":
         lines = text.split("\n")
         if text.endswith("\n"):
