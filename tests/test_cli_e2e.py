@@ -262,9 +262,11 @@ def test_interrupted_build_leaves_no_file(tmp_path):
         [sys.executable, "-m", "sketchkit.cli", "build", "-", "-o", "out.sk", "--kind", "countmin"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
     )
-    proc.stdin.write(b"some words here\n" * 200000)  # the build is now mid-stream, waiting for more
+    # 9.6 MB through a 64 KiB pipe: when write returns, the child has read more than two 4 MiB
+    # chunks, so it is past start-up and inside the streaming loop, waiting for more input
+    proc.stdin.write(b"some words here\n" * 600000)
     proc.stdin.flush()
-    time.sleep(3)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     proc.stdin.close()
