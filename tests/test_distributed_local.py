@@ -279,3 +279,18 @@ def test_parquet_row_groups_are_streamed_and_exact(tmp_path):
     pq.write_table(pa.table({"k": pa.array([1, None, 3], type=pa.int64())}), tmp_path / "nulls.parquet")
     with pytest.raises(InvalidItemError, match="1 missing"):
         sketch_parquet(str(tmp_path / "nulls.parquet"), "k", tmpl)
+
+
+def test_a_non_linear_summary_comes_back_exactly_as_the_tree_built_it():
+    from sketchkit import SpaceSaving
+    from sketchkit.distributed._partials import merge_partials
+
+    keys = np.random.default_rng(3).zipf(1.3, 4000)
+    template = SpaceSaving(capacity=25, seed=1)
+    # One partition: no merge node at all, so the result is the one-pass summary itself (folding
+    # it into the empty template, as a merge would, changes a SpaceSaving's state).
+    assert sketch_array(da.from_array(keys, chunks=-1), template) == one_pass(template, keys)
+    parts = [one_pass(template, chunk) for chunk in np.array_split(keys, 3)]
+    got = sketch_array(da.from_array(keys, chunks=((1334, 1333, 1333),)), template, split_every=3)
+    assert got == merge_partials(parts)  # the tree: one node of fan-in 3
+    assert got.total_weight == len(keys)

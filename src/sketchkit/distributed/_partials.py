@@ -95,16 +95,28 @@ def describe(sketch: Sketch) -> str:
     return f"{type(sketch).__name__} shape={sketch._shape()} seed={sketch.seed}"
 
 
+def _mismatch(acc: Sketch, other: Sketch, context: str, exc: Exception) -> IncompatibleSketchError:
+    return IncompatibleSketchError(
+        f"{context}: {describe(acc)} vs {describe(other)} ({exc}). Every partition must build the "
+        "same class, shape and seed; a factory that draws a random seed per call, or derives "
+        "one from builtin hash(), breaks this"
+    )
+
+
 def merge_into(acc: Sketch, other: Sketch, context: str) -> Sketch:
     """``acc.merge(other)``, with a message that says where the mismatch came from."""
     try:
         return acc.merge(other)
     except IncompatibleSketchError as exc:
-        raise IncompatibleSketchError(
-            f"{context}: {describe(acc)} vs {describe(other)} ({exc}). Every partition must build the "
-            "same class, shape and seed; a factory that draws a random seed per call, or derives "
-            "one from builtin hash(), breaks this"
-        ) from None
+        raise _mismatch(acc, other, context, exc) from None
+
+
+def check_same_config(acc: Sketch, other: Sketch, context: str) -> None:
+    """Refuse, as :func:`merge_into` would, an ``other`` that ``acc`` could not merge."""
+    try:
+        acc._check_compatible(other)
+    except IncompatibleSketchError as exc:
+        raise _mismatch(acc, other, context, exc) from None
 
 
 # ----------------------------------------------------------------------------- items

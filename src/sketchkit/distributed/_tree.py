@@ -46,6 +46,11 @@ def finish(result: Sketch | None, start: Sketch, context: str) -> Sketch:
     a factory whose configuration differs between the worker processes and this one (a seed
     from builtin ``hash()`` under dask's pinned worker ``PYTHONHASHSEED``) fails here.
     """
-    if result is not None:
-        P.merge_into(start, result, context)
-    return start
+    if result is None:
+        return start
+    if start.is_empty():
+        # Hand back the workers' sketch itself: for summaries whose merge is not exact
+        # (SpaceSaving, HeavyHitters), folding it into an empty one would still change it.
+        P.check_same_config(start, result, context)
+        return result
+    return P.merge_into(start, result, context)
