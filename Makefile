@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench bench-robust bench-learned lint clean venv
+.PHONY: demo test test-slow bench bench-robust bench-learned bench-dask bench-cli lint clean venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ bench: $(STAMP)
 
 bench-robust: $(STAMP)
 	$(PY) benchmarks/bench_robust.py
+
+bench-dask: $(STAMP)
+	$(PY) benchmarks/bench_dask.py
+
+bench-cli: $(STAMP)
+	$(PY) benchmarks/bench_cli.py --sizes-mb 256
 
 bench-learned: $(STAMP)
 	$(PY) benchmarks/bench_learned.py
