@@ -1,0 +1,45 @@
+"""HyperAttention for PyTorch (extra ``[torch]``): near-linear long-context attention by heavy-entry retrieval.
+
+Han, Jayaram, Karbasi, Mirrokni, Woodruff, Zandieh, "HyperAttention: Long-context Attention in Near-Linear
+Time", ICLR 2024. The heavy part of each query's attention is computed exactly on key blocks it is routed to,
+the rest is estimated by sampling, and the parts are merged through their log-sum-exp normalisers; a recursion
+handles the causal mask. The default retrieval clusters keys (see :mod:`._routing`); the published sortLSH
+pairing is ``method="sortlsh"``. This package is the only place sketchkit imports torch.
+"""
+
+from __future__ import annotations
+
+from ._blocks import block_attention, block_diagonal_attention
+from ._causal import causal_recursion
+from ._hyper import DEFAULTS, PUBLISHED, exact_key_sets, hyper_attention, resolve_params, scored_pairs_per_query
+from ._lse import exact_attention_lse, fused_kernel_available, merge_partials
+from ._module import HyperAttention
+from ._residual import block_importance_sample, sampled_residual, uniform_sample
+from ._routing import cluster_key_blocks, kmeans, route_queries
+from ._sortlsh import angular_buckets, gray_code, lsh_projections, sortlsh_order
+
+__all__ = [
+    "DEFAULTS",
+    "PUBLISHED",
+    "HyperAttention",
+    "angular_buckets",
+    "block_attention",
+    "block_diagonal_attention",
+    "block_importance_sample",
+    "causal_recursion",
+    "cluster_key_blocks",
+    "exact_attention_lse",
+    "exact_key_sets",
+    "fused_kernel_available",
+    "gray_code",
+    "hyper_attention",
+    "kmeans",
+    "lsh_projections",
+    "merge_partials",
+    "resolve_params",
+    "route_queries",
+    "sampled_residual",
+    "scored_pairs_per_query",
+    "sortlsh_order",
+    "uniform_sample",
+]

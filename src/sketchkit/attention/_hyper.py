@@ -1,0 +1,273 @@
+"""``hyper_attention``: HyperAttention (Han, Jayaram, Karbasi, Mirrokni, Woodruff, Zandieh, ICLR 2024) with
+clustered heavy-key retrieval by default and the published sortLSH pairing as an option.
+
+What it computes (non-causal, per query ``i``): an exact part over a key set ``S_i`` (the key blocks its query
+block was matched to) plus an importance-sampled estimate of ``sum_{j not in S_i} exp(s_ij) [1, v_j]``, merged
+through their log-sum-exp normalisers. Guarantee: the estimate of the softmax normaliser is unbiased for every
+query (``E exp(lse_i) = sum_j exp(s_ij)`` over the sampling, conditional on the routing), and the result equals
+exact attention whenever the exact part covers all keys (``n_k <= min_seq_len``, or all blocks selected).
+The output itself is a ratio estimator (biased, consistent); its error is what the quality benchmark measures.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import InvalidParameterError, ItemTypeError
+from ._blocks import block_attention, block_diagonal_attention, to_blocks
+from ._causal import causal_recursion
+from ._lse import exact_attention_lse, merge_partials
+from ._random import as_generator
+from ._residual import block_importance_sample, sampled_residual, uniform_sample
+from ._routing import cluster_key_blocks, route_queries
+from ._sortlsh import lsh_projections, sortlsh_order
+
+METHODS = ("routed", "sortlsh")
+
+#: The published configuration (official code ``insuhan/hyper-attn``): sortLSH with 7 bits, 256-key blocks,
+#: 256 uniform samples, exact below 4,096 tokens.
+PUBLISHED = {"method": "sortlsh", "lsh_bits": 7, "block_size": 256, "sample_size": 256, "min_seq_len": 4096}
+
+#: This package's defaults (measured in docs/benchmarks/attention.md).
+DEFAULTS = {
+    "method": "routed",
+    "block_size": 64,
+    "query_block": 128,
+    "top_blocks": 8,
+    "sample_size": 256,
+    "min_seq_len": 1024,
+    "lsh_bits": 7,
+    "kmeans_iters": 5,
+    "sample_mix": 0.2,
+    "spread": True,
+}
+
+
+def _gather_rows(x, idx):
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(*idx.shape, x.shape[-1]))
+
+
+def _scatter_rows(x, idx):
+    out = torch.empty_like(x)
+    return out.scatter(1, idx.unsqueeze(-1).expand(*idx.shape, x.shape[-1]), x)
+
+
+@torch.no_grad()
+def _routing_plan(qf, kf, scale, p, gen):
+    blocks = cluster_key_blocks(kf.detach(), p["block_size"], p["kmeans_iters"], gen)
+    q_order, weights = route_queries(qf.detach(), blocks, scale, p["query_block"], p["spread"])
+    selected = weights.topk(min(p["top_blocks"], blocks.n_blocks), dim=-1).indices
+    return blocks, q_order, weights, selected
+
+
+def _routed(qf, kf, vf, scale, p, gen, backend):
+    g, n_k, d = kf.shape
+    n_q = qf.shape[1]
+    b, bq = p["block_size"], p["query_block"]
+    blocks, q_order, weights, selected = _routing_plan(qf, kf, scale, p, gen)
+    nb, r = blocks.n_blocks, selected.shape[-1]
+    t = weights.shape[1]
+    k_blocks = to_blocks(_gather_rows(kf, blocks.order), b, nb)
+    v_blocks = to_blocks(_gather_rows(vf, blocks.order), b, nb)
+    q_blocks = to_blocks(_gather_rows(qf, q_order), bq, t)
+    out, lse = block_attention(q_blocks, k_blocks, v_blocks, selected, blocks.valid, scale, backend)
+    m = p["sample_size"]
+    if m > 0 and nb > r:
+        with torch.no_grad():
+            unselected = torch.ones_like(weights, dtype=torch.bool).scatter(2, selected, False)
+            uniform = blocks.counts.unsqueeze(1).float() * unselected
+            uniform = uniform / uniform.sum(-1, keepdim=True)
+            guided = weights.float() * unselected
+            guided = guided / guided.sum(-1, keepdim=True).clamp_min(1e-30)
+            proposal = p["sample_mix"] * uniform + (1.0 - p["sample_mix"]) * guided
+            idx, log_w = block_importance_sample(proposal, blocks.counts, b, m, gen)
+        k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
+        v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
+        out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale)
+        out, lse = merge_partials(out, lse, out_r, lse_r)
+    out = _scatter_rows(out.reshape(g, t * bq, -1)[:, :n_q], q_order)
+    lse = torch.empty_like(lse.reshape(g, t * bq)[:, :n_q]).scatter(1, q_order, lse.reshape(g, t * bq)[:, :n_q])
+    return out, lse
+
+
+@torch.no_grad()
+def _sortlsh_plan(qf, kf, p, gen):
+    proj = lsh_projections(kf.shape[-1], p["lsh_bits"], gen, dtype=qf.dtype, device=qf.device)
+    return sortlsh_order(qf.detach(), proj), sortlsh_order(kf.detach(), proj)
+
+
+def _sortlsh(qf, kf, vf, scale, p, gen, backend):
+    g, n_k, d = kf.shape
+    b = p["block_size"]
+    q_order, k_order = _sortlsh_plan(qf, kf, p, gen)
+    qs, ks, vs = _gather_rows(qf, q_order), _gather_rows(kf, k_order), _gather_rows(vf, k_order)
+    out, lse, query_block = block_diagonal_attention(qs, ks, vs, b, scale, backend)
+    m, nb = p["sample_size"], -(-n_k // b)
+    if m > 0 and nb > 1:
+        with torch.no_grad():
+            idx, log_w = uniform_sample(n_k, m, g, gen, device=qf.device)
+            # samples landing in the query's own block are already counted exactly (the Triton path's mask)
+            exclude = (idx // b).unsqueeze(1) == query_block.view(1, -1, 1)
+        out_r, lse_r = sampled_residual(qs, _gather_rows(ks, idx), _gather_rows(vs, idx), log_w, exclude, scale)
+        out, lse = merge_partials(out, lse, out_r, lse_r)
+    return _scatter_rows(out, q_order), torch.empty_like(lse).scatter(1, q_order, lse)
+
+
+def _noncausal(q, k, v, scale, p, gen, backend):
+    """Non-causal approximation ``(out, lse)`` for ``[B, H, n, d]`` inputs."""
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    if n_k <= p["min_seq_len"] or n_q <= p["min_seq_len"]:
+        return exact_attention_lse(q, k, v, scale=scale, backend=backend)
+    lead = q.shape[:-2]
+    flat = lambda t: t.reshape(-1, t.shape[-2], t.shape[-1])  # noqa: E731
+    fn = _routed if p["method"] == "routed" else _sortlsh
+    out, lse = fn(flat(q), flat(k), flat(v), scale, p, gen, backend)
+    return out.reshape(*lead, n_q, -1), lse.reshape(*lead, n_q)
+
+
+def exact_key_sets(q, k, scale=None, *, rng=None, **params) -> torch.Tensor:
+    """The heavy-key finder on its own: which keys each query attends to *exactly* in one non-causal pass.
+
+    Returns a bool mask ``[B, H, n_q, n_k]`` (``O(n^2)`` memory: for measuring recall on moderate ``n``). With
+    the same ``rng`` seed it reproduces the key sets of ``hyper_attention(..., causal=False)``.
+    """
+    p = resolve_params(**params)
+    gen = as_generator(rng)
+    scale = float(q.shape[-1] ** -0.5 if scale is None else scale)
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    qf, kf = q.reshape(-1, n_q, q.shape[-1]), k.reshape(-1, n_k, k.shape[-1])
+    g = qf.shape[0]
+    if n_k <= p["min_seq_len"] or n_q <= p["min_seq_len"]:
+        return torch.ones(*q.shape[:-1], n_k, dtype=torch.bool, device=q.device)
+    if p["method"] == "routed":
+        blocks, q_order, _, selected = _routing_plan(qf, kf, scale, p, gen)
+        chosen = torch.zeros(g, selected.shape[1], blocks.n_blocks, dtype=torch.bool, device=q.device)
+        chosen = chosen.scatter(2, selected, True).repeat_interleave(p["query_block"], dim=1)[:, :n_q]
+        chosen = _scatter_rows(chosen, q_order)  # per original query: chosen key blocks
+        key_block = torch.empty_like(blocks.order).scatter(
+            1, blocks.order, torch.arange(n_k, device=q.device).expand(g, -1).contiguous()
+        ) // p["block_size"]
+    else:
+        q_order, k_order = _sortlsh_plan(qf, kf, p, gen)
+        nb = -(-n_k // p["block_size"])
+        rows = -(-n_q // nb)
+        q_block = torch.empty_like(q_order).scatter(1, q_order, (torch.arange(n_q, device=q.device) // rows)
+                                                    .expand(g, -1).contiguous())
+        chosen = torch.nn.functional.one_hot(q_block, nb).bool()
+        key_block = torch.empty_like(k_order).scatter(
+            1, k_order, (torch.arange(n_k, device=q.device) // p["block_size"]).expand(g, -1).contiguous()
+        )
+    mask = torch.gather(chosen, 2, key_block.unsqueeze(1).expand(-1, n_q, -1))
+    return mask.reshape(*q.shape[:-1], n_k)
+
+
+def resolve_params(**overrides) -> dict:
+    """The full parameter set: :data:`DEFAULTS` (or :data:`PUBLISHED` for ``method="sortlsh"``) plus overrides."""
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise InvalidParameterError(f"unknown hyper_attention parameter(s): {sorted(unknown)}")
+    method = overrides.get("method", DEFAULTS["method"])
+    if method not in METHODS:
+        raise InvalidParameterError(f"method must be one of {METHODS}, got {method!r}")
+    p = dict(DEFAULTS)
+    if method == "sortlsh":
+        p.update(PUBLISHED)
+    p.update(overrides)
+    for name in ("block_size", "query_block", "top_blocks", "lsh_bits"):
+        if isinstance(p[name], bool) or not isinstance(p[name], int) or p[name] < 1:
+            raise InvalidParameterError(f"{name} must be a positive int, got {p[name]!r}")
+    for name in ("sample_size", "min_seq_len", "kmeans_iters"):
+        if isinstance(p[name], bool) or not isinstance(p[name], int) or p[name] < 0:
+            raise InvalidParameterError(f"{name} must be a non-negative int, got {p[name]!r}")
+    if not 0.0 < float(p["sample_mix"]) <= 1.0:
+        raise InvalidParameterError(f"sample_mix must be in (0, 1], got {p['sample_mix']!r}")
+    return p
+
+
+def _check_inputs(q, k, v, causal):
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise ItemTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 4:
+            raise InvalidParameterError(f"{name} must be [B, H, n, d] (4-D), got shape {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise ItemTypeError(f"{name} must be a floating tensor, got {t.dtype}")
+    if q.shape[:2] != k.shape[:2] or k.shape[:3] != v.shape[:3] or q.shape[-1] != k.shape[-1]:
+        raise InvalidParameterError(
+            f"shapes do not match SDPA conventions: q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if causal and q.shape[-2] != k.shape[-2]:
+        raise InvalidParameterError("causal=True needs as many queries as keys")
+
+
+def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=False, backend="auto", **params):
+    """Approximate ``scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)`` in near-linear time.
+
+    ``q [B, H, n_q, d]``, ``k [B, H, n_k, d]``, ``v [B, H, n_k, d_v]``; returns ``[B, H, n_q, d_v]`` (and the
+    per-row log-sum-exp ``[B, H, n_q]`` if ``return_lse``). ``rng``: int seed or ``torch.Generator`` for the
+    k-means starts, LSH directions and samples (``None``: fresh OS entropy). ``params`` (see :data:`DEFAULTS`):
+    ``method`` (``"routed"``: clustered key blocks matched to query blocks + importance-sampled residual;
+    ``"sortlsh"``: the published pairing with :data:`PUBLISHED` defaults), ``block_size`` (keys per block),
+    ``query_block``, ``top_blocks`` (key blocks per query block), ``sample_size`` (residual samples per query
+    block), ``min_seq_len`` (exact at or below this length; the causal recursion's base size), ``lsh_bits``,
+    ``kmeans_iters``, ``sample_mix`` (share of the residual proposal that is uniform over uncovered keys).
+
+    Guarantees (tested): exact when every key is covered exactly (``n <= min_seq_len``); the merge and the causal
+    recursion are exact; the residual normaliser is unbiased over ``rng``. Gradients flow through everything
+    continuous (scores, values, log-sum-exp merges, sample weights applied as constants); the discrete choices
+    (clusters, routing, LSH buckets, sample indices and their importance weights) are not differentiated.
+
+    >>> import torch
+    >>> q = torch.randn(1, 2, 64, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> ref = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+    >>> bool(torch.allclose(hyper_attention(q, q, q, rng=0), ref))  # 64 <= min_seq_len: exact
+    True
+    """
+    _check_inputs(q, k, v, causal)
+    p = resolve_params(**params)
+    gen = as_generator(rng)
+    if scale is None:
+        scale = q.shape[-1] ** -0.5
+    scale = float(scale)
+    if causal:
+        out, lse = causal_recursion(
+            q, k, v, p["min_seq_len"],
+            lambda q2, k1, v1: _noncausal(q2, k1, v1, scale, p, gen, backend),
+            lambda qb, kb, vb: exact_attention_lse(qb, kb, vb, scale=scale, causal=True, backend=backend),
+        )
+    else:
+        out, lse = _noncausal(q, k, v, scale, p, gen, backend)
+    return (out, lse) if return_lse else out
+
+
+def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = None, **params) -> float:
+    """Mean number of query-key inner products per query (exact pairs + samples + block-summary scores).
+
+    This is the cost the quality benchmark equalises across methods.
+
+    >>> scored_pairs_per_query(8192)  # 8 blocks of 64 + 256 samples + 128 block summaries
+    896.0
+    >>> scored_pairs_per_query(8192, method="sortlsh")  # 256 + 256
+    512.0
+    """
+    p = resolve_params(**params)
+
+    def noncausal(nq, nk):
+        if nk <= p["min_seq_len"] or nq <= p["min_seq_len"]:
+            return float(nk)
+        nb = -(-nk // p["block_size"])
+        if p["method"] == "sortlsh":
+            return float(min(p["block_size"], nk) + p["sample_size"])
+        r = min(p["top_blocks"], nb)
+        return float(r * p["block_size"] + (p["sample_size"] if nb > r else 0) + nb)
+
+    if not causal:
+        return noncausal(n, n if n_keys is None else n_keys)
+
+    def rec(m):
+        if m <= p["min_seq_len"]:
+            return (m + 1) / 2
+        h = (m + m % 2) // 2
+        return rec(h) + noncausal(h, h) / 2
+
+    return rec(n)

@@ -1,0 +1,151 @@
+"""Exact attention that also returns the log-sum-exp, and the exact merge of partial attentions.
+
+Every partial attention in this package returns ``(out, lse)`` where, for query row ``i`` and the key set
+``S`` it covered, ``lse_i = log sum_{j in S} w_j exp(scale * q_i . k_j)`` (``w_j = 1`` for exact parts, the
+inverse inclusion weight for sampled parts) and ``out_i`` is the matching normalised average of the values.
+Two parts over disjoint key sets merge exactly through their normalisers (:func:`merge_partials`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# Rows of the score matrix processed at once on the plain-torch path: caps memory at ~2**25 scores.
+_SCORE_BUDGET = 1 << 25
+
+
+def merge_partials(out1, lse1, out2, lse2):
+    """Merge two partial attentions over disjoint key sets: exact (``lse = logaddexp``; weights ``e^(lse_p - lse)``).
+
+    Rows where both parts are empty (``lse = -inf``) give ``out = 0`` and ``lse = -inf``.
+
+    >>> import torch
+    >>> o, l = merge_partials(torch.ones(1, 2), torch.zeros(1), torch.zeros(1, 2), torch.zeros(1))
+    >>> o.tolist(), round(float(l[0]), 6)
+    ([[0.5, 0.5]], 0.693147)
+    """
+    lse = torch.logaddexp(lse1, lse2)
+    finite = torch.isfinite(lse)
+    ref = torch.where(finite, lse, torch.zeros_like(lse))
+    w1 = torch.where(finite, torch.exp(lse1 - ref), torch.zeros_like(lse)).unsqueeze(-1)
+    w2 = torch.where(finite, torch.exp(lse2 - ref), torch.zeros_like(lse)).unsqueeze(-1)
+    return (w1 * out1.to(w1.dtype) + w2 * out2.to(w2.dtype)).to(out1.dtype), lse
+
+
+def attention_from_scores(scores, v):
+    """``(softmax(scores) @ v, logsumexp(scores))`` with ``-inf`` scores allowed (empty rows give 0, -inf)."""
+    lse = torch.logsumexp(scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores, dim=-1)
+    ref = torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse))
+    p = torch.exp(scores - ref.unsqueeze(-1).to(scores.dtype))
+    return p.to(v.dtype) @ v, lse
+
+
+def _plain_attention_lse(q, k, v, scale, causal, key_bias):
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    rows = max(1, _SCORE_BUDGET // max(1, n_k * max(1, q[..., 0, 0].numel())))
+    outs, lses = [], []
+    for start in range(0, n_q, rows):
+        stop = min(n_q, start + rows)
+        s = (q[..., start:stop, :] @ k.transpose(-1, -2)) * scale
+        if key_bias is not None:
+            s = s + key_bias.unsqueeze(-2).to(s.dtype)
+        if causal:
+            qi = torch.arange(start, stop, device=q.device).unsqueeze(-1)
+            kj = torch.arange(n_k, device=q.device)
+            s = s.masked_fill(kj > qi, -math.inf)  # top-left aligned, as scaled_dot_product_attention
+        o, lse = attention_from_scores(s, v)
+        outs.append(o)
+        lses.append(lse)
+    if len(outs) == 1:
+        return outs[0], lses[0]
+    return torch.cat(outs, dim=-2), torch.cat(lses, dim=-1)
+
+
+class _FlashWithLSE(torch.autograd.Function):
+    """torch's fused flash kernel (CUDA, or its CPU twin) with a backward that also carries the LSE's gradient.
+
+    d lse_i / d q_i = scale * (P K)_i and d lse_i / d k_j = scale * P_ij q_i, so the LSE gradient costs one more
+    fused forward (values = keys) and one more fused backward (grad_out = g_lse * q, values = keys).
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, scale, causal):
+        out, lse, extra = _flash_forward(q, k, v, scale, causal)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.extra, ctx.scale, ctx.causal = extra, scale, causal
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, g_out, g_lse):
+        q, k, v, out, lse = ctx.saved_tensors
+        scale, causal = ctx.scale, ctx.causal
+        if g_out is None:
+            g_out = torch.zeros_like(out)
+        dq, dk, dv = _flash_backward(g_out.contiguous(), q, k, v, out, lse, ctx.extra, scale, causal)
+        if g_lse is not None and bool((g_lse != 0).any()):
+            g = g_lse.unsqueeze(-1)
+            pk, lse_k, extra_k = _flash_forward(q, k, k, scale, causal)
+            dq = dq + (scale * g * pk.float()).to(dq.dtype)
+            gq = (g * q.float()).to(q.dtype).contiguous()
+            _, _, dk_extra = _flash_backward(gq, q, k, k, pk, lse_k, extra_k, scale, causal)
+            dk = dk + scale * dk_extra
+        return dq, dk, dv, None, None
+
+
+def _flash_forward(q, k, v, scale, causal):
+    if q.is_cuda:
+        r = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
+        return r[0], r[1][..., : q.shape[-2]], r[2:8]
+    out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, scale=scale)
+    return out, lse, None
+
+
+def _flash_backward(g, q, k, v, out, lse, extra, scale, causal):
+    if q.is_cuda:
+        cq, ck, mq, mk, seed, offset = extra
+        return torch.ops.aten._scaled_dot_product_flash_attention_backward(
+            g, q, k, v, out, lse, cq, ck, mq, mk, 0.0, causal, seed, offset, scale=scale
+        )
+    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+        g, q, k, v, out, lse, 0.0, causal, scale=scale
+    )
+
+
+def fused_kernel_available(q: torch.Tensor) -> bool:
+    """Whether :func:`exact_attention_lse` would use torch's fused flash kernel for tensors like ``q``."""
+    return (
+        q.is_cuda
+        and q.dtype in (torch.float16, torch.bfloat16)
+        and q.shape[-1] <= 256
+        and q.shape[-1] % 8 == 0
+        and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention")
+    )
+
+
+def exact_attention_lse(q, k, v, scale=None, causal=False, key_bias=None, backend="auto"):
+    """Exact attention over all keys, returning ``(out, lse)``; inputs ``[..., n, d]`` (SDPA layout).
+
+    ``key_bias`` (``[..., n_k]``, 0 or ``-inf``) masks keys. ``causal`` is top-left aligned like
+    ``scaled_dot_product_attention(is_causal=True)``. ``backend``: ``"auto"`` uses torch's fused flash kernel
+    (``torch.ops.aten._scaled_dot_product_flash_attention``, which returns the LSE) on CUDA in fp16/bf16 without
+    a key mask, else plain torch (chunked matmul + ``logsumexp``, any dtype, any device); ``"flash"`` forces the
+    fused kernel (on CPU its CPU twin, used by the tests); ``"torch"`` forces plain torch. Both are
+    differentiable, the LSE included.
+
+    >>> import torch
+    >>> q = k = v = torch.eye(2, dtype=torch.float64).view(1, 1, 2, 2)
+    >>> out, lse = exact_attention_lse(q, k, v, scale=1.0)
+    >>> round(float(lse[0, 0, 0]), 6) == round(math.log(math.e + 1), 6)
+    True
+    """
+    if scale is None:
+        scale = q.shape[-1] ** -0.5
+    use_flash = backend == "flash" or (backend == "auto" and key_bias is None and fused_kernel_available(q))
+    if use_flash and key_bias is None:
+        lead = q.shape[:-2]
+        q4, k4, v4 = (t.reshape(-1, 1, t.shape[-2], t.shape[-1]) if t.dim() != 4 else t for t in (q, k, v))
+        out, lse = _FlashWithLSE.apply(q4.contiguous(), k4.contiguous(), v4.contiguous(), float(scale), causal)
+        return out.reshape(*lead, q.shape[-2], v.shape[-1]), lse.reshape(*lead, q.shape[-2])
+    return _plain_attention_lse(q, k, v, scale, causal, key_bias)

@@ -1,0 +1,63 @@
+"""The sampled residual: an unbiased estimate of the attention mass the exact blocks did not cover.
+
+For a query ``i`` with exact key set ``S_i`` the residual normaliser is ``R_i = sum_{j not in S_i} exp(s_ij)``.
+Draw keys ``j_1..j_m`` independently with probabilities ``p_j`` and give each the weight ``1 / (m p_j)``;
+then ``sum_t [j_t not in S_i] exp(s_{i j_t}) / (m p_{j_t})`` has expectation exactly ``R_i`` (and the same
+estimator with ``v`` gives the unnormalised residual output). ``p`` uniform over all ``n`` keys is the published
+choice (weight ``n / m``); :func:`block_importance_sample` draws from a per-query-block proposal instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._lse import attention_from_scores
+from ._random import device_generator
+
+
+def sampled_residual(q, k_samples, v_samples, log_weight, exclude=None, scale=None):
+    """``(out, lse)`` of the weighted sample: ``lse_i = log sum_t [t not excluded for i] w_t exp(scale q_i.k_t)``.
+
+    ``q [..., L, d]``; ``k_samples``/``v_samples [..., m, d]``; ``log_weight [..., m]`` (``log w_t``);
+    ``exclude [..., L, m]`` bool or None: samples that fall in the query's exact key set (they are already
+    counted exactly; excluding them keeps the total unbiased).
+    """
+    if scale is None:
+        scale = q.shape[-1] ** -0.5
+    # scores and weights in float32 at least: log-weights need more than bf16's 8 mantissa bits
+    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+    bias = log_weight.to(acc).unsqueeze(-2)
+    if exclude is not None:
+        bias = bias.masked_fill(exclude, -math.inf)
+    scores = (q @ k_samples.transpose(-1, -2)).to(acc) * scale + bias
+    out, lse = attention_from_scores(scores, v_samples)
+    return out.to(v_samples.dtype), lse
+
+
+def uniform_sample(n_keys: int, m: int, groups: int, generator, device=None):
+    """``[groups, m]`` key indices drawn uniformly with replacement, and their log weight ``log(n/m)``."""
+    gen = device_generator(generator, device or "cpu")
+    idx = torch.randint(0, n_keys, (groups, m), generator=gen, device=gen.device)
+    log_w = torch.full((groups, m), math.log(n_keys / m), device=device)
+    return idx, log_w
+
+
+def block_importance_sample(proposal, block_counts, block_size, m, generator):
+    """Draw ``m`` keys per row from a block-level proposal: block ``c`` w.p. ``proposal[..., c]``, then a key
+    uniformly among the block's ``block_counts[..., c]`` real keys.
+
+    ``proposal [G, t, nb]`` (rows sum to 1), ``block_counts [G, nb]``. Returns ``idx [G, t, m]`` (positions in the
+    blocked key order, ``block * block_size + offset``) and ``log_weight [G, t, m]`` with
+    ``w = 1 / (m * P(key)) = count / (m * proposal)``.
+    """
+    g, t, nb = proposal.shape
+    gen = device_generator(generator, proposal.device)
+    blk = torch.multinomial(proposal.reshape(-1, nb).float(), m, replacement=True, generator=gen).reshape(g, t, m)
+    counts = torch.gather(block_counts.unsqueeze(1).expand(-1, t, -1), 2, blk)
+    u = torch.rand((g, t, m), generator=gen, dtype=torch.float64, device=proposal.device)
+    offset = (u * counts).long().clamp_max(counts - 1)
+    p_blk = torch.gather(proposal, 2, blk).double()
+    log_w = torch.log(counts.double()) - math.log(m) - torch.log(p_blk)
+    return blk * block_size + offset, log_w

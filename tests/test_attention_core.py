@@ -1,0 +1,354 @@
+"""sketchkit.attention: the pieces of HyperAttention and their exactness, unbiasedness and gradients (CPU, float64)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sketchkit.attention import (  # noqa: E402
+    HyperAttention,
+    angular_buckets,
+    block_diagonal_attention,
+    block_importance_sample,
+    causal_recursion,
+    cluster_key_blocks,
+    exact_attention_lse,
+    exact_key_sets,
+    gray_code,
+    hyper_attention,
+    lsh_projections,
+    merge_partials,
+    sampled_residual,
+    scored_pairs_per_query,
+    sortlsh_order,
+    uniform_sample,
+)
+from sketchkit.errors import InvalidParameterError, ItemTypeError  # noqa: E402
+
+F = torch.nn.functional
+SMALL = {"block_size": 16, "query_block": 16, "top_blocks": 2, "sample_size": 16, "min_seq_len": 0}
+
+# The first logsumexp of a process was seen off by ~2.6e-10 (research note): warm it up once.
+torch.logsumexp(torch.randn(64, 64, dtype=torch.float64), -1)
+
+
+def qkv(n=200, d=16, b=1, h=2, seed=0, n_k=None):
+    g = torch.Generator().manual_seed(seed)
+    n_k = n if n_k is None else n_k
+    return (torch.randn(b, h, n, d, generator=g, dtype=torch.float64),
+            torch.randn(b, h, n_k, d, generator=g, dtype=torch.float64),
+            torch.randn(b, h, n_k, d, generator=g, dtype=torch.float64))
+
+
+def exact(q, k, v, causal=False):
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def true_lse(q, k, mask=None):
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask, -math.inf)
+    return torch.logsumexp(s, -1)
+
+
+# ---------------------------------------------------------------- exact attention with LSE, and the merge
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("backend", ["torch", "flash"])
+def test_exact_attention_lse_matches_sdpa(causal, backend):
+    q, k, v = qkv(137)
+    out, lse = exact_attention_lse(q, k, v, causal=causal, backend=backend)
+    assert torch.allclose(out, exact(q, k, v, causal), atol=1e-10, rtol=0)
+    mask = torch.ones(137, 137, dtype=torch.bool).tril() if causal else None
+    assert torch.allclose(lse, true_lse(q, k, mask), atol=1e-10, rtol=0)
+
+
+def test_exact_attention_lse_key_bias_masks_and_empty_rows():
+    q, k, v = qkv(20)
+    bias = torch.zeros(1, 2, 20, dtype=torch.float64)
+    bias[..., 5:] = -math.inf
+    out, lse = exact_attention_lse(q, k, v, key_bias=bias)
+    assert torch.allclose(out, exact(q, k[..., :5, :], v[..., :5, :]), atol=1e-12)
+    out, lse = exact_attention_lse(q, k, v, key_bias=torch.full_like(bias, -math.inf))
+    assert bool((out == 0).all()) and bool(torch.isneginf(lse).all())
+
+
+def test_merge_of_disjoint_key_sets_is_exact():
+    q, k, v = qkv(300, n_k=500)
+    perm = torch.randperm(500, generator=torch.Generator().manual_seed(3))
+    a, b = perm[:170], perm[170:]
+    o1, l1 = exact_attention_lse(q, k[..., a, :], v[..., a, :])
+    o2, l2 = exact_attention_lse(q, k[..., b, :], v[..., b, :])
+    out, lse = merge_partials(o1, l1, o2, l2)
+    assert torch.allclose(out, exact(q, k, v), atol=1e-10, rtol=0)
+    assert torch.allclose(lse, true_lse(q, k), atol=1e-10, rtol=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=12, max_size=12), st.permutations([0, 1, 2, 3]))
+def test_merge_is_exact_in_any_order_and_grouping(labels, order):
+    """Property: split keys into up to 4 parts (some empty), merge in any order: always exact attention."""
+    q, k, v = qkv(9, d=4, h=1, n_k=12, seed=5)
+    parts = []
+    for part in order:
+        idx = torch.tensor([j for j, lab in enumerate(labels) if lab == part], dtype=torch.long)
+        parts.append(exact_attention_lse(q, k[..., idx, :], v[..., idx, :]))
+    out, lse = parts[0]
+    for o, l in parts[1:]:
+        out, lse = merge_partials(out, lse, o, l)
+    assert torch.allclose(out, exact(q, k, v), atol=1e-12)
+    assert torch.allclose(lse, true_lse(q, k), atol=1e-12)
+
+
+# ---------------------------------------------------------------- sortLSH
+def test_gray_code_is_the_reflected_sequence_and_adjacent_codes_differ_in_one_bit():
+    codes = gray_code(torch.arange(128))
+    assert sorted(codes.tolist()) == list(range(128))
+    assert all(bin(int(a) ^ int(b)).count("1") == 1 for a, b in zip(codes[:-1], codes[1:]))
+    assert gray_code(torch.tensor([5])).item() == 7
+
+
+def test_angular_buckets_are_the_sign_bits():
+    proj = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]], dtype=torch.float64)
+    x = torch.tensor([[1.0, 1.0], [-1.0, 2.0], [-1.0, -1.0]], dtype=torch.float64)
+    # bits (x.g0>0, x.g1>0, x.g2>0): (1,1,0)=3, (0,1,0)=2, (0,0,0)=0
+    assert angular_buckets(x, proj).tolist() == [3, 2, 0]
+
+
+def test_sortlsh_order_sorts_by_gray_key_and_is_seeded():
+    x = torch.randn(1, 300, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    proj = lsh_projections(8, 7, rng=11, dtype=torch.float64)
+    assert torch.equal(proj, lsh_projections(8, 7, rng=11, dtype=torch.float64))
+    order = sortlsh_order(x, proj)
+    keys = gray_code(angular_buckets(x, proj)).gather(1, order)
+    assert bool((keys[:, 1:] >= keys[:, :-1]).all())
+    assert sorted(order[0].tolist()) == list(range(300))
+
+
+# ---------------------------------------------------------------- blocks cover everything => exact
+@pytest.mark.parametrize("n", [100, 257])
+def test_one_block_no_sampling_is_exact(n):
+    q, k, v = qkv(n)
+    out, lse, _ = block_diagonal_attention(q, k, v, block_size=1024)
+    assert torch.allclose(out, exact(q, k, v), atol=1e-10, rtol=0)
+    assert torch.allclose(lse, true_lse(q, k), atol=1e-10, rtol=0)
+
+
+def test_block_diagonal_attention_attends_to_its_own_block_only():
+    q, k, v = qkv(90, n_k=70)  # 3 key blocks of 32 (last holds 6), 30 query rows per block
+    out, lse, qblock = block_diagonal_attention(q, k, v, block_size=32)
+    assert qblock.tolist() == [i // 30 for i in range(90)]
+    for blk in range(3):
+        rows, cols = slice(30 * blk, 30 * blk + 30), slice(32 * blk, min(70, 32 * blk + 32))
+        assert torch.allclose(out[..., rows, :], exact(q[..., rows, :], k[..., cols, :], v[..., cols, :]), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["routed", "sortlsh"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_hyper_attention_is_exact_when_blocks_cover_all_keys(method, causal):
+    q, k, v = qkv(203)
+    if method == "routed":
+        params = dict(block_size=16, query_block=16, top_blocks=13, sample_size=8, min_seq_len=50)
+    else:
+        params = dict(method="sortlsh", block_size=256, sample_size=8, min_seq_len=50)
+    out = hyper_attention(q, k, v, causal=causal, rng=0, **params)
+    assert torch.allclose(out, exact(q, k, v, causal), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_short_inputs_fall_back_to_exact(causal):
+    q, k, v = qkv(120)
+    out, lse = hyper_attention(q, k, v, causal=causal, rng=0, return_lse=True)  # 120 <= min_seq_len
+    assert torch.allclose(out, exact(q, k, v, causal), atol=1e-10, rtol=0)
+    mask = torch.ones(120, 120, dtype=torch.bool).tril() if causal else None
+    assert torch.allclose(lse, true_lse(q, k, mask), atol=1e-10, rtol=0)
+
+
+def test_scale_argument_matches_sdpa():
+    q, k, v = qkv(64)
+    out = hyper_attention(q, k, v, scale=0.3, rng=0)
+    assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, scale=0.3), atol=1e-10)
+
+
+# ---------------------------------------------------------------- causal recursion
+@pytest.mark.parametrize("n,min_len", [(301, 37), (256, 16), (77, 100)])
+def test_causal_recursion_is_exact_with_exact_pieces(n, min_len):
+    q, k, v = qkv(n)
+    out, lse = causal_recursion(
+        q, k, v, min_len,
+        lambda a, b, c: exact_attention_lse(a, b, c),
+        lambda a, b, c: exact_attention_lse(a, b, c, causal=True),
+    )
+    assert torch.allclose(out, exact(q, k, v, True), atol=1e-10, rtol=0)
+    assert torch.allclose(lse, true_lse(q, k, torch.ones(n, n, dtype=torch.bool).tril()), atol=1e-10, rtol=0)
+
+
+# ---------------------------------------------------------------- the sampled residual
+def test_uniform_residual_normaliser_is_unbiased_over_seeds():
+    q, k, v = qkv(40, n_k=300, h=1)
+    own = torch.zeros(300, dtype=torch.bool)
+    own[:50] = True  # pretend keys 0..49 were computed exactly
+    truth = torch.exp(true_lse(q, k[..., 50:, :]))[0, 0]
+    est = []
+    for seed in range(200):
+        idx, log_w = uniform_sample(300, 24, 1, torch.Generator().manual_seed(seed))
+        exclude = own[idx].view(1, 1, 24).expand(1, 40, 24)
+        _, lse = sampled_residual(q[0], k[0][:, idx[0]], v[0][:, idx[0]], log_w, exclude.squeeze(0).unsqueeze(0))
+        est.append(torch.exp(lse)[0])
+    est = torch.stack(est)
+    z = (est.mean(0) - truth) / (est.std(0) / math.sqrt(len(est)))
+    assert float(z.abs().max()) < 4.5  # 40 rows, 200 seeds: each mean within 4.5 standard errors
+    ratio = (est.mean(0) / truth).median()
+    assert 0.97 < float(ratio) < 1.03
+
+
+def test_block_importance_sample_weights_are_inverse_probabilities():
+    proposal = torch.tensor([[[0.7, 0.0, 0.3]]], dtype=torch.float64)
+    counts = torch.tensor([[4, 4, 2]])
+    idx, log_w = block_importance_sample(proposal, counts, 4, 20000, torch.Generator().manual_seed(0))
+    blk, off = idx // 4, idx % 4
+    assert not bool((blk == 1).any()) and bool((off < counts[0][blk]).all())
+    # E[sum_t w_t f(j_t)] = sum_j f(j) for f = 1: total weight estimates the number of eligible keys (4 + 2)
+    assert abs(float(torch.exp(log_w).sum()) - 6.0) < 0.1
+    assert torch.allclose(torch.exp(log_w[blk == 0]), torch.tensor(4 / (20000 * 0.7), dtype=torch.float64))
+
+
+def test_routed_normaliser_is_unbiased_over_seeds():
+    """The whole non-causal pass: E exp(lse) equals the true softmax normaliser (routing and samples vary)."""
+    q, k, v = qkv(128, h=1, seed=2)
+    truth = torch.exp(true_lse(q, k))[0, 0]
+    est = torch.stack([torch.exp(hyper_attention(q, k, v, rng=s, return_lse=True, **SMALL)[1])[0, 0]
+                       for s in range(120)])
+    z = (est.mean(0) - truth) / (est.std(0) / math.sqrt(len(est)))
+    assert float(z.abs().max()) < 4.5
+    assert 0.98 < float((est.mean(0) / truth).median()) < 1.02
+
+
+# ---------------------------------------------------------------- heavy-key retrieval
+def planted(n=2048, d=64, seed=0):
+    """Queries planted near one key each: q_i = 3 k_pi(i) + N(0, I) (cos ~ 0.95), as in the research note."""
+    g = torch.Generator().manual_seed(seed)
+    k = torch.randn(1, 1, n, d, generator=g, dtype=torch.float64)
+    pi = torch.randperm(n, generator=g)
+    q = 3 * k[..., pi, :] + torch.randn(1, 1, n, d, generator=g, dtype=torch.float64)
+    v = torch.randn(1, 1, n, d, generator=g, dtype=torch.float64)
+    return q, k, v, pi
+
+
+def test_planted_heavy_keys_are_found_and_sampling_helps():
+    q, k, v, pi = planted()
+    mask = exact_key_sets(q, k, rng=0, min_seq_len=0)[0, 0]
+    recall = float(mask[torch.arange(2048), pi].float().mean())
+    assert recall >= 0.6
+    pub = exact_key_sets(q, k, rng=0, method="sortlsh", min_seq_len=0)[0, 0]
+    assert float(pub[torch.arange(2048), pi].float().mean()) >= 0.4  # the published method works here too
+    ref = exact(q, k, v)
+    err = lambda o: float((o - ref).norm() / ref.norm())  # noqa: E731
+    e0 = err(hyper_attention(q, k, v, rng=0, min_seq_len=0, sample_size=0))
+    e1 = err(hyper_attention(q, k, v, rng=0, min_seq_len=0, sample_size=1024))
+    assert e1 < e0
+
+
+def test_exact_key_sets_describe_the_exact_part():
+    """With no samples, the output is exact attention restricted to the reported key sets."""
+    q, k, v = qkv(160, seed=4)
+    for params in (dict(SMALL, sample_size=0), dict(method="sortlsh", block_size=32, sample_size=0, min_seq_len=0)):
+        mask = exact_key_sets(q, k, rng=7, **params)
+        assert bool((mask.sum(-1) > 0).all())
+        out = hyper_attention(q, k, v, rng=7, **params)
+        assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-10)
+
+
+def test_cluster_key_blocks_is_a_balanced_permutation():
+    k = torch.randn(3, 200, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    blocks = cluster_key_blocks(k, 32, 3, torch.Generator().manual_seed(1))
+    assert blocks.n_blocks == 7 and blocks.counts.tolist() == [[32] * 6 + [8]] * 3
+    assert all(sorted(row.tolist()) == list(range(200)) for row in blocks.order)
+    kc = k - k.mean(1, keepdim=True)
+    first = kc.gather(1, blocks.order[:, :32, None].expand(-1, -1, 8)).mean(1)
+    assert torch.allclose(blocks.summaries[:, 0], first, atol=1e-12)
+
+
+# ---------------------------------------------------------------- gradients
+@pytest.mark.parametrize("params", [dict(SMALL), dict(method="sortlsh", block_size=16, sample_size=8, min_seq_len=0)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradients_match_finite_differences(params, causal):
+    q, k, v = (t.requires_grad_() for t in qkv(40, d=3, h=1, seed=6))
+    params = dict(params, min_seq_len=12) if causal else params
+    fn = lambda a, b, c: hyper_attention(a, b, c, causal=causal, rng=3, return_lse=True, **params)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (q, k, v), atol=1e-6, rtol=1e-5, fast_mode=True)
+
+
+@pytest.mark.parametrize("backend", ["torch", "flash"])
+def test_exact_attention_lse_gradients_include_the_lse(backend):
+    q, k, v = (t.requires_grad_() for t in qkv(20, d=8, h=2, seed=1))
+    for causal in (False, True):
+        fn = lambda a, b, c, causal=causal: exact_attention_lse(a, b, c, causal=causal, backend=backend)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (q, k, v), atol=1e-6, rtol=1e-5, fast_mode=True)
+
+
+# ---------------------------------------------------------------- API
+def test_module_form_matches_function_and_is_reproducible():
+    q, k, v = qkv(100)
+    a = HyperAttention(rng=5, **SMALL)
+    b = HyperAttention(rng=5, **SMALL)
+    out = a(q, k, v)
+    assert torch.equal(out, b(q, k, v))
+    assert torch.equal(out, hyper_attention(q, k, v, rng=torch.Generator().manual_seed(5), **SMALL))
+    assert not torch.equal(a(q, k, v), out)  # the module's generator moves on
+    assert "block_size=16" in repr(a)
+
+
+def test_seeded_calls_are_deterministic_and_seeds_matter():
+    q, k, v = qkv(100)
+    assert torch.equal(hyper_attention(q, k, v, rng=1, **SMALL), hyper_attention(q, k, v, rng=1, **SMALL))
+    assert not torch.equal(hyper_attention(q, k, v, rng=1, **SMALL), hyper_attention(q, k, v, rng=2, **SMALL))
+
+
+def test_float32_and_cross_attention_shapes():
+    q, k, v = (t.float() for t in qkv(70, n_k=130))
+    v = torch.randn(1, 2, 130, 5)
+    out = hyper_attention(q, k, v, rng=0, **SMALL)
+    assert out.shape == (1, 2, 70, 5) and out.dtype == torch.float32 and bool(torch.isfinite(out).all())
+
+
+def test_scored_pairs_per_query():
+    assert scored_pairs_per_query(1000) == 1000.0  # below min_seq_len: all pairs
+    assert scored_pairs_per_query(4096, block_size=128, top_blocks=4, sample_size=256) == 512 + 256 + 32
+    assert scored_pairs_per_query(8, causal=True, min_seq_len=8) == 4.5
+    # causal: halves recursed (4.5 each at n=8) plus the rectangle's 8 exact pairs for half the queries
+    assert scored_pairs_per_query(16, causal=True, min_seq_len=8) == 4.5 + 8 / 2
+
+
+@pytest.mark.parametrize(
+    "call, exc",
+    [
+        (lambda q: hyper_attention(q[0], q, q), InvalidParameterError),
+        (lambda q: hyper_attention(q.long(), q, q), ItemTypeError),
+        (lambda q: hyper_attention([1], q, q), ItemTypeError),
+        (lambda q: hyper_attention(q, q[..., :5], q), InvalidParameterError),
+        (lambda q: hyper_attention(q, q[..., :50, :], q[..., :50, :], causal=True), InvalidParameterError),
+        (lambda q: hyper_attention(q, q, q, block_size=0), InvalidParameterError),
+        (lambda q: hyper_attention(q, q, q, bucket_bits=3), InvalidParameterError),
+        (lambda q: hyper_attention(q, q, q, method="lsh"), InvalidParameterError),
+        (lambda q: hyper_attention(q, q, q, sample_mix=0.0), InvalidParameterError),
+        (lambda q: hyper_attention(q, q, q, rng="seed"), InvalidParameterError),
+    ],
+)
+def test_bad_input_raises_sketchkit_errors(call, exc):
+    q = qkv(60)[0]
+    with pytest.raises(exc):
+        call(q)
+
+
+def test_importing_sketchkit_does_not_import_torch():
+    code = "import sys, sketchkit; assert 'torch' not in sys.modules; import sketchkit.attention; print('ok')"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
