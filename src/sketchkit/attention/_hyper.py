@@ -113,10 +113,17 @@ def _sortlsh(qf, kf, vf, scale, p, gen, backend):
     return _scatter_rows(out, q_order), torch.empty_like(lse).scatter(1, q_order, lse)
 
 
+def _is_short(n_q, n_k, p) -> bool:
+    """Exact below the threshold: ``n <= min_seq_len`` (routed); the official code's ``n_q < min_seq_len`` (sortlsh)."""
+    if p["method"] == "sortlsh":
+        return n_q < p["min_seq_len"]
+    return n_k <= p["min_seq_len"] or n_q <= p["min_seq_len"]
+
+
 def _noncausal(q, k, v, scale, p, gen, backend):
     """Non-causal approximation ``(out, lse)`` for ``[B, H, n, d]`` inputs."""
     n_q, n_k = q.shape[-2], k.shape[-2]
-    if n_k <= p["min_seq_len"] or n_q <= p["min_seq_len"]:
+    if _is_short(n_q, n_k, p):
         return exact_attention_lse(q, k, v, scale=scale, backend=backend)
     lead = q.shape[:-2]
     flat = lambda t: t.reshape(-1, t.shape[-2], t.shape[-1])  # noqa: E731
@@ -137,7 +144,7 @@ def exact_key_sets(q, k, scale=None, *, rng=None, **params) -> torch.Tensor:
     n_q, n_k = q.shape[-2], k.shape[-2]
     qf, kf = q.reshape(-1, n_q, q.shape[-1]), k.reshape(-1, n_k, k.shape[-1])
     g = qf.shape[0]
-    if n_k <= p["min_seq_len"] or n_q <= p["min_seq_len"]:
+    if _is_short(n_q, n_k, p):
         return torch.ones(*q.shape[:-1], n_k, dtype=torch.bool, device=q.device)
     if p["method"] == "routed":
         blocks, q_order, _, selected = _routing_plan(qf, kf, scale, p, gen)
@@ -253,7 +260,7 @@ def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = No
     p = resolve_params(**params)
 
     def noncausal(nq, nk):
-        if nk <= p["min_seq_len"] or nq <= p["min_seq_len"]:
+        if _is_short(nq, nk, p):
             return float(nk)
         nb = -(-nk // p["block_size"])
         if p["method"] == "sortlsh":

@@ -1,6 +1,6 @@
 """Swap HyperAttention into chosen layers of a Hugging Face ``transformers`` model (needs ``transformers``).
 
->>> # model = LlamaForCausalLM(config); use_hyper_attention(model, layers=[2, 3], rng=0)  # doctest: +SKIP
+Usage: ``use_hyper_attention(model, layers=[2, 3], rng=0)`` (see docs/attention.md).
 
 How it works: a function ``"sketchkit_hyper"`` is registered in transformers' ``AttentionInterface`` and the
 model is switched to it; the chosen layers' attention modules get a :class:`HyperAttention` child (no
