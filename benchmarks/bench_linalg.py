@@ -253,6 +253,46 @@ def bench_learned():
     return out
 
 
+def plot(results: dict, outdir: str = "docs") -> list[str]:
+    """PNG figures from a results dict: iteration sweep and embedding distortion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    if "sweep" in results:
+        sw = results["sweep"]
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.semilogx([r["column_scale"] for r in sw], [r["iterations"] for r in sw], "o-", label="CG iterations")
+        ax.set_xlabel("column scale range (condition number grows with it)")
+        ax.set_ylabel("iterations to backward error 1e-10")
+        ax.set_ylim(0, max(40, max(r["iterations"] for r in sw) + 5))
+        ax.set_title("sketch-and-precondition, sparse 2e5 x 1000")
+        fig.tight_layout()
+        path = os.path.join(outdir, "linalg_iterations.png")
+        fig.savefig(path, dpi=120)
+        written.append(path)
+    if "embed" in results:
+        em = results["embed"]
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+        for ax, name in zip(axes, ("coherent", "haar")):
+            rows = [r for r in em if r["U"] == name]
+            ds = [r["d"] for r in rows]
+            for label in ("zeta1", "zeta2", "zeta8"):
+                ax.loglog(ds, [r[label] for r in rows], "o-", label=label.replace("zeta", "zeta="))
+            ax.loglog(ds, [r["bound"] for r in rows], "k--", label="sqrt(k/d)")
+            ax.set_title(f"{name} U (N=1e5, k=200)")
+            ax.set_xlabel("sketch rows d")
+        axes[0].set_ylabel("distortion max|sigma(SU) - 1|")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        path = os.path.join(outdir, "linalg_distortion.png")
+        fig.savefig(path, dpi=120)
+        written.append(path)
+    return written
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sections", default="dense1,dense2,sparse,sweep,embed,lowrank,ipm,learned")
@@ -261,7 +301,15 @@ def main():
     ap.add_argument("--highs-limit", type=float, default=300.0)
     ap.add_argument("--ipm-sizes", default="50x5000,200x20000,400x40000")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--plot-from", default=None, help="comma-separated result JSON files: only draw the PNGs")
     args = ap.parse_args()
+    if args.plot_from:
+        merged = {}
+        for path in args.plot_from.split(","):
+            with open(path) as f:
+                merged.update(json.load(f))
+        print("\n".join(plot(merged)))
+        return
     sections = args.sections.split(",")
     res = dict(command=" ".join(sys.argv), machine=platform.processor() or platform.machine(),
                cpus=os.cpu_count(), load_before=os.getloadavg(), numpy=np.__version__)
