@@ -3,8 +3,8 @@ r"""Randomized low-rank approximation with sparse test matrices (Halko, Martinss
 :func:`randomized_range` finds an orthonormal :math:`Q` (m x ℓ, ℓ = k + oversample) with
 :math:`A \approx QQ^TA`: :math:`Y = A\,\Omega` with :math:`\Omega = S^T` a sparse sign sketch
 (:math:`O(\zeta\,\mathrm{nnz}(A))` instead of the Gaussian :math:`O(mn\ell)`), then ``n_iter`` power
-iterations :math:`Y \leftarrow A(A^TQ)`, re-orthonormalised by QR at every half step (subspace
-iteration, HMT Alg. 4.4). :func:`randomized_svd` returns the rank-k truncated SVD of :math:`QQ^TA`
+iterations :math:`Y \leftarrow A(A^TQ)`, renormalised by an LU factorisation at every half step (as
+scikit-learn does; cheaper than the QR of HMT Alg. 4.4) and orthonormalised by QR at the end. :func:`randomized_svd` returns the rank-k truncated SVD of :math:`QQ^TA`
 (HMT Alg. 5.1), the same contract as :func:`sklearn.utils.extmath.randomized_svd`.
 
 **Guarantee** (what ``tests/test_linalg_lowrank.py`` checks). For a Gaussian :math:`\Omega` and
@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 
 from .._base import check_positive_int
@@ -41,6 +42,11 @@ __all__ = ["randomized_range", "randomized_svd"]
 
 def _orth(Y: np.ndarray) -> np.ndarray:
     return np.linalg.qr(Y)[0]
+
+
+def _lu(Y: np.ndarray) -> np.ndarray:
+    """The permuted unit-lower factor of Y = PLU: a cheap well-conditioned basis of range(Y)."""
+    return sla.lu(Y, permute_l=True, check_finite=False)[0]
 
 
 def _iterations(n_iter: Any, k: int, shape: tuple[int, int]) -> int:
@@ -72,10 +78,10 @@ def randomized_range(
     check_finite(Y, "A")
     Mt = M.T.tocsr() if sp.issparse(M) else M.T
     with blas_threads(2.0 * m * n * size):
-        Q = _orth(Y)
-        for _ in range(q):
-            Q = _orth(np.asarray(M @ _orth(np.asarray(Mt @ Q))))
-    return Q
+        Q = Y
+        for _ in range(q):  # LU keeps the columns apart as well as QR here, at a third of the cost
+            Q = _lu(np.asarray(M @ _lu(np.asarray(Mt @ _lu(Q)))))
+        return _orth(Q)
 
 
 def randomized_svd(
