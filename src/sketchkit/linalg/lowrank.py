@@ -5,7 +5,8 @@ r"""Randomized low-rank approximation with sparse test matrices (Halko, Martinss
 (:math:`O(\zeta\,\mathrm{nnz}(A))` instead of the Gaussian :math:`O(mn\ell)`), then ``n_iter`` power
 iterations :math:`Y \leftarrow A(A^TQ)`, renormalised by an LU factorisation at every half step (as
 scikit-learn does; cheaper than the QR of HMT Alg. 4.4) and orthonormalised by QR at the end.
-:func:`randomized_svd` returns the rank-k truncated SVD of :math:`QQ^TA` (HMT Alg. 5.1), the same contract as :func:`sklearn.utils.extmath.randomized_svd`.
+:func:`randomized_svd` returns the rank-k truncated SVD of :math:`QQ^TA` (HMT Alg. 5.1), the same
+contract as :func:`sklearn.utils.extmath.randomized_svd`.
 
 **Guarantee** (what ``tests/test_linalg_lowrank.py`` checks). For a Gaussian :math:`\Omega` and
 ``n_iter=0``, :math:`\mathbb{E}\lVert A - QQ^TA\rVert_F \le \sqrt{1 + k/(p-1)}\;
