@@ -226,7 +226,7 @@ def test_routed_normaliser_is_unbiased_over_seeds():
     q, k, v = qkv(128, h=1, seed=2)
     truth = torch.exp(true_lse(q, k))[0, 0]
     est = torch.stack([torch.exp(hyper_attention(q, k, v, rng=s, return_lse=True, **SMALL)[1])[0, 0]
-                       for s in range(120)])
+                       for s in range(60)])
     z = (est.mean(0) - truth) / (est.std(0) / math.sqrt(len(est)))
     assert float(z.abs().max()) < 4.5
     assert 0.98 < float((est.mean(0) / truth).median()) < 1.02
