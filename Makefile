@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench bench-robust bench-learned bench-dask bench-cli lint clean venv
+.PHONY: demo test test-slow bench bench-robust bench-learned bench-dask bench-cli bench-linalg lint clean venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-dask: $(STAMP)
 
 bench-cli: $(STAMP)
 	$(PY) benchmarks/bench_cli.py --sizes-mb 256
+
+bench-linalg: $(STAMP)
+	$(PY) benchmarks/bench_linalg.py --json docs/benchmarks/linalg.json
 
 bench-learned: $(STAMP)
 	$(PY) benchmarks/bench_learned.py
