@@ -2,9 +2,9 @@
 
 Every kernel takes ``keys`` either as raw int64 items (``raw=True``: the item hash of
 :mod:`sketchkit.hashing` is computed inline, saving a pass over memory) or as item hashes
-(``raw=False``). The loops are item-major: for each item, all rows; that order keeps the
-d random increments of one item in flight together and measured 2× faster than row-major.
-An empty ``weights`` array means "every weight is 1".
+(``raw=False``). Additive updates hash a chunk of items and then make one pass per row over
+the chunk; updates whose result depends on order (conservative update, the heavy-hitter
+candidates) stay item-major. An empty ``weights`` array means "every weight is 1".
 """
 
 from __future__ import annotations
@@ -51,20 +51,31 @@ def sort_small(vals):
         vals[j + 1] = x
 
 
+CHUNK = 1024
+
+
 @njit(cache=True)
 def cs_update(table, row_keys, keys, raw, item_seed, weights):
+    # Hash a chunk of items, then walk it once per row: each pass touches one row of the
+    # table only and its iterations are independent, measured 1.66x faster than item-major
+    # order on W1 (integer additions commute, so the table is bit-identical either way).
     depth, width = table.shape
     uw = np.uint64(width)
     unit = weights.shape[0] == 0
-    for i in range(keys.shape[0]):
-        h = key_hash(keys, i, raw, item_seed)
-        w = 1 if unit else weights[i]
+    n = keys.shape[0]
+    hashes = np.empty(CHUNK, dtype=np.uint64)
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        for i in range(start, stop):
+            hashes[i - start] = key_hash(keys, i, raw, item_seed)
         for r in range(depth):
-            b, pos = bucket_sign(h, row_keys, r, uw)
-            if pos:
-                table[r, b] += w
-            else:
-                table[r, b] -= w
+            for i in range(start, stop):
+                b, pos = bucket_sign(hashes[i - start], row_keys, r, uw)
+                w = 1 if unit else weights[i]
+                if pos:
+                    table[r, b] += w
+                else:
+                    table[r, b] -= w
 
 
 @njit(cache=True)
@@ -102,15 +113,21 @@ def cs_row_values(table, row_keys, keys, raw, item_seed):
 
 @njit(cache=True)
 def cm_update(table, row_keys, keys, raw, item_seed, weights):
+    # Chunked row-major like cs_update. (Conservative update stays item-major: there the
+    # order of updates changes the result.)
     depth, width = table.shape
     uw = np.uint64(width)
     unit = weights.shape[0] == 0
-    for i in range(keys.shape[0]):
-        h = key_hash(keys, i, raw, item_seed)
-        w = 1 if unit else weights[i]
+    n = keys.shape[0]
+    hashes = np.empty(CHUNK, dtype=np.uint64)
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        for i in range(start, stop):
+            hashes[i - start] = key_hash(keys, i, raw, item_seed)
         for r in range(depth):
-            b, _ = bucket_sign(h, row_keys, r, uw)
-            table[r, b] += w
+            for i in range(start, stop):
+                b, _ = bucket_sign(hashes[i - start], row_keys, r, uw)
+                table[r, b] += 1 if unit else weights[i]
 
 
 @njit(cache=True)
