@@ -22,7 +22,7 @@ CountSketch half-width ε·sqrt(F2_hi), ε = 2/√width). For a candidate:
 
 For an untracked item, ``estimate``/``lower``/``upper`` are the CountSketch's. Which items
 end up as candidates has no worst-case guarantee beyond the CountSketch's: recall is measured
-(docs/BENCHMARKS.md; W1 top-100 recall 0.87 / 0.98 / 1.0 at 16 / 64 / 320 KiB with
+(docs/BENCHMARKS.md; W1 top-100 recall 0.87 / 0.99 / 1.0 at 16 / 64 / 320 KiB with
 ``from_memory``'s defaults, depth 11 and 1.1·k candidates, which were chosen there).
 
 Merging adds the CountSketches and unites the candidates: ``base`` and ``exact`` add, and a
