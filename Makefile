@@ -16,7 +16,7 @@ $(VENV)/bin/python:
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e ".[cli,plot,dev,dask,linalg,learned]"
 	# the CPU wheel of torch (pinned: an unpinned torch pulls a multi-GB CUDA build)
-	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet "torch==2.13.0" "transformers==5.24.0"
 	touch $(STAMP)
 
 venv: $(STAMP)
