@@ -55,7 +55,7 @@ CHUNK = 1024
 
 
 @njit(cache=True)
-def cs_update(table, row_keys, keys, raw, item_seed, weights):
+def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
     # Hash a chunk of items, then walk it once per row: each pass touches one row of the
     # table only and its iterations are independent, measured 1.66x faster than item-major
     # order on W1 (integer additions commute, so the table is bit-identical either way).
@@ -72,10 +72,15 @@ def cs_update(table, row_keys, keys, raw, item_seed, weights):
             for i in range(start, stop):
                 b, pos = bucket_sign(hashes[i - start], row_keys, r, uw)
                 w = 1 if unit else weights[i]
-                if pos:
+                if pos or not signed:
                     table[r, b] += w
                 else:
                     table[r, b] -= w
+
+
+@njit(cache=True)
+def cs_update(table, row_keys, keys, raw, item_seed, weights):
+    add_rows(table, row_keys, keys, raw, item_seed, weights, True)
 
 
 @njit(cache=True)
@@ -113,21 +118,8 @@ def cs_row_values(table, row_keys, keys, raw, item_seed):
 
 @njit(cache=True)
 def cm_update(table, row_keys, keys, raw, item_seed, weights):
-    # Chunked row-major like cs_update. (Conservative update stays item-major: there the
-    # order of updates changes the result.)
-    depth, width = table.shape
-    uw = np.uint64(width)
-    unit = weights.shape[0] == 0
-    n = keys.shape[0]
-    hashes = np.empty(CHUNK, dtype=np.uint64)
-    for start in range(0, n, CHUNK):
-        stop = min(n, start + CHUNK)
-        for i in range(start, stop):
-            hashes[i - start] = key_hash(keys, i, raw, item_seed)
-        for r in range(depth):
-            for i in range(start, stop):
-                b, _ = bucket_sign(hashes[i - start], row_keys, r, uw)
-                table[r, b] += 1 if unit else weights[i]
+    # Conservative update (below) stays item-major: there the order of updates matters.
+    add_rows(table, row_keys, keys, raw, item_seed, weights, False)
 
 
 @njit(cache=True)
