@@ -115,7 +115,7 @@ class TrackedSummary(Sketch):
         keys, raw = self._keys_of(items)
         hashes = _hash_batch(keys, self._item_seed) if raw else keys
         st = self._state
-        return np.array([T.find(st["index"], st["keys"], h) for h in hashes], dtype=np.int64)
+        return T.find_many(st["index"], st["keys"], np.ascontiguousarray(hashes, dtype=np.uint64))
 
     def _live(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
         st = self._state

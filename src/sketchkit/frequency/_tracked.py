@@ -94,6 +94,15 @@ def find(index, keys, h):
 
 
 @njit(cache=True)
+def find_many(index, keys, hashes):
+    """Slot of each hash, -1 where untracked."""
+    out = np.empty(hashes.shape[0], dtype=np.int64)
+    for i in range(hashes.shape[0]):
+        out[i] = find(index, keys, hashes[i])
+    return out
+
+
+@njit(cache=True)
 def _index_insert(index, h, slot):
     mask = index.shape[0] - 1
     i = np.intp(h & np.uint64(mask))

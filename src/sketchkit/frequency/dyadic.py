@@ -40,7 +40,7 @@ from .._format import Reader, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key
 from ._summary import TopRow
-from .countsketch import CountSketch
+from .countsketch import CountSketch, median_failure
 
 FAMILY = 5
 DYADIC_DOMAIN = 2
@@ -173,7 +173,7 @@ class DyadicHeavyHitters(Sketch):
 
     @property
     def delta(self) -> float:
-        return CountSketch(1, self._depth).delta
+        return median_failure(self._depth)
 
     @property
     def nbytes(self) -> int:
