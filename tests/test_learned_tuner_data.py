@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sketchkit.errors import CorruptSketchError, InvalidParameterError
+from sketchkit.hashing import hash_items
 from sketchkit.learned import (
     LearnedCountMin,
     LearnedCountSketch,
@@ -76,6 +77,10 @@ def test_tuner_scale_and_checks():
         tune("countmin", 8000, None, {})
     with pytest.raises(InvalidParameterError):
         tune("countmin", 8000, None, valid, scale=0)
+    with pytest.raises(InvalidParameterError):
+        tune("countmin", 8000, None, valid, n_seeds=0)
+    with pytest.raises(InvalidParameterError):
+        tune("countmin", 8000, None, valid, noise_z=-1.0)
 
 
 def test_debian_changelog_split_matches_the_data_readme():
@@ -135,3 +140,40 @@ def test_cli_train_load_build(tmp_path):
     with pytest.raises(CorruptSketchError):
         load_oracle(str(tmp_path / "bad.oracle"))
     assert isinstance(build_oracle({"x": 2, "y": 1}, "model", bits=8), NgramOracle)
+
+
+@pytest.fixture(scope="module")
+def debian_slice():
+    """A quarter of the Debian validation period's distinct words (by hash), and the train counts."""
+    split = datasets.debian_changelogs()
+    items = list(split.valid)
+    keep = hash_items(items, 1) % 4 == 0
+    return split.train, {x: split.valid[x] for x, k in zip(items, keep) if k}
+
+
+# (kind, counters per distinct key, random oracle seed): cases where the earlier rule (median of
+# 5 seeds, min_gain 0.05, no fresh-seed check) gave a random oracle exact counters on this slice
+RANDOM_CASES = (("countmin", 0.1, 2), ("countmin", 0.5, 6), ("countsketch", 0.1, 2), ("countsketch", 0.2, 2))
+
+
+def test_tuner_falls_back_to_plain_for_a_random_oracle_on_real_data(debian_slice):
+    _, valid = debian_slice
+    unguarded = []
+    for kind, r, oracle_seed in RANDOM_CASES:
+        budget = int(4 * r * len(valid))
+        cfg = tune(kind, budget, RandomOracle(oracle_seed), valid, n_seeds=5)
+        assert cfg.heavy_fraction == 0.0 and cfg.capacity == 0, (kind, r, cfg.check)
+        assert cfg.check["log_gain"] < cfg.check["needed"]
+        loose = tune(kind, budget, RandomOracle(oracle_seed), valid, n_seeds=5, min_gain=0.0, noise_z=0.0)
+        unguarded.append(loose.heavy_fraction)
+    # the cases are not vacuous: without the margins, hash noise hands the random oracle memory
+    assert max(unguarded) > 0
+
+
+def test_tuner_keeps_a_good_oracle_on_real_data(debian_slice):
+    train, valid = debian_slice
+    for kind in ("countmin", "countsketch"):
+        budget = int(4 * 0.5 * len(valid))
+        cfg = tune(kind, budget, LookupOracle.from_counts(train), valid, n_seeds=5)
+        assert cfg.heavy_fraction > 0 and cfg.capacity > 0, (kind, cfg.check)
+        assert cfg.valid_error < cfg.check["fresh_median"]["plain"]

@@ -6,8 +6,9 @@ the threshold is the oracle's score of the ``capacity``-th highest-scored valida
 lookup and hybrid oracles: of their own ``capacity``-th entry), the sketch gets the rest, and
 the validation count vector is streamed through it. The best grid point goes to the test period
 unchanged. ``heavy_fraction = 0`` (no exact counters, no oracle charged) is always in the grid
-and wins unless exact counters gain at least ``min_gain``, so a useless oracle falls back to the
-plain sketch.
+and wins unless exact counters gain at least ``min_gain`` *and* more than the hash noise, measured
+again on fresh hash seeds (the grid's minimum is biased low: a winner's curse), so a useless oracle
+falls back to the plain sketch.
 
 >>> from sketchkit.learned.oracles import LookupOracle
 >>> valid = {f"w{i}": 1000 // (i + 1) for i in range(300)}
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._base import check_positive_int
 from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from ._common import SLOT_BYTES, oracle_keys
@@ -99,6 +101,7 @@ class TunedConfig:
     capacity: int
     valid_error: float
     grid: dict = field(default_factory=dict)
+    check: dict = field(default_factory=dict)
 
     def build(self, oracle: Oracle | None, seed: int = DEFAULT_SEED):
         """An empty sketch of this configuration, ``oracle`` being the tuned one or its refit.
@@ -156,8 +159,9 @@ def tune(
     metric=loss_hsu,
     scale: float = 1.0,
     scores: np.ndarray | None = None,
-    n_seeds: int = 1,
+    n_seeds: int = 3,
     min_gain: float = 0.05,
+    noise_z: float = 2.0,
 ) -> TunedConfig:
     """Pick ``(depth, heavy_fraction)`` and the threshold on ``valid_counts`` (item -> count).
 
@@ -166,13 +170,20 @@ def tune(
     validation period (``scale = n_valid / n_test``); otherwise a validation period with fewer
     distinct keys fits whole into exact counters and rewards any oracle. ``scores``: the oracle's
     scores of the validation items, if already known. Grid points whose split leaves no room for
-    the sketch are skipped. With ``oracle=None`` only ``heavy_fraction=0`` is tried. Each point's
-    error is the median over ``n_seeds`` hash seeds (``seed``, ``seed + 1``, ...), so that hash
-    noise does not pick a share (a median: one unlucky seed, two heavy items colliding in most
-    CountSketch rows, measured 5× the typical E_w on D3). Exact counters are chosen only if their
-    best point beats the best plain point (``heavy_fraction = 0``) by at least ``min_gain``
-    (relative): a few percent on one validation period is not evidence enough to spend memory on
-    an oracle.
+    the sketch are skipped. With ``oracle=None`` only ``heavy_fraction=0`` is tried.
+
+    Each grid point's error is the median over ``n_seeds`` hash seeds (``seed``, ``seed + 1``,
+    ...): one unlucky seed, two heavy items colliding in most CountSketch rows, measured 5× the
+    typical E_w on D3. The best plain point (``heavy_fraction = 0``) and the best point with exact
+    counters are then run again on ``n_seeds`` fresh seeds (``seed + n_seeds``, ...), because the
+    minimum over a dozen noisy grid points is biased low. Exact counters are chosen only if, on
+    those fresh seeds, the mean log-error gain ``g`` over plain satisfies
+    ``g >= -ln(1 - min_gain) + noise_z · se``, ``se`` being the standard error of ``g`` from the
+    spread across seeds (0 when ``n_seeds = 1``): a gain within the hash noise of one validation
+    period is not evidence enough to spend memory on an oracle. ``min_gain = noise_z = 0`` picks
+    whichever is better on the fresh seeds. ``valid_error`` is the chosen point's median error on
+    the fresh seeds (unbiased, comparable across oracles tuned with the same seeds); ``grid`` holds
+    the selection errors and ``check`` the comparison.
     """
     if kind not in KINDS:
         raise InvalidParameterError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
@@ -183,13 +194,28 @@ def tune(
     fractions = (0.0,) if oracle is None else tuple(fractions)
     if not 0 < scale <= 1e6:
         raise InvalidParameterError(f"scale must be positive, got {scale}")
+    n_seeds = check_positive_int("n_seeds", n_seeds, 1000)
+    if not 0.0 <= min_gain < 1.0:
+        raise InvalidParameterError(f"min_gain must be in [0, 1), got {min_gain}")
+    if not 0.0 <= noise_z <= 10.0:
+        raise InvalidParameterError(f"noise_z must be in [0, 10], got {noise_z}")
     scored = ScoredOracle(oracle, items, scores) if oracle is not None else None
     scores = scored.score(items) if scored is not None else None
     small = max(1, int(budget * scale))
-    if not 0.0 <= min_gain < 1.0:
-        raise InvalidParameterError(f"min_gain must be in [0, 1), got {min_gain}")
+
+    def errors(point: tuple, first_seed: int) -> np.ndarray | None:
+        """Validation errors of a grid point on ``n_seeds`` hash seeds; None if it does not fit."""
+        depth, frac, threshold, charged = point
+        try:
+            sketches = [KINDS[kind].from_memory(
+                small, charged, heavy_fraction=frac, threshold=threshold, depth=depth, seed=first_seed + i,
+            ) for i in range(n_seeds)]
+        except InvalidParameterError:
+            return None
+        return np.array([evaluate(sk, items, counts, metric) for sk in sketches])
+
     grid: dict = {}
-    best: dict[str, TunedConfig] = {}
+    best: dict[str, tuple[float, TunedConfig, tuple]] = {}
     for frac in fractions:
         capacity = int(frac * small) // SLOT_BYTES
         if not capacity:
@@ -200,25 +226,31 @@ def tune(
             threshold = threshold_at_rank(scores, capacity)
         charged = scored.charged(int(prune_for(oracle, threshold, capacity).nbytes * scale)) if capacity else None
         for depth in depths:
-            try:
-                sketches = [KINDS[kind].from_memory(
-                    small, charged, heavy_fraction=frac, threshold=threshold,
-                    depth=depth, seed=seed + i,
-                ) for i in range(n_seeds)]
-            except InvalidParameterError:
+            point = (depth, frac, threshold, charged)
+            errs = errors(point, seed)
+            if errs is None:
                 continue
-            err = float(np.median([evaluate(sk, items, counts, metric) for sk in sketches]))
+            err = float(np.median(errs))
             grid[(depth, frac)] = err
-            cfg = TunedConfig(kind, int(budget), depth, frac, threshold, int(frac * budget) // SLOT_BYTES, err)
             side = "plain" if frac == 0 else "learned"
-            if best.get(side) is None or err < best[side].valid_error:
-                best[side] = cfg
+            if side not in best or err < best[side][0]:
+                cfg = TunedConfig(kind, int(budget), depth, frac, threshold, int(frac * budget) // SLOT_BYTES, err)
+                best[side] = (err, cfg, point)
     if not best:
         raise InvalidParameterError(f"budget {budget} B is too small for every grid point")
-    plain, learned = best.get("plain"), best.get("learned")
-    if plain is None or (learned is not None and learned.valid_error <= (1.0 - min_gain) * plain.valid_error):
-        chosen = learned
+    fresh = {side: errors(point, seed + n_seeds) for side, (_, _, point) in best.items()}
+    if "plain" not in best or "learned" not in best:
+        chosen = next(iter(best))
+        check: dict = {"fresh_median": {chosen: float(np.median(fresh[chosen]))}}
     else:
-        chosen = plain
-    chosen.grid = grid
-    return chosen
+        logs = {side: np.log(np.maximum(e, 1e-300)) for side, e in fresh.items()}
+        gain = float(logs["plain"].mean() - logs["learned"].mean())
+        se = 0.0 if n_seeds == 1 else float(np.sqrt(sum(v.var(ddof=1) for v in logs.values()) / n_seeds))
+        need = -math.log1p(-min_gain) + noise_z * se
+        chosen = "learned" if gain >= need else "plain"
+        check = {"log_gain": gain, "se": se, "needed": need,
+                 "fresh_median": {side: float(np.median(e)) for side, e in fresh.items()}}
+    cfg = best[chosen][1]
+    cfg.valid_error = check["fresh_median"][chosen]
+    cfg.grid, cfg.check = grid, check
+    return cfg
