@@ -85,6 +85,41 @@ def test_vectorised_hash_equals_reference(items, seed):
     assert H.hash_items(items, seed).tolist() == expected
 
 
+def test_compiled_pack_helper_is_built():
+    # optional at install (a failed compile falls back to the pure-Python join), but a
+    # normal install with gcc must have it: the list[str] speed figures depend on it
+    assert H._pack is not None
+
+
+_TOKENS = st.lists(st.one_of(st.text(max_size=20), st.sampled_from(["", "a\x00b", "\x00", "é", "日本", "\U0001f600"])),
+                   max_size=60)
+
+
+@given(_TOKENS, st.integers(0, 2**64 - 1))
+def test_packed_and_joined_str_paths_agree(tokens, seed):
+    packed = H.hash_items(tokens, seed)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(H, "_pack", None)
+        joined = H.hash_items(tokens, seed)
+    assert packed.tolist() == joined.tolist()
+    key = H.derive_key(seed, H.ITEM_DOMAIN, 0)
+    assert packed.tolist() == [H.xxh64(t.encode(), key) for t in tokens]
+
+
+@given(st.lists(st.binary(max_size=20), max_size=60))
+def test_packed_and_joined_bytes_paths_agree(blobs):
+    packed = H.hash_items(blobs)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(H, "_pack", None)
+        joined = H.hash_items(blobs)
+    assert packed.tolist() == joined.tolist() == [H.item_hash(b) for b in blobs]
+
+
+@pytest.mark.parametrize("batch", [["a", b"b"], ["a", 1], [b"a", bytearray(b"b")], [b"a", "b"]])
+def test_mixed_lists_leave_the_packed_path_with_the_same_hashes(batch):
+    assert H.hash_items(batch).tolist() == [H.item_hash(x) for x in batch]
+
+
 @given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50))
 def test_int_array_list_and_bytes_forms_agree(ints):
     arr = H.hash_items(np.array(ints, dtype=np.int64))
@@ -107,11 +142,13 @@ def test_canonical_encoding_rules():
 
 
 @pytest.mark.parametrize("bad", [1.0, None, object(), [1], 2**63, -(2**63) - 1, "\ud800"])
-def test_unencodable_items_raise_sketch_errors(bad):
-    with pytest.raises(sk.SketchError):
-        H.hash_items([bad])
-    with pytest.raises(sk.SketchError):
-        H.hash_items(["ok", bad])
+def test_unencodable_items_raise_sketch_errors(bad, monkeypatch):
+    for pack in (H._pack, None):  # the compiled packing and the pure-Python fallback
+        monkeypatch.setattr(H, "_pack", pack)
+        with pytest.raises(sk.SketchError):
+            H.hash_items([bad])
+        with pytest.raises(sk.SketchError):
+            H.hash_items(["ok", bad])
 
 
 def test_uint64_arrays_beyond_int64_are_refused():

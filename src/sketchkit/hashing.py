@@ -39,6 +39,11 @@ from numba import njit
 
 from .errors import InvalidItemError, InvalidParameterError, ItemTypeError
 
+try:  # compiled at install (optional): packs a list[str]/list[bytes] without a Python call per item
+    from . import _pack
+except ImportError:  # pragma: no cover - exercised by forcing _pack = None in the tests
+    _pack = None
+
 __all__ = [
     "DEFAULT_SEED",
     "GOLDEN",
@@ -334,8 +339,21 @@ def _hash_encoded(encoded: list[bytes], seed: np.uint64) -> np.ndarray:
     return _hash_offsets(buf, offsets, seed)
 
 
+def _hash_packed(packed: tuple[bytes, bytes], seed: np.uint64) -> np.ndarray:
+    data, offsets = packed
+    return _hash_offsets(np.frombuffer(data, dtype=np.uint8), np.frombuffer(offsets, dtype=np.int64), seed)
+
+
 def _hash_str_list(items: list, seed: np.uint64) -> np.ndarray | None:
     """Fast path for a list of str; None when some element is not a str."""
+    if _pack is not None and type(items) is list:
+        try:
+            packed = _pack.pack_str(items)
+        except UnicodeEncodeError:
+            for s in items:  # find the offender for a precise message
+                encode_item(s)
+            raise
+        return None if packed is None else _hash_packed(packed, seed)
     try:
         joined = "\x00".join(items)
     except TypeError:
@@ -354,6 +372,9 @@ def _hash_str_list(items: list, seed: np.uint64) -> np.ndarray | None:
 
 
 def _hash_bytes_list(items: list, seed: np.uint64) -> np.ndarray | None:
+    if _pack is not None and type(items) is list:
+        packed = _pack.pack_bytes(items)
+        return None if packed is None else _hash_packed(packed, seed)
     try:
         joined = b"\x00".join(items)
     except TypeError:
