@@ -287,6 +287,30 @@ def test_gradients_match_finite_differences(params, causal):
     assert torch.autograd.gradcheck(fn, (q, k, v), atol=1e-6, rtol=1e-5, fast_mode=True)
 
 
+@pytest.mark.parametrize(
+    "params", [dict(SMALL, sample_size=0), dict(method="sortlsh", block_size=32, sample_size=0, min_seq_len=0)]
+)
+def test_gradients_equal_autograd_of_exact_attention_on_the_chosen_key_sets(params):
+    """What is differentiated: the plan (clusters, routing, buckets) is a constant of the backward pass, so with
+    no samples the gradients of (out, lse) are autograd's gradients of exact attention masked to those key sets."""
+    q, k, v = qkv(160, seed=4)
+    mask = exact_key_sets(q, k, rng=7, **params)
+    g = torch.Generator().manual_seed(8)
+    g_out = torch.randn(1, 2, 160, 16, generator=g, dtype=torch.float64)
+    g_lse = torch.randn(1, 2, 160, generator=g, dtype=torch.float64)
+
+    def grads(fn):
+        leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+        out, lse = fn(*leaves)
+        ((out * g_out).sum() + (lse * g_lse).sum()).backward()
+        return [t.grad for t in leaves]
+
+    got = grads(lambda a, b, c: hyper_attention(a, b, c, rng=7, return_lse=True, **params))
+    ref = grads(lambda a, b, c: (F.scaled_dot_product_attention(a, b, c, attn_mask=mask), true_lse(a, b, mask)))
+    for x, y in zip(got, ref):
+        assert torch.allclose(x, y, atol=1e-10, rtol=0)
+
+
 @pytest.mark.parametrize("backend", ["torch", "flash"])
 def test_exact_attention_lse_gradients_include_the_lse(backend):
     q, k, v = (t.requires_grad_() for t in qkv(20, d=8, h=2, seed=1))
