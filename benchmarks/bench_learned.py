@@ -38,6 +38,7 @@ from sketchkit.learned import datasets  # noqa: E402
 from sketchkit.learned._common import oracle_keys  # noqa: E402
 from sketchkit.learned._features import ngram_matrix  # noqa: E402
 from sketchkit.learned.cspp import CountSketchPlusPlus  # noqa: E402
+from sketchkit.learned.gbm import GBMOracle, dense_features  # noqa: E402
 from sketchkit.learned.metrics import (  # noqa: E402
     heavy_hitter_pr,
     loss_hsu,
@@ -90,12 +91,16 @@ class Data:
             Period(c, vocab) for c in (split.train, split.valid, split.refit, split.test))
         words = list(vocab)
         feats = ngram_matrix(words, MODEL_BITS_MAX, 3)
-        self.features = {name: feats[p.ids] for name, p in
-                         (("train", self.train), ("valid", self.valid), ("refit", self.refit), ("test", self.test))}
+        dense = dense_features(words, GBM["bits"], 3, ngrams=feats)
+        periods = (("train", self.train), ("valid", self.valid), ("refit", self.refit), ("test", self.test))
+        self.features = {name: feats[p.ids] for name, p in periods}
+        self.dense = {name: dense[p.ids] for name, p in periods}
 
 
 MODEL_BITS_MAX = 11
 MODELS = (("mse", 10), ("coverage", 11))
+# boosted trees on the spelling, about the size of the 2^10-weight linear model (≈ 4.5 KB)
+GBM = {"bits": 6, "n_trees": 30, "max_leaves": 8}
 
 
 class Candidate:
@@ -114,6 +119,10 @@ def candidates(data: Data) -> dict:
         m_te = NgramOracle.fit(data.refit.pairs, objective=objective, bits=bits, features=data.features["refit"])
         out[f"model-{objective}-{bits}"] = Candidate(
             m_tr, m_te, m_tr.score_features(data.features["valid"]), m_te.score_features(data.features["test"]))
+    g_tr = GBMOracle.fit(data.train.pairs, features=data.dense["train"], **GBM)
+    g_te = GBMOracle.fit(data.refit.pairs, features=data.dense["refit"], **GBM)
+    out["gbm"] = Candidate(
+        g_tr, g_te, g_tr.score_features(data.dense["valid"]), g_te.score_features(data.dense["test"]))
     if data.split.train_periods:
         # a learned lookup: next-period forecasts from each item's count history (drift)
         h = (LookupOracle.from_history(data.split.train_periods), LookupOracle.from_history(data.split.refit_periods))
@@ -124,19 +133,19 @@ def candidates(data: Data) -> dict:
 
 
 def hybrids(data: Data, cands: dict, budget: int) -> dict:
-    """Lookup (its heaviest entries, 30 % of the budget's bytes) + the small MSE model for the
-    rest, the model handicapped by an offset of 1 (offsets 0 and 2 measured the same on D2)."""
+    """Lookup (its heaviest entries, 30 % of the budget's bytes) + a model of the spelling for the
+    rest (the MSE n-gram model: ``hybrid-1``; the boosted trees: ``hybrid-gbm-1``), the model
+    handicapped by an offset of 1 (offsets 0 and 2 measured the same on D2 with the n-gram model)."""
     k = max(1, int(0.3 * budget) // 12)
-    model = cands["model-mse-10"]
     out = {}
-    for offset in (1.0,):
+    for label, model, offset in (("hybrid", cands["model-mse-10"], 1.0), ("hybrid-gbm", cands["gbm"], 1.0)):
         parts = []
         for lookup, m, period, ms in ((cands["lookup"].o_train, model.o_train, data.valid, model.s_valid),
                                       (cands["lookup"].o_test, model.o_test, data.test, model.s_test)):
             small = lookup.pruned(k)
             ls = small._lookup(oracle_keys(period.items), np.nan)
             parts.append((HybridOracle(small, m, offset), np.where(np.isnan(ls), ms - offset, ls)))
-        out[f"hybrid-{offset:g}"] = Candidate(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
+        out[f"{label}-{offset:g}"] = Candidate(parts[0][0], parts[1][0], parts[0][1], parts[1][1])
     return out
 
 
@@ -206,7 +215,7 @@ def bench_dataset(name: str, seeds: int, log) -> dict:
             learned = [o for o in pool if o != "random"]
             best = min(learned, key=lambda o: cfgs[o][0].valid_error)
             rows["best"] = dict(rows[best], choice=best)
-            model_names = [o for o in pool if o.startswith(("model", "hybrid", "history"))]
+            model_names = [o for o in pool if o.startswith(("model", "gbm", "hybrid", "history"))]
             best_model = min(model_names, key=lambda o: cfgs[o][0].valid_error)
             rows["best-learned"] = dict(rows[best_model], choice=best_model)
             per[kind] = rows
@@ -258,10 +267,12 @@ def main() -> None:
     ap.add_argument("--json", default="docs/benchmarks/learned.json")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    out = {"command": " ".join([Path(sys.executable).name] + sys.argv), "machine": machine(), "datasets": {}}
+    out = {"command": " ".join([Path(sys.executable).name] + sys.argv), "machine": machine(), "datasets": {},
+           "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_start": os.getloadavg()}
     for name in args.datasets.split(","):
         out["datasets"][name] = bench_dataset(name, args.seeds, lambda m: print(m, file=sys.stderr, flush=True))
     out["total_seconds"] = time.perf_counter() - t0
+    out["load_end"] = os.getloadavg()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     with open(args.json, "w") as fh:
         json.dump(out, fh, indent=1)

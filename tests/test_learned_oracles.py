@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sketchkit import from_bytes
+from sketchkit import _format, from_bytes
 from sketchkit.errors import CorruptSketchError, InvalidParameterError, ItemTypeError, WrongSketchTypeError
 from sketchkit.learned import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
 from sketchkit.learned._features import fold, ngram_matrix
+from sketchkit.learned.gbm import CLASS_FEATURES, GBMOracle, dense_features
 
 
 def pattern_counts(n: int = 400) -> dict:
@@ -133,3 +134,76 @@ def test_oracle_files_are_checked():
     data[-6] ^= 1
     with pytest.raises(CorruptSketchError):
         Oracle.from_bytes(bytes(data))
+
+
+def test_gbm_oracle_learns_from_spelling_and_round_trips():
+    train = pattern_counts()
+    gbm = GBMOracle.fit(train, n_trees=30, max_leaves=6)
+    unseen_heavy = ["kkkking", "jjhhing", "abbaing"]
+    unseen_light = ["zqkkkk", "zqjjhh", "zqabba"]
+    assert gbm.score(unseen_heavy).min() > gbm.score(unseen_light).max()
+    assert gbm.n_trees == 30 and gbm.threshold_for(1) >= gbm.threshold_for(100) >= gbm.threshold_for(10**6)
+    n_nodes = len(gbm._feature)
+    assert gbm.nbytes == 10 * n_nodes + 4 * (30 + 1 + len(gbm._ranks))
+    clone = from_bytes(gbm.to_bytes())
+    assert isinstance(clone, GBMOracle) and clone == gbm
+    assert np.array_equal(clone.score(unseen_heavy), gbm.score(unseen_heavy))
+    # usable as the model half of a hybrid
+    hy = HybridOracle(LookupOracle.from_counts(train, capacity=5), gbm, offset=1.0)
+    assert np.array_equal(hy.score(["qqqqing"]), gbm.score(["qqqqing"]) - 1.0)
+
+
+def test_gbm_scores_equal_the_fitted_regressor():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    train = pattern_counts(150)
+    items = list(train)
+    x = dense_features(items, 5)
+    y = np.log1p(np.array(list(train.values()), dtype=float))
+    with threadpool_limits(limits=1, user_api="openmp"):  # idle OpenMP threads spin on a busy machine
+        ref = HistGradientBoostingRegressor(max_iter=25, max_leaf_nodes=7, learning_rate=0.2, early_stopping=False,
+                                            random_state=0).fit(x, y)
+    gbm = GBMOracle.fit(train, bits=5, n_trees=25, max_leaves=7, learning_rate=0.2)
+    probe = items + ["never-seen", "zq", "ing", "a.b-c_D9é"]
+    assert np.abs(gbm.score(probe) - ref.predict(dense_features(probe, 5))).max() < 1e-4
+
+
+def test_dense_features_count_character_classes():
+    x = dense_features(["Ab1.-_x é", 42, b"\xff"], bits=4)
+    assert x.shape == (3, 16 + len(CLASS_FEATURES))
+    # chars, digits, upper, lower, non-ascii bytes, dots, dashes (- and _), other
+    assert x[0, 16:].tolist() == [9, 1, 1, 2, 2, 1, 2, 1]
+    assert x[1, 16:].tolist() == [2, 2, 0, 0, 0, 0, 0, 0]
+    assert x[2, 16:].tolist() == [1, 0, 0, 0, 2, 0, 0, 0]  # bytes read as Latin-1: 'ÿ', 2 UTF-8 bytes
+    assert x[0, :16].sum() == 12 + 11 + 10 + 1  # n-grams n = 1..3 of the 12 framed bytes + the length column
+    with pytest.raises(InvalidParameterError):
+        dense_features(["a"], bits=1)
+
+
+def test_gbm_fit_and_file_checks():
+    with pytest.raises(InvalidParameterError):
+        GBMOracle.fit({"a": 3})
+    for bad in ({"n_trees": 0}, {"max_leaves": 1}, {"learning_rate": 0.0}, {"features": np.zeros((3, 4))}):
+        with pytest.raises(InvalidParameterError):
+            GBMOracle.fit(pattern_counts(10), **bad)
+    good = GBMOracle([0, -1, -1], [1, 0, 0], [2, 0, 0], [0.5, -1.0, 1.0], [3], 0.0, bits=4)
+    x = np.zeros((2, 24), dtype=np.float32)
+    x[1, 0] = 1.0  # one split on feature 0 at 0.5: left leaf -1, right leaf +1
+    assert good.score_features(x).tolist() == [-1.0, 1.0]
+    with pytest.raises(InvalidParameterError):
+        good.score_features(x[:, :10])
+    for args in (([0, -1, -1], [0, 0, 0], [2, 0, 0]),   # a child that is its own parent: scoring would loop
+                 ([0, -1, -1], [1, 0, 0], [3, 0, 0]),   # a child outside its tree
+                 ([99, -1, -1], [1, 0, 0], [2, 0, 0])):  # a feature that does not exist
+        with pytest.raises(InvalidParameterError):
+            GBMOracle(*args, [0.5, -1.0, 1.0], [3], 0.0, bits=4)
+    data = bytearray(good.to_bytes())
+    assert from_bytes(bytes(data)) == good
+    with pytest.raises(CorruptSketchError):
+        from_bytes(bytes(data[:-10]))
+    payload_at = 24
+    bad = bytearray(data)
+    bad[payload_at + 4: payload_at + 8] = (1000).to_bytes(4, "little")  # claims 1000 trees
+    with pytest.raises(CorruptSketchError):
+        GBMOracle._from_payload(0, 0, _format.Reader(memoryview(bytes(bad[payload_at:-4]))))

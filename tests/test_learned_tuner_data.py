@@ -114,7 +114,7 @@ def test_cli_train_load_build(tmp_path):
     path = str(tmp_path / "w.oracle")
     words = "a a a a b b b c c d".split() * 5
     for kind, opts in (("lookup", {"capacity": 2}), ("model", {"bits": 10}), ("hybrid", {"bits": 10, "capacity": 2}),
-                       ("random", {"seed": 3})):
+                       ("gbm", {"n_trees": 10, "max_leaves": 4}), ("random", {"seed": 3})):
         train_oracle(words, path, kind=kind, **opts)
         oracle = load_oracle(path)
         assert oracle.kind == kind

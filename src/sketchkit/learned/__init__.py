@@ -1,17 +1,19 @@
 """Learning-augmented frequency sketches: an oracle predicts heavy items, they get exact counters.
 
 * Oracles (:mod:`.oracles`): :class:`LookupOracle`, :class:`NgramOracle` (log-count MSE or coverage
-  objective), :class:`HybridOracle`, :class:`RandomOracle`.
+  objective), :class:`HybridOracle`, :class:`RandomOracle`; :class:`GBMOracle` (:mod:`.gbm`, boosted trees on the
+  item's spelling).
 * Sketches (:mod:`.sketches`, :mod:`.cspp`): :class:`LearnedCountMin`, :class:`LearnedCountSketch`,
   :class:`CountSketchPlusPlus`, :class:`LearnedCountSketchPlusPlus`.
 * :func:`tune` (depth and heavy share on validation), metrics (:mod:`.metrics`), dataset loaders
   (:mod:`.datasets`), CLI helpers (:mod:`.cli_support`).
 
 Family ids 20–27 (20 LearnedCountMin, 21 LearnedCountSketch, 22 CountSketchPlusPlus, 23–26
-oracles, 27 LearnedCountSketchPlusPlus); hash domain 5.
+oracles, 27 LearnedCountSketchPlusPlus, 28 GBMOracle); hash domain 5.
 """
 
 from .cspp import CountSketchPlusPlus
+from .gbm import GBMOracle
 from .metrics import coverage, heavy_hitter_pr, loss_hsu, loss_unweighted, loss_weighted_aamand
 from .oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
 from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus
@@ -23,6 +25,7 @@ __all__ = [
     "NgramOracle",
     "HybridOracle",
     "RandomOracle",
+    "GBMOracle",
     "LearnedCountMin",
     "LearnedCountSketch",
     "LearnedCountSketchPlusPlus",

@@ -20,10 +20,11 @@ from typing import Any
 from .._base import Sketch, parse_memory
 from ..errors import InvalidParameterError, SerializationError
 from ._common import SLOT_BYTES
+from .gbm import GBMOracle
 from .oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
 from .sketches import LearnedCountMin, LearnedCountSketch
 
-ORACLE_KINDS = ("lookup", "model", "hybrid", "random")
+ORACLE_KINDS = ("lookup", "model", "gbm", "hybrid", "random")
 SKETCH_KINDS = {"countmin": (LearnedCountMin, 3), "countsketch": (LearnedCountSketch, 3)}
 DEFAULT_HEAVY_FRACTION = 0.3
 
@@ -38,8 +39,8 @@ def build_oracle(counts: dict, kind: str = "lookup", **opts: Any) -> Oracle:
     """An oracle from training counts (item -> count).
 
     Options: lookup: ``capacity``; model: ``objective`` ('mse' or 'coverage'), ``bits``, ``max_n``,
-    ``alpha``, ``heavy_share``; hybrid: ``capacity`` (lookup part) plus the model options;
-    random: ``seed``.
+    ``alpha``, ``heavy_share``; gbm: ``bits``, ``max_n``, ``n_trees``, ``max_leaves``,
+    ``learning_rate``; hybrid: ``capacity`` (lookup part) plus the model options; random: ``seed``.
     """
     model_opts = {"objective", "bits", "max_n", "alpha", "heavy_share"}
     if kind == "lookup":
@@ -48,6 +49,9 @@ def build_oracle(counts: dict, kind: str = "lookup", **opts: Any) -> Oracle:
     if kind == "model":
         _check_opts(opts, model_opts)
         return NgramOracle.fit(counts, **opts)
+    if kind == "gbm":
+        _check_opts(opts, {"bits", "max_n", "n_trees", "max_leaves", "learning_rate"})
+        return GBMOracle.fit(counts, **opts)
     if kind == "hybrid":
         _check_opts(opts, model_opts | {"capacity"})
         capacity = opts.pop("capacity", None)

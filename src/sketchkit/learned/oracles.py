@@ -70,6 +70,28 @@ def counts_arrays(counts: Any) -> tuple[list | np.ndarray, np.ndarray]:
     return items, values
 
 
+def rank_scores(scores: np.ndarray) -> np.ndarray:
+    """The training scores at ranks 1, 2, 4, 8, ... (float32): enough to place a threshold by
+    capacity without storing the training items (a model oracle's :meth:`Oracle.threshold_for`)."""
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    if len(ordered) == 0:
+        return np.empty(0, dtype=np.float32)
+    at = (1 << np.arange(int(math.log2(len(ordered))) + 1)) - 1
+    return ordered[at].astype(np.float32)
+
+
+def threshold_from_ranks(ranks: np.ndarray, capacity: int) -> float:
+    """Score at training rank ``capacity`` from :func:`rank_scores`, interpolated in log-rank."""
+    if capacity <= 0:
+        return math.inf
+    pos = math.log2(capacity)
+    if pos >= len(ranks) - 1:
+        return float(ranks[-1])
+    lo = int(pos)
+    frac = pos - lo
+    return float((1 - frac) * ranks[lo] + frac * ranks[lo + 1])
+
+
 class Oracle:
     """Interface: ``score(items) -> float64 array`` and ``nbytes`` (charged to the budget)."""
 
@@ -354,24 +376,14 @@ class NgramOracle(Oracle):
         return out._with_ranks(x)
 
     def _with_ranks(self, x) -> NgramOracle:
-        # the scores at training ranks 1, 2, 4, 8, ...: enough to place a threshold by capacity
-        scores = np.sort(self.score_features(x))[::-1]
-        at = (1 << np.arange(int(math.log2(len(scores))) + 1)) - 1
-        self._ranks = scores[at].astype(np.float32)
+        self._ranks = rank_scores(self.score_features(x))
         return self
 
     def threshold_for(self, capacity: int) -> float:
         """Score at training rank ``capacity``, interpolated in log-rank between stored ranks."""
-        if capacity <= 0:
-            return math.inf
-        if len(self._ranks) == 0:
+        if capacity > 0 and len(self._ranks) == 0:
             return super().threshold_for(capacity)
-        pos = math.log2(capacity)
-        if pos >= len(self._ranks) - 1:
-            return float(self._ranks[-1])
-        lo = int(pos)
-        frac = pos - lo
-        return float((1 - frac) * self._ranks[lo] + frac * self._ranks[lo + 1])
+        return threshold_from_ranks(self._ranks, capacity)
 
     @property
     def objective(self) -> str:
