@@ -101,17 +101,20 @@ def test_self_merge_doubles(f):
 @given(data=st.data())
 def test_bytes_pickle_and_copy_round_trip(f, data):
     s = build(f, data.draw(stream_strategy(f)))
-    for clone in (type(s).from_bytes(s.to_bytes()), sk.from_bytes(s.to_bytes()), pickle.loads(pickle.dumps(s)),
-                  s.copy(), copy.deepcopy(s)):
+    clones = [type(s).from_bytes(s.to_bytes()), sk.from_bytes(s.to_bytes()), pickle.loads(pickle.dumps(s)),
+              s.copy(), copy.deepcopy(s)]
+    for clone in clones:
         assert clone == s
         assert type(clone) is type(s)
-        more = data.draw(stream_strategy(f, 10))
-        if more:
-            items, weights = zip(*more)
+    # a clone rebuilds derived state (indexes, eviction queues) from the bytes alone: it must
+    # go on exactly as the original, whose derived state carries its history
+    more = data.draw(stream_strategy(f, 10))
+    if more:
+        items, weights = zip(*more)
+        s.update_batch(list(items), list(weights))
+        for clone in clones:
             clone.update_batch(list(items), list(weights))
-            twin = s.copy()
-            twin.update_batch(list(items), list(weights))
-            assert clone == twin
+            assert clone == s
 
 
 @params

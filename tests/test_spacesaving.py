@@ -98,3 +98,76 @@ def test_items_keep_their_types_through_bytes():
     back = sk.from_bytes(ss.to_bytes())
     assert sorted(map(repr, (r.item for r in back.top()))) == sorted(map(repr, [1, "1", b"\x02", "é", -(2**63)]))
     assert np.array_equal(back.estimate_batch(["1", 1]), [1, 1])
+
+
+class ReferenceSpaceSaving:
+    """Metwally et al.'s algorithm written plainly: evict the smallest (count, item hash)."""
+
+    def __init__(self, capacity, seed):
+        self.capacity, self.seed = capacity, seed
+        self.slots = {}  # hash -> [count, error]
+        self.floor = 0
+
+    def update(self, item, w):
+        if w == 0:
+            return
+        h = sk.hashing.item_hash(item, self.seed)
+        if h in self.slots:
+            self.slots[h][0] += w
+            return
+        base = self.floor
+        if len(self.slots) == self.capacity:
+            victim = min(self.slots, key=lambda k: (self.slots[k][0], k))
+            base = self.slots.pop(victim)[0]
+            self.floor = base
+        self.slots[h] = [base + w, base]
+
+
+# Long streams over many keys at capacities where the eviction queue (about m/8 entries)
+# is much smaller than m: rescans, stale entries and re-pushes all happen.
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 9)), min_size=1, max_size=1500),
+       st.sampled_from([1, 3, 17, 150, 300]))
+def test_equals_the_plain_algorithm_on_any_weighted_stream(stream, capacity):
+    ss = sk.SpaceSaving(capacity, seed=5)
+    ref = ReferenceSpaceSaving(capacity, seed=sk.SpaceSaving(1, seed=5)._seed)
+    half = len(stream) // 2
+    for part in (stream[:half], stream[half:]):  # two batches: state carries across calls
+        if part:
+            ss.update_batch([k for k, _ in part], [w for _, w in part])
+        for k, w in part:
+            ref.update(k, w)
+    keys = ss._state["keys"][: ss.size]
+    got = {int(k): (int(c), int(e)) for k, c, e in zip(keys, ss._state["counts"], ss._state["errors"])}
+    assert got == {h: (c, e) for h, (c, e) in ref.slots.items()}
+    assert ss.floor == ref.floor
+
+
+def test_int_items_are_recovered_from_their_hashes():
+    ss = sk.SpaceSaving(64, seed=9)
+    ints = [0, 1, -1, 2**63 - 1, -(2**63), 123456789, True]
+    ss.update_batch(ints)
+    assert ss._items is None  # nothing stored beside the hashes
+    assert sorted(r.item for r in ss.top()) == sorted({0, 1, -1, 2**63 - 1, -(2**63), 123456789})
+    assert all(type(r.item) is int for r in ss.top())
+    ss.update_batch(["x", b"y"])  # other items are kept as objects from then on
+    assert {r.item for r in ss.top()} >= {"x", b"y", -(2**63)}
+    assert ss.nbytes == sk.SpaceSaving.from_bytes(ss.to_bytes()).nbytes
+
+
+def test_counts_widen_to_int64_before_they_could_overflow():
+    ss = sk.SpaceSaving(4)
+    ss.update_batch(["a", "b"], [2**31 - 10, 5])
+    assert ss._state["counts"].dtype == np.int32
+    ss.update("a", 100)
+    assert ss._state["counts"].dtype == np.int64
+    assert ss.estimate("a") == 2**31 + 90
+    back = sk.from_bytes(ss.to_bytes())
+    assert back.estimate("a") == 2**31 + 90 and back._state["counts"].dtype == np.int64
+
+
+def test_from_memory_counts_what_the_items_cost():
+    for item_bytes, items in ((0, np.arange(10**5)), (16, [f"k{i:06d}" for i in range(10**5)])):
+        ss = sk.SpaceSaving.from_memory("16KiB", item_bytes=item_bytes)
+        ss.update_batch(items)
+        assert ss.size == ss.capacity
+        assert ss.nbytes <= 16 * 1024

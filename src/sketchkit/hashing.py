@@ -292,6 +292,34 @@ def _hash_int64(keys, seed):
     return out
 
 
+_INV_P1, _INV_P2, _INV_P3 = (np.uint64(pow(p, -1, 1 << 64)) for p in (_P1, _P2, _P3))
+U58 = np.uint64(58)
+
+
+@njit(cache=True, inline="always")
+def _rotr(x, r):
+    return (x >> r) | (x << (U64 - r))
+
+
+@njit(cache=True)
+def _unhash_int64(hashes, seed):
+    # The int64 item hash is a bijection of 64-bit words (odd multiplies, rotations, xor with
+    # a constant, xor-shifts): undo each step, so a summary can keep an int item's hash and
+    # recover the item from it instead of storing the item too.
+    out = np.empty(hashes.shape[0], dtype=np.int64)
+    base = seed + U_P5 + U8
+    for i in range(hashes.shape[0]):
+        h = hashes[i]
+        h ^= h >> U32
+        h *= _INV_P3
+        h ^= (h >> U29) ^ (h >> U58)
+        h *= _INV_P2
+        h ^= h >> U33
+        t = _rotr((h - U_P4) * _INV_P1, U27) ^ base
+        out[i] = np.int64(_rotr(t * _INV_P1, U31) * _INV_P2)
+    return out
+
+
 @njit(cache=True)
 def _hash_separated(buf, n, seed):
     # Items joined by NUL bytes (UTF-8 never puts a 0 byte inside another character).

@@ -9,7 +9,10 @@ append more::
     | size × i64 count | size × i64 error | size × tagged item (see _items.py)
 
 Item hashes are not stored: they are recomputed from the items on load, which also checks
-that the bytes and the seed agree.
+that the bytes and the seed agree. In memory it is the other way round for int items: a
+slot keeps only the item's hash, from which the int is recovered (the int hash is a
+bijection, ``hashing._unhash_int64``), so tracking ints costs no item storage at all. Other
+items (str, bytes) are kept as objects in a list that exists only once one arrives.
 """
 
 from __future__ import annotations
@@ -18,19 +21,22 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._base import Sketch, check_positive_int
+from .._base import INT32_MAX, Sketch, check_positive_int
 from .._format import Reader
 from ..errors import CorruptSketchError
-from ..hashing import DEFAULT_SEED, _hash_batch
+from ..hashing import DEFAULT_SEED, _hash_batch, _unhash_int64
 from . import _tracked as T
 from ._items import decode_items, encode_items, encoded_size
 
-SLOT_BYTES = 8 + 8 + 8 + 4 + 4 + 8  # key, count, error, heap, pos, item reference
+SLOT_BYTES = 8 + 4 + 4  # key, int32 count, int32 error (the index and queue are added below)
+ITEM_REF_BYTES = 8  # a list entry per slot, once a str/bytes item is tracked
 
 
 def planned_nbytes(capacity: int, item_bytes: int) -> int:
-    """nbytes of a full summary whose items each encode to ``item_bytes``."""
-    return capacity * (SLOT_BYTES + item_bytes) + 4 * T.index_size(capacity)
+    """nbytes of a full summary whose items each cost ``item_bytes`` (0 for int items,
+    ``ITEM_REF_BYTES`` + encoded length for str and bytes)."""
+    return (capacity * (SLOT_BYTES + item_bytes) + 4 * T.index_size(capacity)
+            + T.QUEUE_ENTRY_BYTES * T.queue_size(capacity))
 
 
 def capacity_for(budget: int, item_bytes: int) -> int:
@@ -61,7 +67,8 @@ class TrackedSummary(Sketch):
         super().__init__(seed)
         self._capacity = check_positive_int("capacity", capacity, (1 << 31) - 1)
         self._state = T.empty_state(min(self._capacity, 16))
-        self._items: list[Any] = [None] * len(self._state["keys"])
+        # None while every tracked item is an int; else one entry per slot (None = an int)
+        self._items: list[Any] | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -84,16 +91,31 @@ class TrackedSummary(Sketch):
 
     @property
     def nbytes(self) -> int:
-        """Slot arrays and index, plus the canonical encodings of the tracked items."""
+        """Slot arrays, index and eviction queue, plus, for str/bytes items, a reference per
+        slot and the items' canonical encodings (int items live in their hashes)."""
         st = self._state
-        arrays = sum(int(st[k].nbytes) for k in ("keys", "counts", "errors", "heap", "pos", "index"))
-        return arrays + 8 * len(self._items) + sum(encoded_size(x) for x in self._items[: self.size])
+        total = sum(int(st[k].nbytes) for k in T.STATE_ARRAYS)
+        if self._items is not None:
+            total += ITEM_REF_BYTES * len(self._items)
+            total += sum(encoded_size(x) for x in self._items[: self.size] if x is not None)
+        return total
 
     def __contains__(self, item: Any) -> bool:
         """True when the item is tracked (no false positives up to 64-bit hash collisions)."""
         return self._slots_of([item])[0] >= 0
 
     # ------------------------------------------------------------------ slots
+    def _reserve(self, abs_total: int) -> None:
+        super()._reserve(abs_total)
+        # a count never exceeds the total absolute weight (HeavyHitters' base is a median
+        # of CountSketch counters, bounded the same way): widen before int32 could overflow
+        if self._state["counts"].dtype == np.int32 and self._abs_total + abs_total > INT32_MAX:
+            for name in ("counts", "errors"):
+                self._state[name] = self._state[name].astype(np.int64)
+
+    def _count_dtype(self, abs_total: int) -> type:
+        return np.int32 if abs_total <= INT32_MAX else np.int64
+
     def _ensure_room(self, n: int) -> None:
         allocated = len(self._state["keys"])
         if allocated >= self._capacity or allocated >= self.size + n:
@@ -102,14 +124,32 @@ class TrackedSummary(Sketch):
         self._reshape(new)
 
     def _reshape(self, allocated: int) -> None:
-        st = self._state
-        size = self.size
-        keys, counts, errors, heap, pos, index = T.rebuild(st["keys"], st["counts"], st["errors"], size, allocated)
-        self._state = {
-            "keys": keys, "counts": counts, "errors": errors, "heap": heap, "pos": pos,
-            "index": index, "meta": st["meta"],
-        }
-        self._items = self._items[:size] + [None] * (allocated - size)
+        self._state = T.resized_state(self._state, allocated)
+        if self._items is not None:
+            size = self.size
+            self._items = self._items[:size] + [None] * (allocated - size)
+
+    def _record(self, placed: np.ndarray, batch: Any, raw: bool) -> None:
+        """Remember the item now in each slot that got one (``placed`` from the kernels)."""
+        slots = np.flatnonzero(placed >= 0)
+        if slots.size == 0:
+            return
+        if raw:  # int items: their hashes are enough
+            if self._items is not None:
+                for s in slots.tolist():
+                    self._items[s] = None
+            return
+        placed_items = [(s, batch[p]) for s, p in zip(slots.tolist(), placed[slots].tolist())]
+        objects = [(s, x) for s, x in placed_items if not isinstance(x, (int, np.integer))]
+        if self._items is None:
+            if not objects:
+                return
+            self._items = [None] * len(self._state["keys"])
+        items = self._items
+        for s, _ in placed_items:
+            items[s] = None
+        for s, x in objects:
+            items[s] = x
 
     def _slots_of(self, items: Any) -> np.ndarray:
         keys, raw = self._keys_of(items)
@@ -117,16 +157,30 @@ class TrackedSummary(Sketch):
         st = self._state
         return T.find_many(st["index"], st["keys"], np.ascontiguousarray(hashes, dtype=np.uint64))
 
+    def _live_items(self) -> list[Any]:
+        size = self.size
+        keys = self._state["keys"][:size]
+        stored = self._items[:size] if self._items is not None else [None] * size
+        missing = [i for i, x in enumerate(stored) if x is None]
+        if missing:
+            ints = _unhash_int64(np.ascontiguousarray(keys[missing]), self._item_seed).tolist()
+            stored = list(stored)
+            for i, v in zip(missing, ints):
+                stored[i] = v
+        return stored
+
     def _live(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
         st = self._state
         size = self.size
-        return st["keys"][:size], st["counts"][:size], st["errors"][:size], self._items[:size]
+        return st["keys"][:size], st["counts"][:size], st["errors"][:size], self._live_items()
 
     def _ranked(self) -> np.ndarray:
         """Live slots heaviest first; ties go to the larger exact part (count − error), then
         to the smaller item hash (deterministic)."""
-        keys, counts, errors, _ = self._live()
-        return np.lexsort((keys, errors, -counts))
+        st = self._state
+        size = self.size
+        counts = st["counts"][:size].astype(np.int64)
+        return np.lexsort((st["keys"][:size], st["errors"][:size], -counts))
 
     # ------------------------------------------------------------------ merge
     def _merge_state(self, other: Any) -> None:
@@ -165,16 +219,9 @@ class TrackedSummary(Sketch):
         if dropped.size:
             floor = max(floor, int(carr[dropped].max()))
         self._merge_extra(other)
-        size = len(keep)
-        allocated = max(len(self._state["keys"]), min(self._capacity, size))
-        st = self._state
-        st["meta"][0] = size
-        st["meta"][1] = floor
-        st["keys"] = karr[keep]
-        st["counts"] = carr[keep]
-        st["errors"] = earr[keep]
-        self._items = [items[i] for i in keep.tolist()]
-        self._reshape(allocated)
+        # _reserve has widened self's counts already if the merged total needs int64
+        self._set_live(karr[keep], carr[keep], earr[keep], [items[i] for i in keep.tolist()], floor,
+                       self._state["counts"].dtype)
 
     def _absent_value(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(count, error) this summary contributes for items it does not track."""
@@ -190,9 +237,27 @@ class TrackedSummary(Sketch):
 
     def _clear(self) -> None:
         self._state = T.empty_state(min(self._capacity, 16))
-        self._items = [None] * len(self._state["keys"])
+        self._items = None
         self._total = 0
         self._abs_total = 0
+
+    def _set_live(self, keys: np.ndarray, counts: np.ndarray, errors: np.ndarray, items: list[Any],
+                  floor: int, dtype: Any) -> None:
+        """Replace the tracked set (after a merge or a load); the eviction queue starts empty."""
+        size = len(keys)
+        allocated = min(self._capacity, max(size, 16, len(self._state["keys"])))
+        state = T.empty_state(allocated, dtype)
+        state["keys"][:size] = keys
+        state["counts"][:size] = counts
+        state["errors"][:size] = errors
+        state["meta"][:] = (size, floor)
+        T.rebuild_index(state["keys"], size, state["index"])
+        self._state = state
+        if all(isinstance(x, (int, np.integer)) for x in items):
+            self._items = None
+        else:
+            self._items = [None if isinstance(x, (int, np.integer)) else x for x in items]
+            self._items += [None] * (allocated - size)
 
     # ------------------------------------------------------------------ bytes
     def _summary_payload(self) -> bytes:
@@ -212,15 +277,13 @@ class TrackedSummary(Sketch):
         keys = _hash_batch(items, self._item_seed) if size else np.zeros(0, dtype=np.uint64)
         if len(np.unique(keys)) != size:
             raise CorruptSketchError("duplicate tracked items in sketch bytes")
-        if size and (np.any(errors < 0) or np.any(counts < errors)):
+        if size and (np.any(errors < 0) or np.any(counts < errors) or int(counts.max()) > abs_total):
             raise CorruptSketchError("tracked counts and errors are inconsistent")
         self._capacity = int(capacity)
         self._total = int(total)
         self._abs_total = int(abs_total)
-        meta = np.array([size, floor], dtype=np.int64)
-        self._state = {"keys": keys, "counts": counts, "errors": errors, "meta": meta}
-        self._items = items
-        self._reshape(min(self._capacity, max(size, 16)))
+        self._state = T.empty_state(1)  # _set_live sizes from here
+        self._set_live(keys, counts, errors, items, int(floor), self._count_dtype(self._abs_total))
 
     # ------------------------------------------------------------------ rows
     def _rows(self, k: int | None, lower: np.ndarray, upper: np.ndarray) -> list[TopRow]:

@@ -1,17 +1,24 @@
 """Compiled tracked-item set shared by SpaceSaving and HeavyHitters.
 
-State of a set of capacity ``m`` (all numpy arrays, so it serializes and pickles as data):
+State of a set of capacity ``m`` (numpy arrays, so it serializes and pickles as data):
 
-* ``keys[m]`` uint64 item hashes, ``counts[m]`` and ``errors[m]`` int64 per slot;
-* ``heap[m]`` int32: a binary min-heap of slots ordered by ``(count, key)`` — a total order,
-  so which slot is "the minimum" never depends on insertion history or memory layout
-  (round-tripped and merged sketches evict exactly as a fresh one would);
-* ``pos[m]`` int32: each slot's place in the heap;
+* ``keys[m]`` uint64 item hashes; ``counts[m]`` and ``errors[m]``, int32 while the total
+  weight fits (promoted to int64 before it could overflow), so a slot costs 16 bytes;
 * ``index[T]`` int32: open-addressing table (linear probing, T a power of two ≥ 4m/3)
   mapping a key to ``slot + 1`` (0 = empty), with backward-shift deletion;
-* ``meta[2]`` int64: ``[size, floor]``; ``floor`` bounds the count of any untracked item.
+* ``meta[2]`` int64: ``[size, floor]``; ``floor`` bounds the count of any untracked item;
+* the *eviction queue*: a small binary heap (``L ≈ m/32`` entries of pushed count, key and
+  slot) holding the slots that are smallest in the total order ``(count, key)``, and the
+  threshold ``(qthr_count, qthr_key)`` that every slot outside the queue is at or above.
 
-Counts only ever grow, so a changed slot only needs sifting down.
+Why a queue and not a heap over every slot: the queue costs under a byte per slot where a
+full heap with back-pointers costs eight, and a tracked item's increment costs nothing (a
+full heap sifts). Eviction still takes exactly the smallest ``(count, key)`` slot, so which
+item goes never depends on history or memory layout: the queue is derived state, rebuilt by
+a scan whenever it runs empty (or after a merge or a load), and round-tripped or merged
+summaries evict exactly as a fresh one would. Entries go stale when their slot's count grows
+(counts only grow): a stale entry popped is pushed back with its new count while that is
+still below the threshold, and dropped otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from numba import njit
 
 from ._kernels import bucket_sign, key_hash, sort_small
 
-_U1 = np.uint64(1)
+# queue meta: [entries, valid (0/1), threshold count]; the threshold key lives in qthr_key[0]
+_Q_N, _Q_VALID, _Q_THR = 0, 1, 2
 
 
 def index_size(capacity: int) -> int:
@@ -29,57 +37,35 @@ def index_size(capacity: int) -> int:
     return 1 << (need - 1).bit_length()
 
 
-def empty_state(capacity: int) -> dict[str, np.ndarray]:
+def queue_size(capacity: int) -> int:
+    """Eviction-queue entries for a capacity: about m/8, at least 16 (or m). A rescan costs a
+    few passes over the m slots and is due after at most L evictions."""
+    return min(capacity, max(16, capacity // 8))
+
+
+QUEUE_ENTRY_BYTES = 8 + 8 + 4
+
+
+def empty_state(capacity: int, dtype=np.int32) -> dict[str, np.ndarray]:
+    q = queue_size(capacity)
     return {
         "keys": np.zeros(capacity, dtype=np.uint64),
-        "counts": np.zeros(capacity, dtype=np.int64),
-        "errors": np.zeros(capacity, dtype=np.int64),
-        "heap": np.zeros(capacity, dtype=np.int32),
-        "pos": np.zeros(capacity, dtype=np.int32),
+        "counts": np.zeros(capacity, dtype=dtype),
+        "errors": np.zeros(capacity, dtype=dtype),
         "index": np.zeros(index_size(capacity), dtype=np.int32),
         "meta": np.zeros(2, dtype=np.int64),
+        "qcount": np.zeros(q, dtype=np.int64),
+        "qkey": np.zeros(q, dtype=np.uint64),
+        "qslot": np.zeros(q, dtype=np.int32),
+        "qmeta": np.zeros(3, dtype=np.int64),
+        "qthr_key": np.zeros(1, dtype=np.uint64),
     }
 
 
-@njit(cache=True, inline="always")
-def _less(counts, keys, a, b):
-    return counts[a] < counts[b] or (counts[a] == counts[b] and keys[a] < keys[b])
+STATE_ARRAYS = ("keys", "counts", "errors", "index", "qcount", "qkey", "qslot")
 
 
-@njit(cache=True)
-def _sift_down(heap, pos, counts, keys, i, size):
-    slot = heap[i]
-    while True:
-        c = 2 * i + 1
-        if c >= size:
-            break
-        if c + 1 < size and _less(counts, keys, heap[c + 1], heap[c]):
-            c += 1
-        if _less(counts, keys, heap[c], slot):
-            heap[i] = heap[c]
-            pos[heap[i]] = i
-            i = c
-        else:
-            break
-    heap[i] = slot
-    pos[slot] = i
-
-
-@njit(cache=True)
-def _sift_up(heap, pos, counts, keys, i):
-    slot = heap[i]
-    while i > 0:
-        p = (i - 1) // 2
-        if _less(counts, keys, slot, heap[p]):
-            heap[i] = heap[p]
-            pos[heap[i]] = i
-            i = p
-        else:
-            break
-    heap[i] = slot
-    pos[slot] = i
-
-
+# ----------------------------------------------------------------------------- index
 @njit(cache=True)
 def find(index, keys, h):
     mask = index.shape[0] - 1
@@ -135,33 +121,137 @@ def _index_remove(index, keys, h):
     index[i] = 0
 
 
+# ----------------------------------------------------------------------------- eviction queue
+@njit(cache=True, inline="always")
+def _before(c1, k1, c2, k2):
+    return c1 < c2 or (c1 == c2 and k1 < k2)
+
+
 @njit(cache=True)
-def _place(keys, counts, errors, heap, pos, index, meta, h, count, error):
-    """Give ``h`` a slot (a free one, else the minimum's); return the slot."""
+def _q_push(qcount, qkey, qslot, qmeta, c, k, s):
+    n = qmeta[_Q_N]
+    if n == qcount.shape[0]:
+        qmeta[_Q_VALID] = 0  # full: forget the queue, the next eviction rescans
+        return
+    i = n
+    while i > 0:
+        p = (i - 1) // 2
+        if _before(c, k, qcount[p], qkey[p]):
+            qcount[i] = qcount[p]
+            qkey[i] = qkey[p]
+            qslot[i] = qslot[p]
+            i = p
+        else:
+            break
+    qcount[i] = c
+    qkey[i] = k
+    qslot[i] = s
+    qmeta[_Q_N] = n + 1
+
+
+@njit(cache=True)
+def _q_pop(qcount, qkey, qslot, qmeta):
+    n = qmeta[_Q_N] - 1
+    qmeta[_Q_N] = n
+    c, k, s = qcount[n], qkey[n], qslot[n]
+    i = 0
+    while True:
+        ch = 2 * i + 1
+        if ch >= n:
+            break
+        if ch + 1 < n and _before(qcount[ch + 1], qkey[ch + 1], qcount[ch], qkey[ch]):
+            ch += 1
+        if _before(qcount[ch], qkey[ch], c, k):
+            qcount[i] = qcount[ch]
+            qkey[i] = qkey[ch]
+            qslot[i] = qslot[ch]
+            i = ch
+        else:
+            break
+    if n > 0:
+        qcount[i] = c
+        qkey[i] = k
+        qslot[i] = s
+
+
+@njit(cache=True)
+def _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
+    """Fill the queue with the ``L`` smallest live slots by ``(count, key)``: a few linear
+    passes (selection, not sorting: the threshold level can hold most of the slots)."""
+    take = min(qcount.shape[0], size)
+    vals = np.empty(size, dtype=np.int64)
+    for s in range(size):
+        vals[s] = counts[s]
+    thr = np.partition(vals, take - 1)[take - 1]
+    qmeta[_Q_N] = 0
+    qmeta[_Q_VALID] = 1
+    n_at = 0
+    for s in range(size):
+        c = np.int64(counts[s])
+        if c < thr:
+            _q_push(qcount, qkey, qslot, qmeta, c, keys[s], s)
+        elif c == thr:
+            vals[n_at] = s  # reuse the buffer: slots at the threshold count
+            n_at += 1
+    room = take - qmeta[_Q_N]
+    at_keys = np.empty(n_at, dtype=np.uint64)
+    for j in range(n_at):
+        at_keys[j] = keys[vals[j]]
+    last = np.partition(at_keys, room - 1)[room - 1] if room < n_at else at_keys.max()
+    for j in range(n_at):
+        s = vals[j]
+        if keys[s] <= last:
+            _q_push(qcount, qkey, qslot, qmeta, thr, keys[s], s)
+    qmeta[_Q_THR] = thr
+    qthr_key[0] = last
+
+
+@njit(cache=True)
+def _min_slot(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
+    """The live slot smallest in ``(count, key)``, left at the top of the queue."""
+    while True:
+        if qmeta[_Q_VALID] == 0 or qmeta[_Q_N] == 0:
+            _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key)
+        s = qslot[0]
+        c = np.int64(counts[s])
+        if c == qcount[0] and keys[s] == qkey[0]:
+            return s
+        k = keys[s]
+        _q_pop(qcount, qkey, qslot, qmeta)
+        if not _before(qmeta[_Q_THR], qthr_key[0], c, k):  # still at or below the threshold
+            _q_push(qcount, qkey, qslot, qmeta, c, k, s)
+
+
+@njit(cache=True)
+def _note_placed(qcount, qkey, qslot, qmeta, qthr_key, c, k, s):
+    """A slot got a new item: queue it if it falls at or below the threshold."""
+    if qmeta[_Q_VALID] == 1 and not _before(qmeta[_Q_THR], qthr_key[0], c, k):
+        _q_push(qcount, qkey, qslot, qmeta, c, k, s)
+
+
+# ----------------------------------------------------------------------------- updates
+@njit(cache=True)
+def _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key, h, count, error, victim):
+    """Give ``h`` a free slot, or ``victim`` (the minimum, at the top of the queue); return it."""
     size = meta[0]
-    m = keys.shape[0]
-    if size < m:
+    if size < keys.shape[0]:
         slot = size
-        keys[slot] = h
-        counts[slot] = count
-        errors[slot] = error
-        heap[size] = slot
-        pos[slot] = size
         meta[0] = size + 1
-        _sift_up(heap, pos, counts, keys, size)
     else:
-        slot = heap[0]
+        slot = victim
+        _q_pop(qcount, qkey, qslot, qmeta)
         _index_remove(index, keys, keys[slot])
-        keys[slot] = h
-        counts[slot] = count
-        errors[slot] = error
-        _sift_down(heap, pos, counts, keys, 0, m)
+    keys[slot] = h
+    counts[slot] = count
+    errors[slot] = error
     _index_insert(index, h, slot)
+    _note_placed(qcount, qkey, qslot, qmeta, qthr_key, count, h, slot)
     return slot
 
 
 @njit(cache=True)
-def spacesaving_update(keys, counts, errors, heap, pos, index, meta, items, raw, item_seed, weights):
+def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                       items, raw, item_seed, weights):
     """Metwally et al.'s update, weighted. Returns, per slot, the batch position of the last
     item placed in it (-1 where none was)."""
     n = items.shape[0]
@@ -176,20 +266,23 @@ def spacesaving_update(keys, counts, errors, heap, pos, index, meta, items, raw,
         slot = find(index, keys, h)
         if slot >= 0:
             counts[slot] += w
-            _sift_down(heap, pos, counts, keys, pos[slot], meta[0])
             continue
+        victim = -1
         if meta[0] < m:
             base = meta[1]
         else:
-            base = counts[heap[0]]
+            victim = _min_slot(keys, counts, m, qcount, qkey, qslot, qmeta, qthr_key)
+            base = np.int64(counts[victim])
             meta[1] = base  # the evicted count bounds every untracked item from now on
-        placed[_place(keys, counts, errors, heap, pos, index, meta, h, base + w, base)] = i
+        s = _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                   h, base + w, base, victim)
+        placed[s] = i
     return placed
 
 
 @njit(cache=True)
-def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, items, raw, item_seed, weights,
-                 admit_rank):
+def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                 items, raw, item_seed, weights, admit_rank):
     """CountSketch update plus candidate maintenance (insertion-only weights ≥ 0).
 
     A tracked candidate's count is ``base + exact``: ``exact`` is its weight since admission
@@ -220,58 +313,41 @@ def heavy_update(table, row_keys, keys, counts, errors, heap, pos, index, meta, 
         slot = find(index, keys, h)
         if slot >= 0:
             counts[slot] += w
-            _sift_down(heap, pos, counts, keys, pos[slot], meta[0])
             continue
         sort_small(vals)
         base = vals[half] - w
         if base < 0:
             base = 0
         count = base + w
+        victim = -1
         if meta[0] >= m:
             # Admit on the order statistic just below the median: a light item whose median
             # is inflated because a bare majority of its rows hit heavy items is refused.
-            low = heap[0]
+            victim = _min_slot(keys, counts, m, qcount, qkey, qslot, qmeta, qthr_key)
+            low_c = np.int64(counts[victim])
             probe = vals[admit_rank]
-            if probe < counts[low] or (probe == counts[low] and h >= keys[low]):
+            if probe < low_c or (probe == low_c and h >= keys[victim]):
                 continue
-        placed[_place(keys, counts, errors, heap, pos, index, meta, h, count, base)] = i
+        s = _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                   h, count, base, victim)
+        placed[s] = i
     return placed
 
 
 @njit(cache=True)
-def rebuild(keys, counts, errors, size, capacity):
-    """Fresh heap, positions and index for slots ``0..size-1`` (after a merge or a load)."""
-    out_keys = np.zeros(capacity, dtype=np.uint64)
-    out_counts = np.zeros(capacity, dtype=np.int64)
-    out_errors = np.zeros(capacity, dtype=np.int64)
-    heap = np.zeros(capacity, dtype=np.int32)
-    pos = np.zeros(capacity, dtype=np.int32)
-    t = 2
-    need = (4 * capacity + 2) // 3 + 1
-    while t < need:
-        t *= 2
-    index = np.zeros(t, dtype=np.int32)
+def rebuild_index(keys, size, index):
+    """Index for slots ``0..size-1`` (after a merge, a load or a resize)."""
+    index[:] = 0
     for s in range(size):
-        out_keys[s] = keys[s]
-        out_counts[s] = counts[s]
-        out_errors[s] = errors[s]
-        heap[s] = s
-        pos[s] = s
         _index_insert(index, keys[s], s)
-    for i in range(size // 2 - 1, -1, -1):
-        _sift_down(heap, pos, out_counts, out_keys, i, size)
-    return out_keys, out_counts, out_errors, heap, pos, index
 
 
-def record_items(placed: np.ndarray, batch, items: list) -> None:
-    """Store in each slot the batch item placed there last (``placed`` from the kernels)."""
-    slots = np.flatnonzero(placed >= 0)
-    if slots.size == 0:
-        return
-    where = placed[slots]
-    if isinstance(batch, np.ndarray):
-        for s, v in zip(slots.tolist(), batch[where].tolist()):
-            items[s] = v
-    else:
-        for s, p in zip(slots.tolist(), where.tolist()):
-            items[s] = batch[p]
+def resized_state(state: dict[str, np.ndarray], allocated: int) -> dict[str, np.ndarray]:
+    """The live slots of ``state`` in fresh arrays of ``allocated`` slots (queue invalid)."""
+    size = int(state["meta"][0])
+    out = empty_state(allocated, state["counts"].dtype)
+    for name in ("keys", "counts", "errors"):
+        out[name][:size] = state[name][:size]
+    out["meta"][:] = state["meta"]
+    rebuild_index(out["keys"], size, out["index"])
+    return out

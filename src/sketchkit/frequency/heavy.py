@@ -53,7 +53,9 @@ from ._summary import TopRow, TrackedSummary, planned_nbytes
 from .countsketch import CountSketch, _w
 
 FAMILY = 4
-TYPICAL_ITEM_BYTES = 8
+# Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
+# item costs a reference (8) plus its encoding. The default suits short tokens.
+TYPICAL_ITEM_BYTES = 16
 
 
 def admission_rank(depth: int) -> int:
@@ -93,7 +95,8 @@ class HeavyHitters(TrackedSummary):
         seed: int = DEFAULT_SEED,
         item_bytes: int = TYPICAL_ITEM_BYTES,
     ) -> HeavyHitters:
-        """Split ``budget`` between 1.1·k candidates and the widest CountSketch that fits."""
+        """Split ``budget`` between 1.1·k candidates and the widest CountSketch that fits;
+        ``item_bytes`` as in :meth:`SpaceSaving.from_memory` (0 for int items)."""
         k = check_positive_int("k", k)
         nbytes = parse_memory(budget)
         capacity = k + max(1, k // 10)
@@ -164,10 +167,11 @@ class HeavyHitters(TrackedSummary):
         cs = self._cs
         placed = T.heavy_update(
             cs._table, cs._row_keys,
-            st["keys"], st["counts"], st["errors"], st["heap"], st["pos"], st["index"], st["meta"],
+            st["keys"], st["counts"], st["errors"], st["index"], st["meta"],
+            st["qcount"], st["qkey"], st["qslot"], st["qmeta"], st["qthr_key"],
             keys, raw, self._item_seed, _w(weights), admission_rank(cs.depth),
         )
-        T.record_items(placed, batch, self._items)
+        self._record(placed, batch, raw)
         total = int(weights.sum()) if weights is not None else len(keys)
         cs._total += total
         cs._abs_total += total

@@ -46,7 +46,9 @@ from ._summary import TopRow, TrackedSummary, capacity_for
 from .countsketch import _w
 
 FAMILY = 3
-TYPICAL_ITEM_BYTES = 8
+# Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
+# item costs a reference (8) plus its encoding. The default suits short tokens.
+TYPICAL_ITEM_BYTES = 16
 
 
 class SpaceSaving(TrackedSummary):
@@ -57,7 +59,15 @@ class SpaceSaving(TrackedSummary):
 
     @classmethod
     def from_memory(cls, budget: int | str, *, seed: int = DEFAULT_SEED, item_bytes: int = TYPICAL_ITEM_BYTES):
-        """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per item."""
+        """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per
+        item: 8 + the typical encoded length for str/bytes items (default 16), 0 for int items
+        (an int is recovered from its hash, so it costs nothing beyond its slot).
+
+        >>> SpaceSaving.from_memory("16KiB", item_bytes=0).capacity
+        664
+        >>> SpaceSaving.from_memory("16KiB").capacity
+        383
+        """
         capacity = capacity_for(parse_memory(budget), item_bytes)
         if capacity < 1:
             raise InvalidParameterError(f"memory budget {budget!r} is too small for one SpaceSaving slot")
@@ -92,10 +102,11 @@ class SpaceSaving(TrackedSummary):
         self._ensure_room(len(keys))
         st = self._state
         placed = T.spacesaving_update(
-            st["keys"], st["counts"], st["errors"], st["heap"], st["pos"], st["index"], st["meta"],
+            st["keys"], st["counts"], st["errors"], st["index"], st["meta"],
+            st["qcount"], st["qkey"], st["qslot"], st["qmeta"], st["qthr_key"],
             keys, raw, self._item_seed, _w(weights),
         )
-        T.record_items(placed, batch, self._items)
+        self._record(placed, batch, raw)
 
     # ------------------------------------------------------------------ queries
     def estimate(self, item: Any) -> int:
