@@ -106,6 +106,26 @@ def test_text_files_strip_line_ends_before_tokenizing(tmp_path):
     assert got == one_pass(make_cm(), ["x", "y", "z"])
 
 
+def test_a_line_longer_than_max_line_bytes_is_refused_with_its_offset(tmp_path):
+    body = b"a b\n" + b"x" * 5000 + b"\n" + b"c\n"
+    (tmp_path / "long.txt").write_bytes(body)
+    (tmp_path / "long.txt.gz").write_bytes(gzip.compress(body))
+    for name in ("long.txt", "long.txt.gz"):
+        path = str(tmp_path / name)
+        with pytest.raises(InvalidItemError, match=r"line at (decompressed )?byte 4 is longer than 1000 bytes"):
+            sketch_text_files([path], make_cm, words, blocksize="1KiB", max_line_bytes=1000)
+        got = sketch_text_files([path], make_cm, words, blocksize="1KiB", max_line_bytes="5001")
+        assert got == one_pass(make_cm(), ["a", "b", "x" * 5000, "c"])
+    # The cap counts the newline: a line of exactly max_line bytes passes, one byte more does not.
+    fs = fsspec.filesystem("file")
+    path = str(tmp_path / "long.txt")
+    assert list(_range_lines(fs, path, 4, len(body), None, max_line=5001)) == [b"x" * 5000 + b"\n", b"c\n"]
+    with pytest.raises(InvalidItemError, match="longer than 5000"):
+        list(_range_lines(fs, path, 4, len(body), None, max_line=5000))
+    # A range that starts inside the long line skips it in bounded steps (its owner reports it).
+    assert list(_range_lines(fs, path, 100, len(body), None, max_line=10)) == [b"c\n"]
+
+
 def test_text_files_reject_bad_utf8_and_bad_arguments(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok\n\xff\xfe\n")

@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("sketchkit.distributed needs dask: pip install 'sketchkit[dask]'") from exc
 
 from ._partials import STREAM_BATCH
-from .cluster import LOCAL_CLUSTER_CONFIG, dask_client
+from .cluster import LOCAL_CLUSTER_CONFIG, WarmSketchkit, dask_client, local_cluster, warm_workers
 from .collections import merge_sketches, sketch_array, sketch_bag, sketch_column
 from .files import sketch_csv, sketch_parquet, sketch_text_files
 from .groupby import sketch_aggregation, sketch_groupby
@@ -32,7 +32,9 @@ from .groupby import sketch_aggregation, sketch_groupby
 __all__ = [
     "LOCAL_CLUSTER_CONFIG",
     "STREAM_BATCH",
+    "WarmSketchkit",
     "dask_client",
+    "local_cluster",
     "merge_sketches",
     "sketch_aggregation",
     "sketch_array",
@@ -42,4 +44,5 @@ __all__ = [
     "sketch_groupby",
     "sketch_parquet",
     "sketch_text_files",
+    "warm_workers",
 ]

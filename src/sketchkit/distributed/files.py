@@ -7,24 +7,33 @@ fsspec backend is installed). Each task streams its share of the input through
 * text: uncompressed files are cut into byte ranges of ``blocksize``, a line belonging to the
   range that holds its first byte; ``.gz``/``.bz2``/``.xz`` files cannot be split and are one
   task each, decompressed as a stream;
-* Parquet: one task per row group, read in record batches;
+* Parquet: tasks of whole row groups, about ``rows_per_task`` rows each, read in record batches;
 * CSV: ``dask.dataframe.read_csv`` blocks of ``blocksize`` (one whole file when compressed).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from dask.delayed import delayed
 
-from .._base import Sketch, parse_memory
+from .._base import Sketch, check_positive_int, parse_memory
 from ..errors import InvalidParameterError
 from . import _partials as P
 from ._tree import finish, reduce_partials
 from .cluster import dask_client
 
-__all__ = ["sketch_text_files", "sketch_csv", "sketch_parquet", "text_ranges"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "ROWS_PER_TASK",
+    "parquet_tasks",
+    "sketch_csv",
+    "sketch_parquet",
+    "sketch_text_files",
+    "text_ranges",
+]
 
 _CONTEXT = "the sketch merged on the workers does not match make_sketch() called in the driver"
 
@@ -74,22 +83,42 @@ def text_ranges(fs: Any, paths: list[str], blocksize: int) -> list[tuple[str, in
     return out
 
 
-def _range_lines(fs: Any, path: str, start: int, end: int, compression: str | None) -> Iterator[bytes]:
-    """The lines whose first byte lies in ``[start, end)`` (the whole stream when compressed)."""
-    if compression is not None:
-        with fs.open(path, mode="rb", compression=compression) as fh:
-            yield from fh
-        return
-    with fs.open(path, mode="rb") as fh:
+# The longest line a text task accepts, newline included: a task holds a whole line (the
+# tokeniser needs it), so without a cap one huge line (a file with no newline at all) would sit
+# in a worker's memory whole.
+MAX_LINE_BYTES = 64 << 20
+
+
+def _range_lines(
+    fs: Any, path: str, start: int, end: int, compression: str | None, max_line: int = MAX_LINE_BYTES
+) -> Iterator[bytes]:
+    """The lines whose first byte lies in ``[start, end)`` (the whole stream when compressed).
+
+    A line longer than ``max_line`` bytes raises :class:`~sketchkit.errors.InvalidItemError`
+    before more than ``max_line + 1`` bytes of it are held.
+    """
+    with fs.open(path, mode="rb", compression=compression) as fh:
         pos = start
-        if start > 0:
-            # The line holding byte start-1 belongs to the previous range: skip through its end.
+        if compression is None and start > 0:
+            # The line holding byte start-1 belongs to the previous range: skip through its end,
+            # in bounded steps (the previous range checks its length).
             fh.seek(start - 1)
-            pos = start - 1 + len(fh.readline())
-        while pos < end:
-            line = fh.readline()
+            pos = start - 1
+            while True:
+                piece = fh.readline(max_line)
+                pos += len(piece)
+                if not piece or piece.endswith(b"\n"):
+                    break
+        while compression is not None or pos < end:
+            line = fh.readline(max_line + 1)
             if not line:
                 return
+            if len(line) > max_line:
+                where = "decompressed byte" if compression else "byte"
+                raise P.InvalidItemError(
+                    f"{path}: the line at {where} {pos} is longer than {max_line} bytes; split the input "
+                    "into lines or raise max_line_bytes"
+                )
             pos += len(line)
             yield line
 
@@ -118,11 +147,15 @@ def _text_batches(
 
 
 def _build_text_range(
-    factory: P.SketchFactory, tokenize: Callable[[str], list], fs: Any, task: tuple[str, int, int, str | None]
+    factory: P.SketchFactory,
+    tokenize: Callable[[str], list],
+    fs: Any,
+    task: tuple[str, int, int, str | None],
+    max_line: int = MAX_LINE_BYTES,
 ) -> Sketch:
     path, start, end, compression = task
     where = f"{path} bytes [{start}, {end})"
-    lines = _range_lines(fs, path, start, end, compression)
+    lines = _range_lines(fs, path, start, end, compression, max_line)
     return P.build_from_batches(factory, _text_batches(tokenize, lines, where))
 
 
@@ -135,6 +168,7 @@ def sketch_text_files(
     scheduler: str | None = None,
     blocksize: str = "64MiB",
     split_every: int = 8,
+    max_line_bytes: str | int = "64MiB",
 ) -> Sketch:
     """Sketch every token of every line of text files (globs allowed) on a dask cluster.
 
@@ -146,71 +180,149 @@ def sketch_text_files(
     processes (closed afterwards); ``scheduler``: use the cluster at that address; neither: run
     on dask's current scheduler. ``.gz``/``.bz2``/``.xz`` files are decompressed by extension.
     The result equals one ``update_batch`` pass over all tokens in file order (bit for bit for
-    linear sketches, whose merge is exact).
+    linear sketches, whose merge is exact). A line longer than ``max_line_bytes`` (newline
+    included) raises :class:`~sketchkit.errors.InvalidItemError` naming the file and offset: a
+    task holds one whole line, so this caps a worker's memory for input without line breaks.
     """
     factory = P.SketchFactory.from_callable(make_sketch)
     start = factory.new()
     if not callable(tokenize):
         raise InvalidParameterError(f"tokenize must be callable, got {type(tokenize).__name__}")
     size = parse_memory(blocksize)
+    max_line = parse_memory(max_line_bytes)
     fs, found = _expand(paths)
     tasks = text_ranges(fs, found, size)
     with dask_client(workers=workers, scheduler=scheduler):
-        parts = [delayed(_build_text_range, pure=True)(factory, tokenize, fs, t) for t in tasks]
+        parts = [delayed(_build_text_range, pure=True)(factory, tokenize, fs, t, max_line) for t in tasks]
         merged = reduce_partials(parts, split_every)
     return finish(merged, start, _CONTEXT)
 
 
 # ----------------------------------------------------------------------------- parquet
-def _row_groups(fs: Any, paths: list[str]) -> list[tuple[str, int]]:
+# Rows a Parquet task reads by default. A task streams its rows in record batches, so its size
+# sets no memory bound; it sets the engine's share instead: every task costs scheduling, an empty
+# sketch, a transfer and a merge (about 10 ms of CPU on a LocalCluster, a million keys' worth of
+# update_batch), so tasks of ~16M rows keep that near 1%, and 100M rows still make 6 tasks.
+ROWS_PER_TASK = 1 << 24
+# Rows a Parquet task decodes at once: the bound on a worker's memory for the keys it reads.
+PARQUET_BATCH = P.STREAM_BATCH * 16
+
+ParquetTask = tuple[tuple[str, tuple[int, ...]], ...]  # ((path, row groups), ...) read in order
+
+
+def parquet_tasks(
+    fs: Any, paths: list[str], columns: list[Any], rows_per_task: int = ROWS_PER_TASK
+) -> list[ParquetTask]:
+    """Cut the files' row groups, in order, into ``ceil(rows / rows_per_task)`` runs of near-equal rows.
+
+    A task may span the end of one file and the start of the next (many small files still make
+    few tasks); a row group is never split. The footers are read here, once, in the driver, which
+    also checks that every file has the ``columns``.
+    """
     import pyarrow.parquet as pq
 
-    out = []
+    groups: list[tuple[str, int, int]] = []
     for path in paths:
-        with fs.open(path, mode="rb") as fh:
-            out.extend((path, i) for i in range(pq.ParquetFile(fh).num_row_groups))
-    return out
+        with fs.open(path, mode="rb") as fh, pq.ParquetFile(fh) as pf:
+            names = pf.schema_arrow.names
+            for c in columns:
+                if c not in names:
+                    raise InvalidParameterError(f"{path} has no column {c!r}; it has {names}")
+            meta = pf.metadata
+            groups.extend((path, i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups))
+    total = sum(rows for _, _, rows in groups)
+    n_tasks = max(1, min(len(groups), -(-total // rows_per_task)))
+    tasks: list[list[tuple[str, list[int]]]] = [[] for _ in range(n_tasks)]
+    before = 0
+    for path, index, rows in groups:
+        # the task whose share of the rows holds this row group's midpoint
+        k = min(n_tasks - 1, (2 * before + rows) * n_tasks // (2 * total)) if total else 0
+        pieces = tasks[k]
+        if pieces and pieces[-1][0] == path:
+            pieces[-1][1].append(index)
+        else:
+            pieces.append((path, [index]))
+        before += rows
+    return [tuple((path, tuple(ix)) for path, ix in pieces) for pieces in tasks if pieces]
 
 
-def _parquet_batches(fs: Any, path: str, group: int, column: Any, weight_column: Any) -> Iterator[tuple]:
+def _open_parquet(fs: Any, path: str) -> Any:
+    import pyarrow.parquet as pq
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        # arrow's own reader: no Python file object in the read path
+        return pq.ParquetFile(path, memory_map=True)
+    return _fsspec_parquet(fs, path)
+
+
+@contextlib.contextmanager
+def _fsspec_parquet(fs: Any, path: str) -> Iterator[Any]:
     import pyarrow.parquet as pq
 
+    with fs.open(path, mode="rb") as fh, pq.ParquetFile(fh) as pf:
+        yield pf
+
+
+def _parquet_batches(fs: Any, task: ParquetTask, column: Any, weight_column: Any) -> Iterator[tuple]:
     columns = [column] if weight_column is None else [column, weight_column]
-    with fs.open(path, mode="rb") as fh:
-        pf = pq.ParquetFile(fh)
-        names = pf.schema_arrow.names
-        for c in columns:
-            if c not in names:
-                raise InvalidParameterError(f"{path} has no column {c!r}; it has {names}")
-        for rb in pf.iter_batches(batch_size=P.STREAM_BATCH * 16, row_groups=[group], columns=columns):
-            where = f"{path} row group {group}"
-            keys = P.column_batch(rb.column(0), f"column {column!r} in {where}")
-            weights = None
-            if weight_column is not None:
-                weights = P.weight_batch(rb.column(1), f"weight column {weight_column!r} in {where}")
-            yield keys, weights
+    for path, groups in task:
+        where = f"{path} row groups {groups[0]}-{groups[-1]}"
+        with _open_parquet(fs, path) as pf:
+            for rb in _record_batches(pf, groups, columns):
+                keys = P.column_batch(rb.column(0), f"column {column!r} in {where}")
+                weights = None
+                if weight_column is not None:
+                    weights = P.weight_batch(rb.column(1), f"weight column {weight_column!r} in {where}")
+                yield keys, weights
 
 
-def _build_row_group(
-    factory: P.SketchFactory, fs: Any, task: tuple[str, int], column: Any, weight_column: Any
+def _record_batches(pf: Any, groups: tuple[int, ...], columns: list[Any]) -> Iterator[Any]:
+    """The row groups' record batches, none longer than ``PARQUET_BATCH`` rows.
+
+    A row group that fits in one batch is read whole, which costs about 40% less CPU than
+    arrow's batch iterator; larger ones are streamed. ``use_threads=False``: a worker has one
+    core, and arrow's thread pool only adds hand-offs to a one-column decode.
+    """
+    meta = pf.metadata
+    for g in groups:
+        if meta.row_group(g).num_rows <= PARQUET_BATCH:
+            yield from pf.read_row_group(g, columns=columns, use_threads=False).to_batches()
+        else:
+            yield from pf.iter_batches(batch_size=PARQUET_BATCH, row_groups=[g], columns=columns, use_threads=False)
+
+
+def _build_parquet_task(
+    factory: P.SketchFactory, fs: Any, task: ParquetTask, column: Any, weight_column: Any
 ) -> Sketch:
-    path, group = task
-    return P.build_from_batches(factory, _parquet_batches(fs, path, group, column, weight_column))
+    return P.build_from_batches(factory, _parquet_batches(fs, task, column, weight_column))
 
 
 def sketch_parquet(
-    paths: str | list[str], column: str, sketch: Sketch, *, weight_column: str | None = None, split_every: int = 8
+    paths: str | list[str],
+    column: str,
+    sketch: Sketch,
+    *,
+    weight_column: str | None = None,
+    split_every: int = 8,
+    rows_per_task: int = ROWS_PER_TASK,
 ) -> Sketch:
-    """Add ``column`` of Parquet files (globs allowed) to a copy of ``sketch``, one task per row group.
+    """Add ``column`` of Parquet files (globs allowed) to a copy of ``sketch``.
 
-    Integer columns take the int64 fast path; string/binary columns are hashed as str/bytes;
-    nulls raise :class:`~sketchkit.errors.InvalidItemError`. Runs on dask's current scheduler.
+    The row groups, in file order, are cut into tasks of about ``rows_per_task`` rows (whole row
+    groups; see :func:`parquet_tasks`), each streamed in record batches of about a million rows,
+    so a worker's memory follows the batch and the row group, not the task. Integer columns take
+    the int64 fast path; string/binary columns are hashed as str/bytes; nulls raise
+    :class:`~sketchkit.errors.InvalidItemError`. Runs on dask's current scheduler.
     """
     factory = P.SketchFactory.from_template(sketch)
     start = sketch.copy()
+    rows_per_task = check_positive_int("rows_per_task", rows_per_task, 1 << 62)
     fs, found = _expand(paths)
+    columns = [column] if weight_column is None else [column, weight_column]
     parts = [
-        delayed(_build_row_group, pure=True)(factory, fs, t, column, weight_column) for t in _row_groups(fs, found)
+        delayed(_build_parquet_task, pure=True)(factory, fs, t, column, weight_column)
+        for t in parquet_tasks(fs, found, columns, rows_per_task)
     ]
     return finish(reduce_partials(parts, split_every), start, "the merged sketch does not match the one given")
 
