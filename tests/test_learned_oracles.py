@@ -83,6 +83,9 @@ def test_features_fold_to_fewer_bits():
     words = ["alpha", "beta", "gamma", 12, b"raw"]
     big = ngram_matrix(words, 12, 3)
     assert (fold(big, 10) != ngram_matrix(words, 10, 3)).nnz == 0
+    # folding leaves its input intact (it once compacted the shared arrays in place)
+    assert fold(big, 4).shape == (5, 16)
+    assert (big != ngram_matrix(words, 12, 3)).nnz == 0
     with pytest.raises(InvalidParameterError):
         fold(ngram_matrix(words, 10, 3), 12)
     with pytest.raises(InvalidParameterError):

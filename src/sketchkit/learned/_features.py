@@ -97,6 +97,8 @@ def fold(mat, bits: int):
         return mat
     if mat.shape[1] < 1 << bits:
         raise InvalidParameterError(f"cannot fold {mat.shape[1]} columns up to 2**{bits}")
-    out = sparse.csr_matrix((mat.data, mat.indices & ((1 << bits) - 1), mat.indptr), shape=(mat.shape[0], 1 << bits))
+    # copies: sum_duplicates compacts data and indptr in place, which would corrupt ``mat``
+    out = sparse.csr_matrix((mat.data.copy(), mat.indices & ((1 << bits) - 1), mat.indptr.copy()),
+                            shape=(mat.shape[0], 1 << bits))
     out.sum_duplicates()
     return out
