@@ -25,11 +25,15 @@ import dask.dataframe as dd  # noqa: E402
 
 from sketchkit import CountMin, CountSketch, IncompatibleSketchError  # noqa: E402
 from sketchkit.distributed import (  # noqa: E402
+    LOCAL_CLUSTER_CONFIG,
+    dask_client,
+    local_cluster,
     sketch_array,
     sketch_bag,
     sketch_column,
     sketch_groupby,
     sketch_text_files,
+    warm_workers,
 )
 
 pytestmark = pytest.mark.dask
@@ -37,11 +41,10 @@ pytestmark = pytest.mark.dask
 
 @pytest.fixture(scope="session")
 def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, worker_class=distributed.Nanny
-    )
+    cluster = local_cluster(2)  # what dask_client(workers=2) starts: nanny-supervised processes
     with cluster, distributed.Client(cluster) as c:
         c.wait_for_workers(2)
+        warm_workers(c)
         yield c
 
 
@@ -177,6 +180,31 @@ def test_entry_point_starts_and_closes_its_own_local_cluster(tmp_path):
     assert got == one_pass(make_cs(), ["x", "y", "x", "z", "x"] * 100)
     alive = [c for k, c in distributed.client._global_clients.items() if k not in before and c.status == "running"]
     assert alive == []
+
+
+def worker_state() -> tuple:
+    import sys
+
+    import dask
+
+    quiet = tuple(dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG)
+    return quiet, "numba" in sys.modules and "sketchkit.distributed.files" in sys.modules
+
+
+def test_local_cluster_workers_run_quietly_with_the_warm_up_plugin(client):
+    states = client.run(worker_state)
+    assert len(states) == 2
+    for quiet, _ in states.values():
+        assert quiet == tuple(LOCAL_CLUSTER_CONFIG.values())  # the config reached the worker processes
+    plugins = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+    assert "sketchkit-warm" in plugins  # so a worker that replaces a dead one starts warm too
+
+
+@pytest.mark.slow  # starts and stops a second cluster
+def test_dask_client_workers_are_warm_before_any_task():
+    with dask_client(workers=1) as c:
+        # nothing has run on it yet: only the plugin can have imported numba and the readers
+        assert [warm for _, warm in c.run(worker_state).values()] == [True]
 
 
 # ----------------------------------------------------------------------------- docs

@@ -30,6 +30,7 @@ from hypothesis import strategies as st  # noqa: E402
 from sketchkit import CountMin, CountSketch, IncompatibleSketchError, InvalidItemError, InvalidParameterError  # noqa: E402
 from sketchkit.distributed import (  # noqa: E402
     dask_client,
+    files,  # noqa: E402
     merge_sketches,
     sketch_array,
     sketch_bag,
@@ -39,7 +40,7 @@ from sketchkit.distributed import (  # noqa: E402
     sketch_parquet,
     sketch_text_files,
 )
-from sketchkit.distributed.files import _range_lines, text_ranges  # noqa: E402
+from sketchkit.distributed.files import _range_lines, cut_row_groups, parquet_tasks, text_ranges  # noqa: E402
 from sketchkit.errors import ItemTypeError  # noqa: E402
 
 pytestmark = pytest.mark.dask
@@ -299,6 +300,70 @@ def test_parquet_row_groups_are_streamed_and_exact(tmp_path):
     pq.write_table(pa.table({"k": pa.array([1, None, 3], type=pa.int64())}), tmp_path / "nulls.parquet")
     with pytest.raises(InvalidItemError, match="1 missing"):
         sketch_parquet(str(tmp_path / "nulls.parquet"), "k", tmpl)
+
+
+row_groups_strategy = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 50)), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(runs=row_groups_strategy, rows_per_task=st.integers(1, 400))
+def test_row_groups_are_cut_in_order_into_near_equal_tasks(runs, rows_per_task):
+    groups = [(path, i, rows) for i, (path, rows) in enumerate(runs)]
+    tasks = cut_row_groups(groups, rows_per_task)
+    # every row group exactly once, in order, consecutive groups of one file merged into one piece
+    assert [(p, g) for task in tasks for p, gs in task for g in gs] == [(p, g) for p, g, _ in groups]
+    assert all(a[0] != b[0] for task in tasks for a, b in zip(task, task[1:]))
+    rows = {(p, g): r for p, g, r in groups}
+    total, biggest = sum(rows.values()), max(rows.values())
+    n = max(1, min(len(groups), -(-total // rows_per_task)))
+    assert 1 <= len(tasks) <= n
+    if total:
+        share = total / n
+        for task in tasks:
+            assert abs(sum(rows[(p, g)] for p, gs in task for g in gs) - share) <= biggest
+        if biggest <= share:  # no row group larger than a share: no share is left empty
+            assert len(tasks) == n
+
+
+def test_parquet_tasks_span_files_and_big_row_groups_are_streamed(tmp_path, monkeypatch):
+    keys = np.random.default_rng(4).integers(0, 5000, 60_000)
+    for i in range(3):
+        pq.write_table(pa.table({"k": keys[i * 20_000 : (i + 1) * 20_000]}), tmp_path / f"p{i}.parquet",
+                       row_group_size=4_000)
+    pq.write_table(pa.table({"k": pa.array([], type=pa.int64())}), tmp_path / "p3.parquet")  # no rows
+    glob = str(tmp_path / "p*.parquet")
+    fs = fsspec.filesystem("file")
+    paths = sorted(str(p) for p in tmp_path.glob("p*.parquet"))
+    tasks = parquet_tasks(fs, paths, ["k"], rows_per_task=12_000)
+    assert len(tasks) == 5 and any(len(task) == 2 for task in tasks)  # 15 row groups of 4,000 rows
+    tmpl = CountSketch(width=257, depth=5, seed=3)
+    seen = []
+    real = files._record_batches
+
+    def spy(pf, groups, columns):
+        for rb in real(pf, groups, columns):
+            seen.append(rb.num_rows)
+            yield rb
+
+    monkeypatch.setattr(files, "_record_batches", spy)
+    assert sketch_parquet(glob, "k", tmpl, rows_per_task=12_000, split_every=2) == one_pass(tmpl, keys)
+    assert seen == [4_000] * 15  # a row group that fits a batch is read whole
+    monkeypatch.setattr(files, "PARQUET_BATCH", 1_500)
+    seen.clear()
+    assert sketch_parquet(glob, "k", tmpl) == one_pass(tmpl, keys)
+    assert max(seen) == 1_500 and sum(seen) == 60_000  # larger ones are streamed in batches
+    with pytest.raises(InvalidParameterError, match="rows_per_task"):
+        sketch_parquet(glob, "k", tmpl, rows_per_task=0)
+    assert sketch_parquet(str(tmp_path / "p3.parquet"), "k", tmpl) == tmpl  # no rows: the template
+
+
+def test_dask_sees_a_sketch_at_its_size():
+    from dask.sizeof import sizeof
+
+    cs = CountSketch(width=4096, depth=5)
+    assert sizeof(cs) == cs.nbytes >= 4096 * 5 * 4
 
 
 def test_a_non_linear_summary_comes_back_exactly_as_the_tree_built_it():

@@ -28,6 +28,7 @@ from .cluster import dask_client
 __all__ = [
     "MAX_LINE_BYTES",
     "ROWS_PER_TASK",
+    "cut_row_groups",
     "parquet_tasks",
     "sketch_csv",
     "sketch_parquet",
@@ -213,12 +214,8 @@ ParquetTask = tuple[tuple[str, tuple[int, ...]], ...]  # ((path, row groups), ..
 def parquet_tasks(
     fs: Any, paths: list[str], columns: list[Any], rows_per_task: int = ROWS_PER_TASK
 ) -> list[ParquetTask]:
-    """Cut the files' row groups, in order, into ``ceil(rows / rows_per_task)`` runs of near-equal rows.
-
-    A task may span the end of one file and the start of the next (many small files still make
-    few tasks); a row group is never split. The footers are read here, once, in the driver, which
-    also checks that every file has the ``columns``.
-    """
+    """The tasks of a Parquet job: the files' footers read once, here in the driver, which also
+    checks that every file has the ``columns``, then :func:`cut_row_groups`."""
     import pyarrow.parquet as pq
 
     groups: list[tuple[str, int, int]] = []
@@ -230,12 +227,25 @@ def parquet_tasks(
                     raise InvalidParameterError(f"{path} has no column {c!r}; it has {names}")
             meta = pf.metadata
             groups.extend((path, i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups))
+    return cut_row_groups(groups, rows_per_task)
+
+
+def cut_row_groups(groups: list[tuple[str, int, int]], rows_per_task: int) -> list[ParquetTask]:
+    """Cut ``(path, row group, rows)`` runs, in order, into ``ceil(rows / rows_per_task)`` tasks of near-equal rows.
+
+    A row group goes to the task whose share of the rows holds its midpoint, so a task has
+    ``total / n`` rows give or take one row group, and a row group is never split (a task whose
+    share lies inside one huge row group is dropped: fewer tasks). A task may span the end of
+    one file and the start of the next, so many small files still make few tasks.
+
+    >>> cut_row_groups([("a", 0, 6), ("a", 1, 6), ("b", 0, 6)], rows_per_task=9)
+    [(('a', (0,)),), (('a', (1,)), ('b', (0,)))]
+    """
     total = sum(rows for _, _, rows in groups)
     n_tasks = max(1, min(len(groups), -(-total // rows_per_task)))
     tasks: list[list[tuple[str, list[int]]]] = [[] for _ in range(n_tasks)]
     before = 0
     for path, index, rows in groups:
-        # the task whose share of the rows holds this row group's midpoint
         k = min(n_tasks - 1, (2 * before + rows) * n_tasks // (2 * total)) if total else 0
         pieces = tasks[k]
         if pieces and pieces[-1][0] == path:
