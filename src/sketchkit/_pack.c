@@ -40,9 +40,14 @@ pack(PyObject *list, int want_str)
         if (want_str) {
             if (!PyUnicode_Check(item))
                 goto not_all;
-            src = PyUnicode_AsUTF8AndSize(item, &len);
-            if (src == NULL)
-                goto fail;
+            if (PyUnicode_IS_COMPACT_ASCII(item)) { /* the common case: its data is its UTF-8 */
+                src = (const char *)PyUnicode_DATA(item);
+                len = PyUnicode_GET_LENGTH(item);
+            } else {
+                src = PyUnicode_AsUTF8AndSize(item, &len);
+                if (src == NULL)
+                    goto fail;
+            }
         } else {
             if (!PyBytes_CheckExact(item))
                 goto not_all;
