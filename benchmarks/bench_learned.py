@@ -119,10 +119,11 @@ def candidates(data: Data) -> dict:
         m_te = NgramOracle.fit(data.refit.pairs, objective=objective, bits=bits, features=data.features["refit"])
         out[f"model-{objective}-{bits}"] = Candidate(
             m_tr, m_te, m_tr.score_features(data.features["valid"]), m_te.score_features(data.features["test"]))
-    g_tr = GBMOracle.fit(data.train.pairs, features=data.dense["train"], **GBM)
-    g_te = GBMOracle.fit(data.refit.pairs, features=data.dense["refit"], **GBM)
-    out["gbm"] = Candidate(
-        g_tr, g_te, g_tr.score_features(data.dense["valid"]), g_te.score_features(data.dense["test"]))
+    for objective, name in (("mse", "gbm"), ("coverage", "gbm-coverage")):
+        g_tr = GBMOracle.fit(data.train.pairs, features=data.dense["train"], objective=objective, **GBM)
+        g_te = GBMOracle.fit(data.refit.pairs, features=data.dense["refit"], objective=objective, **GBM)
+        out[name] = Candidate(
+            g_tr, g_te, g_tr.score_features(data.dense["valid"]), g_te.score_features(data.dense["test"]))
     if data.split.train_periods:
         # a learned lookup: next-period forecasts from each item's count history (drift)
         h = (LookupOracle.from_history(data.split.train_periods), LookupOracle.from_history(data.split.refit_periods))

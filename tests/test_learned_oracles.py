@@ -139,9 +139,10 @@ def test_oracle_files_are_checked():
         Oracle.from_bytes(bytes(data))
 
 
-def test_gbm_oracle_learns_from_spelling_and_round_trips():
+@pytest.mark.parametrize("objective", ["mse", "coverage"])
+def test_gbm_oracle_learns_from_spelling_and_round_trips(objective):
     train = pattern_counts()
-    gbm = GBMOracle.fit(train, n_trees=30, max_leaves=6)
+    gbm = GBMOracle.fit(train, n_trees=30, max_leaves=6, objective=objective, heavy_share=0.45)
     unseen_heavy = ["kkkking", "jjhhing", "abbaing"]
     unseen_light = ["zqkkkk", "zqjjhh", "zqabba"]
     assert gbm.score(unseen_heavy).min() > gbm.score(unseen_light).max()
@@ -149,27 +150,33 @@ def test_gbm_oracle_learns_from_spelling_and_round_trips():
     n_nodes = len(gbm._feature)
     assert gbm.nbytes == 10 * n_nodes + 4 * (30 + 1 + len(gbm._ranks))
     clone = from_bytes(gbm.to_bytes())
-    assert isinstance(clone, GBMOracle) and clone == gbm
+    assert isinstance(clone, GBMOracle) and clone == gbm and clone.objective == objective
     assert np.array_equal(clone.score(unseen_heavy), gbm.score(unseen_heavy))
     # usable as the model half of a hybrid
     hy = HybridOracle(LookupOracle.from_counts(train, capacity=5), gbm, offset=1.0)
     assert np.array_equal(hy.score(["qqqqing"]), gbm.score(["qqqqing"]) - 1.0)
 
 
-def test_gbm_scores_equal_the_fitted_regressor():
-    from sklearn.ensemble import HistGradientBoostingRegressor
+def test_gbm_scores_equal_the_fitted_estimators():
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
     train = pattern_counts(150)
     items = list(train)
+    counts = np.array(list(train.values()), dtype=float)
     x = dense_features(items, 5)
-    y = np.log1p(np.array(list(train.values()), dtype=float))
+    params = {"max_iter": 25, "max_leaf_nodes": 7, "learning_rate": 0.2, "early_stopping": False, "random_state": 0}
+    heavy = (counts >= np.sort(counts)[::-1][29]).astype(int)  # heavy_share 0.1 of 300 items
     with threadpool_limits(limits=1, user_api="openmp"):  # idle OpenMP threads spin on a busy machine
-        ref = HistGradientBoostingRegressor(max_iter=25, max_leaf_nodes=7, learning_rate=0.2, early_stopping=False,
-                                            random_state=0).fit(x, y)
-    gbm = GBMOracle.fit(train, bits=5, n_trees=25, max_leaves=7, learning_rate=0.2)
+        reg = HistGradientBoostingRegressor(**params).fit(x, np.log1p(counts))
+        clf = HistGradientBoostingClassifier(**params).fit(x, heavy, sample_weight=counts / counts.mean())
+    opts = {"bits": 5, "n_trees": 25, "max_leaves": 7, "learning_rate": 0.2}
+    mse = GBMOracle.fit(train, **opts)
+    cov = GBMOracle.fit(train, objective="coverage", heavy_share=0.1, **opts)
     probe = items + ["never-seen", "zq", "ing", "a.b-c_D9é"]
-    assert np.abs(gbm.score(probe) - ref.predict(dense_features(probe, 5))).max() < 1e-4
+    xp = dense_features(probe, 5)
+    assert np.abs(mse.score(probe) - reg.predict(xp)).max() < 1e-4
+    assert np.abs(cov.score(probe) - clf.decision_function(xp)).max() < 1e-4
 
 
 def test_dense_features_count_character_classes():
@@ -187,9 +194,12 @@ def test_dense_features_count_character_classes():
 def test_gbm_fit_and_file_checks():
     with pytest.raises(InvalidParameterError):
         GBMOracle.fit({"a": 3})
-    for bad in ({"n_trees": 0}, {"max_leaves": 1}, {"learning_rate": 0.0}, {"features": np.zeros((3, 4))}):
+    for bad in ({"n_trees": 0}, {"max_leaves": 1}, {"learning_rate": 0.0}, {"features": np.zeros((3, 4))},
+                {"objective": "mae"}, {"heavy_share": 1.0}):
         with pytest.raises(InvalidParameterError):
             GBMOracle.fit(pattern_counts(10), **bad)
+    with pytest.raises(InvalidParameterError):
+        GBMOracle.fit({"a": 1, "b": 1}, objective="coverage")  # no light items
     good = GBMOracle([0, -1, -1], [1, 0, 0], [2, 0, 0], [0.5, -1.0, 1.0], [3], 0.0, bits=4)
     x = np.zeros((2, 24), dtype=np.float32)
     x[1, 0] = 1.0  # one split on feature 0 at 0.5: left leaf -1, right leaf +1

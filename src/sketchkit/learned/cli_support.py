@@ -40,7 +40,8 @@ def build_oracle(counts: dict, kind: str = "lookup", **opts: Any) -> Oracle:
 
     Options: lookup: ``capacity``; model: ``objective`` ('mse' or 'coverage'), ``bits``, ``max_n``,
     ``alpha``, ``heavy_share``; gbm: ``bits``, ``max_n``, ``n_trees``, ``max_leaves``,
-    ``learning_rate``; hybrid: ``capacity`` (lookup part) plus the model options; random: ``seed``.
+    ``learning_rate``, ``objective``, ``heavy_share``; hybrid: ``capacity`` (lookup part) plus the
+    model options; random: ``seed``.
     """
     model_opts = {"objective", "bits", "max_n", "alpha", "heavy_share"}
     if kind == "lookup":
@@ -50,7 +51,7 @@ def build_oracle(counts: dict, kind: str = "lookup", **opts: Any) -> Oracle:
         _check_opts(opts, model_opts)
         return NgramOracle.fit(counts, **opts)
     if kind == "gbm":
-        _check_opts(opts, {"bits", "max_n", "n_trees", "max_leaves", "learning_rate"})
+        _check_opts(opts, {"bits", "max_n", "n_trees", "max_leaves", "learning_rate", "objective", "heavy_share"})
         return GBMOracle.fit(counts, **opts)
     if kind == "hybrid":
         _check_opts(opts, model_opts | {"capacity"})

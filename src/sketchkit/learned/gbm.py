@@ -1,11 +1,14 @@
 r"""A gradient-boosted tree oracle on dense features of the item's spelling.
 
-:class:`GBMOracle` regresses ln(1 + count) (the log-count MSE objective of Hsu, Indyk, Katabi,
-Vakilian, ICLR 2019) on :func:`dense_features` with scikit-learn's
-``HistGradientBoostingRegressor`` (after Ke et al., "LightGBM", NeurIPS 2017), then keeps only
-the fitted trees in its own flat arrays: scoring needs numpy and numba, not scikit-learn, and the
-oracle file is sketchkit's versioned byte format (family 28), not a pickle. Scores equal the
-regressor's ``predict`` up to float32 rounding of the leaf values (checked in
+:class:`GBMOracle` fits boosted trees on :func:`dense_features` with scikit-learn's
+histogram gradient boosting (after Ke et al., "LightGBM", NeurIPS 2017), for one of the two
+objectives of :class:`~sketchkit.learned.oracles.NgramOracle`: ``"mse"`` regresses ln(1 + count)
+(Hsu, Indyk, Katabi, Vakilian, ICLR 2019); ``"coverage"`` is a mass-weighted classification of
+"among the ``heavy_share`` heaviest training items" (a surrogate of Du, Wang, Mitzenmacher,
+ICML 2021), scored by its logit. It then keeps only the fitted trees in its own flat arrays:
+scoring needs numpy and numba, not scikit-learn, and the oracle file is sketchkit's versioned
+byte format (family 28), not a pickle. Scores equal the estimator's ``predict`` (mse) or
+``decision_function`` (coverage) up to float32 rounding of the leaf values (checked in
 ``tests/test_learned_oracles.py``).
 
 Features carry no fitted parameters, so they cost no memory: ``2**bits`` columns of hashed byte
@@ -40,7 +43,7 @@ from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import as_item_list
 from ._common import WEIGHT_BYTES
 from ._features import MAX_CHARS, MAX_N, fold, item_text, ngram_matrix
-from .oracles import Oracle, counts_arrays, rank_scores, threshold_from_ranks
+from .oracles import OBJECTIVES, Oracle, counts_arrays, rank_scores, threshold_from_ranks
 
 FAMILY_GBM = 28
 NODE_BYTES = 10
@@ -108,7 +111,8 @@ def _predict(x, feature, left, right, value, starts, baseline):
 
 
 class GBMOracle(Oracle):
-    """Boosted regression trees on :func:`dense_features`: score = predicted ln(1 + count).
+    """Boosted trees on :func:`dense_features`: score = predicted ln(1 + count) (mse) or the logit
+    of "heavy" (coverage).
 
     Trees are stored node-wise: ``feature`` (−1 for a leaf), ``left``/``right`` (child indices
     within the tree, each larger than its parent's, so scoring always ends), ``value`` (the split
@@ -121,8 +125,11 @@ class GBMOracle(Oracle):
 
     def __init__(
         self, feature: Any, left: Any, right: Any, value: Any, tree_sizes: Any, baseline: float, *,
-        bits: int = 6, max_n: int = 3, ranks: Any = (),
+        bits: int = 6, max_n: int = 3, ranks: Any = (), objective: str = "mse",
     ):
+        if objective not in OBJECTIVES:
+            raise InvalidParameterError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self._objective = objective
         self._bits = check_positive_int("bits", bits, 12)
         self._max_n = check_positive_int("max_n", max_n, MAX_N)
         if not 2 <= self._bits <= 12:
@@ -170,10 +177,14 @@ class GBMOracle(Oracle):
         n_trees: int = 40,
         max_leaves: int = 8,
         learning_rate: float = 0.1,
+        objective: str = "mse",
+        heavy_share: float = 0.01,
         features: Any = None,
         n_threads: int | None = 1,
     ) -> GBMOracle:
         """Train on a mapping item -> training count (or ``(items, counts)``).
+
+        ``heavy_share``: fraction of training items labelled heavy for the coverage objective.
 
         ``features``: the items' :func:`dense_features` at the same ``bits`` and ``max_n``, to share
         one extraction. Deterministic (``random_state=0``, no early stopping, no subsampling).
@@ -190,27 +201,37 @@ class GBMOracle(Oracle):
             raise InvalidParameterError("max_leaves must be at least 2")
         if not 0 < learning_rate <= 1:
             raise InvalidParameterError(f"learning_rate must be in (0, 1], got {learning_rate}")
+        if objective not in OBJECTIVES:
+            raise InvalidParameterError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if not 0 < heavy_share < 1:
+            raise InvalidParameterError(f"heavy_share must be in (0, 1), got {heavy_share}")
         items, values = counts_arrays(counts)
         if len(values) < 2:
             raise InvalidParameterError("a GBM oracle needs at least two training items")
         x = dense_features(items, bits, max_n) if features is None else np.asarray(features, dtype=np.float32)
         if x.shape != (len(values), (1 << bits) + len(CLASS_FEATURES)):
             raise InvalidParameterError(f"features have shape {x.shape} for {len(values)} items at bits={bits}")
-        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from threadpoolctl import threadpool_limits
 
-        model = HistGradientBoostingRegressor(
-            max_iter=n_trees, max_leaf_nodes=max_leaves, learning_rate=learning_rate,
-            early_stopping=False, random_state=0,
-        )
+        params = {"max_iter": n_trees, "max_leaf_nodes": max_leaves, "learning_rate": learning_rate,
+                  "early_stopping": False, "random_state": 0}
+        if objective == "mse":
+            model, y, weight = HistGradientBoostingRegressor(**params), np.log1p(values.astype(np.float64)), None
+        else:
+            n_heavy = max(1, int(round(heavy_share * len(values))))
+            y = (values >= np.sort(values)[::-1][n_heavy - 1]).astype(np.int64)
+            if y.min() == y.max():
+                raise InvalidParameterError("the coverage objective needs both heavy and light training items")
+            model, weight = HistGradientBoostingClassifier(**params), values.astype(np.float64) / values.mean()
         with threadpool_limits(limits=n_threads, user_api="openmp"):
-            model.fit(x, np.log1p(values.astype(np.float64)))
-        out = cls._from_sklearn(model, bits, max_n)
+            model.fit(x, y, sample_weight=weight)
+        out = cls._from_sklearn(model, bits, max_n, objective)
         out._ranks = rank_scores(out.score_features(x))
         return out
 
     @classmethod
-    def _from_sklearn(cls, model: Any, bits: int, max_n: int) -> GBMOracle:
+    def _from_sklearn(cls, model: Any, bits: int, max_n: int, objective: str) -> GBMOracle:
         """Copy the fitted trees (scikit-learn's predictor node records, pre-order) into flat arrays."""
         parts = []
         for (tree,) in model._predictors:
@@ -221,7 +242,11 @@ class GBMOracle(Oracle):
         feature, left, right, value = (np.concatenate(col) for col in zip(*parts))
         sizes = [len(p[0]) for p in parts]
         baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
-        return cls(feature, left, right, value, sizes, baseline, bits=bits, max_n=max_n)
+        return cls(feature, left, right, value, sizes, baseline, bits=bits, max_n=max_n, objective=objective)
+
+    @property
+    def objective(self) -> str:
+        return self._objective
 
     @property
     def n_features(self) -> int:
@@ -256,14 +281,16 @@ class GBMOracle(Oracle):
         return NODE_BYTES * len(self._feature) + WEIGHT_BYTES * (len(self._sizes) + 1 + len(self._ranks))
 
     def _payload(self) -> bytes:
-        head = bytes([self._bits, self._max_n, len(self._ranks), 0])
+        head = bytes([self._bits, self._max_n, len(self._ranks), OBJECTIVES.index(self._objective)])
         head += np.array([len(self._sizes), len(self._feature)], dtype="<u4").tobytes()
         head += np.array([self._baseline], dtype="<f4").tobytes() + le_bytes(self._ranks) + le_bytes(self._sizes)
         return head + le_bytes(self._feature) + le_bytes(self._left) + le_bytes(self._right) + le_bytes(self._value)
 
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader) -> GBMOracle:
-        bits, max_n, n_ranks, _ = reader.unpack("BBBB")
+        bits, max_n, n_ranks, obj = reader.unpack("BBBB")
+        if obj >= len(OBJECTIVES):
+            raise CorruptSketchError("invalid GBM oracle objective")
         n_trees, n_nodes = reader.unpack("II")
         (baseline,) = reader.unpack("f")
         # sizes are checked against the bytes present before any array is built
@@ -273,12 +300,12 @@ class GBMOracle(Oracle):
         sizes = reader.array(np.uint32, n_trees)
         arrays = [reader.array(dtype, n_nodes) for dtype in (np.int16, np.uint16, np.uint16, np.float32)]
         try:
-            return cls(*arrays, sizes, baseline, bits=bits, max_n=max_n, ranks=ranks)
+            return cls(*arrays, sizes, baseline, bits=bits, max_n=max_n, ranks=ranks, objective=OBJECTIVES[obj])
         except InvalidParameterError as exc:
             raise CorruptSketchError(f"invalid GBM oracle: {exc}") from None
 
     def __repr__(self) -> str:
-        return f"GBMOracle({self.n_trees} trees, {len(self._feature)} nodes, bits={self._bits})"
+        return f"GBMOracle({self.n_trees} trees, {len(self._feature)} nodes, bits={self._bits}, {self._objective!r})"
 
 
 _format.register(FAMILY_GBM, GBMOracle)
