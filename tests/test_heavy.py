@@ -34,6 +34,36 @@ def test_exact_part_is_a_lower_bound_on_any_stream(stream, capacity):
         assert row.lower >= 0
 
 
+def _sketch_plus_candidates(hh: sk.HeavyHitters) -> np.ndarray:
+    """The HeavyHitters' sketch with every candidate's exact part added back."""
+    cs = hh.sketch
+    _, counts, errors, items = hh._live()
+    if items:
+        cs.update_batch(items, (counts - errors).astype(np.int64))
+    return cs.table
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 4)), max_size=150), min_size=1, max_size=4),
+       st.integers(1, 6))
+def test_sketch_holds_the_stream_minus_the_candidates_exact_parts(parts, capacity):
+    """White-box invariant: sketch + candidates' exact parts == a CountSketch of the whole
+    stream, after any updates, evictions and merges (so untracked estimates see whole counts)."""
+    whole = sk.CountSketch(16, 3, seed=8)
+    sketches = []
+    for part in parts:
+        hh = sk.HeavyHitters(16, 3, capacity, seed=8)
+        if part:
+            items, weights = [k for k, _ in part], [w for _, w in part]
+            hh.update_batch(items, weights)
+            whole.update_batch(items, weights)
+            alone = sk.CountSketch(16, 3, seed=8)
+            alone.update_batch(items, weights)
+            assert np.array_equal(_sketch_plus_candidates(hh), alone.table)
+        sketches.append(hh)
+    merged = sk.HeavyHitters.merge_all(sketches)
+    assert np.array_equal(_sketch_plus_candidates(merged), whole.table)
+
+
 def test_recall_and_bounds_on_a_zipf_stream():
     keys = zipf_stream(200_000, 100_000, seed=10)
     truth = exact_counts(keys)
@@ -117,7 +147,7 @@ def test_dyadic_refuses_keys_outside_its_universe_and_non_integers():
 
 def test_sizing_from_error():
     hh = sk.HeavyHitters.from_error(0.1, 0.01, k=20)
-    assert (hh.width, hh.depth, hh.capacity) == (400, 19, 22)
+    assert (hh.width, hh.depth, hh.capacity) == (400, 19, 40)
     assert hh.epsilon == pytest.approx(0.1)
     d = sk.DyadicHeavyHitters.from_error(0.1, 0.01, universe_bits=32, level_bits=8)
     assert d.width == 400 and d.n_levels == 4

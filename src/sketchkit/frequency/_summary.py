@@ -219,6 +219,8 @@ class TrackedSummary(Sketch):
         if dropped.size:
             floor = max(floor, int(carr[dropped].max()))
         self._merge_extra(other)
+        if dropped.size:
+            self._release(karr[dropped], carr[dropped] - earr[dropped])
         # _reserve has widened self's counts already if the merged total needs int64
         self._set_live(karr[keep], carr[keep], earr[keep], [items[i] for i in keep.tolist()], floor,
                        self._state["counts"].dtype)
@@ -229,6 +231,9 @@ class TrackedSummary(Sketch):
 
     def _merge_extra(self, other: Any) -> None:
         """Hook: merge state beyond the tracked set (HeavyHitters' CountSketch)."""
+
+    def _release(self, keys: np.ndarray, exact: np.ndarray) -> None:
+        """Hook: items a merge dropped from the tracked set, with their exact parts."""
 
     def empty_like(self):
         out = self.copy()

@@ -280,15 +280,27 @@ def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, q
     return placed
 
 
+@njit(cache=True, inline="always")
+def _add_item(table, row_keys, h, w, uw):
+    for r in range(table.shape[0]):
+        b, positive = bucket_sign(h, row_keys, r, uw)
+        if positive:
+            table[r, b] += w
+        else:
+            table[r, b] -= w
+
+
 @njit(cache=True)
 def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
                  items, raw, item_seed, weights, admit_rank):
     """CountSketch update plus candidate maintenance (insertion-only weights ≥ 0).
 
     A tracked candidate's count is ``base + exact``: ``exact`` is its weight since admission
-    (``count - error``), ``base`` (stored as ``error``) the sketch's estimate, clipped at 0,
-    of its count before admission. An untracked item is admitted when its new estimate beats
-    the smallest candidate count (or there is room)."""
+    (``count - error``), counted here and not in the sketch; ``base`` (stored as ``error``) the
+    sketch's estimate, clipped at 0, of its count before admission. The sketch thus holds the
+    stream minus the candidates' exact parts (an evicted candidate's part is added back). An
+    untracked item is admitted when its new estimate beats the smallest candidate count (or
+    there is room)."""
     depth, width = table.shape
     uw = np.uint64(width)
     n = items.shape[0]
@@ -302,6 +314,10 @@ def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qke
         if w == 0:
             continue
         h = key_hash(items, i, raw, item_seed)
+        slot = find(index, keys, h)
+        if slot >= 0:  # a candidate is counted exactly, and only there
+            counts[slot] += w
+            continue
         for r in range(depth):
             b, positive = bucket_sign(h, row_keys, r, uw)
             if positive:
@@ -310,10 +326,6 @@ def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qke
             else:
                 table[r, b] -= w
                 vals[r] = -np.int64(table[r, b])
-        slot = find(index, keys, h)
-        if slot >= 0:
-            counts[slot] += w
-            continue
         sort_small(vals)
         base = vals[half] - w
         if base < 0:
@@ -328,6 +340,10 @@ def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qke
             probe = vals[admit_rank]
             if probe < low_c or (probe == low_c and h >= keys[victim]):
                 continue
+            # the evicted candidate's exact part goes back into the sketch, which from then
+            # on holds its whole count again
+            _add_item(table, row_keys, keys[victim], np.int64(counts[victim]) - np.int64(errors[victim]), uw)
+        _add_item(table, row_keys, h, -w, uw)  # the admitting update is the first exact one
         s = _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
                    h, count, base, victim)
         placed[s] = i

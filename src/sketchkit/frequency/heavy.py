@@ -1,19 +1,23 @@
 r"""ℓ2 heavy hitters: a CountSketch plus a candidate set (Charikar, Chen, Farach-Colton 2002,
 §4: "keep a heap of the top items by estimate").
 
-Every update goes to the :class:`~sketchkit.CountSketch`; an untracked item whose new row
+An update of an untracked item goes to the :class:`~sketchkit.CountSketch`; if its new row
 estimates beat the smallest candidate count at their lower quartile (not just at the median,
-which a light item colliding with heavy ones in a bare majority of rows can also pass) joins
-the candidate set of ``capacity`` items, evicting the smallest. From then on its
-weight is counted **exactly**: a candidate's count is ``base + exact``, where ``exact`` is its
-weight since admission and ``base`` the sketch's estimate (clipped at 0) of its count before
-admission. Ranking by ``base + exact`` instead of by a fresh median keeps the sketch noise of a
-heavy item to the small amount present when it was admitted — what gives counter-based recall
-at sketch memory. Insertion-only (weights ≥ 0); for turnstile streams over integer keys use
-:class:`DyadicHeavyHitters`.
+which a light item colliding with heavy ones in a bare majority of rows can also pass), it
+joins the candidate set of ``capacity`` items, evicting the smallest. From then on its
+weight is counted **exactly**, and only there: a candidate's count is ``base + exact``, where
+``exact`` is its weight since admission and ``base`` the sketch's estimate (clipped at 0) of
+its count before admission; an evicted candidate's ``exact`` goes back into the sketch. So the
+sketch holds the stream minus the candidates' exact parts: the heaviest items stop adding
+collision noise to everyone else's estimates (W1 top-100 recall at 16 KiB: 0.90 → 0.97 when
+this came in). Ranking by ``base + exact`` instead of by a fresh median keeps the sketch noise
+of a heavy item to the small amount present when it was admitted — what gives counter-based
+recall at sketch memory. Insertion-only (weights ≥ 0); for turnstile streams over integer
+keys use :class:`DyadicHeavyHitters`.
 
 **Guarantee** (what ``tests/test_heavy.py`` checks). Let ``E = cs.error_bound()`` (the
-CountSketch half-width ε·sqrt(F2_hi), ε = 2/√width). For a candidate:
+CountSketch half-width ε·sqrt(F2_hi), ε = 2/√width, over the vector the sketch holds, whose
+untracked coordinates are the untracked items' whole counts). For a candidate:
 
 * deterministically ``exact <= f(x)`` — so ``lower >= exact`` always;
 * with probability at least ``1 − 2δ`` (δ of the CountSketch),
@@ -22,8 +26,9 @@ CountSketch half-width ε·sqrt(F2_hi), ε = 2/√width). For a candidate:
 
 For an untracked item, ``estimate``/``lower``/``upper`` are the CountSketch's. Which items
 end up as candidates has no worst-case guarantee beyond the CountSketch's: recall is measured
-(docs/BENCHMARKS.md; W1 top-100 recall 0.87 / 0.99 / 1.0 at 16 / 64 / 320 KiB with
-``from_memory``'s defaults, depth 11 and 1.1·k candidates, which were chosen there).
+(docs/BENCHMARKS.md). ``from_memory``'s defaults, depth 11 and 2·k candidates, were chosen
+from a sweep at 16 and 64 KiB on W1 and W2 (depth 3–11, 1.1·k–4·k candidates): top-100 recall
+1.00 at 16 KiB on both, where 1.1·k candidates gave 0.98 / 0.97.
 
 Merging adds the CountSketches and unites the candidates: ``base`` and ``exact`` add, and a
 side that does not track an item contributes its CountSketch estimate to ``base``; the
@@ -73,15 +78,15 @@ class HeavyHitters(TrackedSummary):
     Parameters
     ----------
     width, depth : shape of the CountSketch (odd depth).
-    capacity : number of candidates (at least the k you will ask ``top`` for; 1.1·k measured
-        best at equal memory: each candidate costs as much as a dozen counters).
+    capacity : number of candidates (at least the k you will ask ``top`` for; 2·k measured
+        best at equal memory: a candidate costs as much as about six counters).
     seed : the hash seed (identity; checked on merge).
     """
 
     __slots__ = ("_cs",)
     _family = FAMILY
 
-    def __init__(self, width: int, depth: int = 11, capacity: int = 110, *, seed: int = DEFAULT_SEED):
+    def __init__(self, width: int, depth: int = 11, capacity: int = 200, *, seed: int = DEFAULT_SEED):
         super().__init__(capacity, seed=seed)
         self._cs = CountSketch(width, depth, seed=seed)
 
@@ -95,11 +100,11 @@ class HeavyHitters(TrackedSummary):
         seed: int = DEFAULT_SEED,
         item_bytes: int = TYPICAL_ITEM_BYTES,
     ) -> HeavyHitters:
-        """Split ``budget`` between 1.1·k candidates and the widest CountSketch that fits;
+        """Split ``budget`` between 2·k candidates and the widest CountSketch that fits;
         ``item_bytes`` as in :meth:`SpaceSaving.from_memory` (0 for int items)."""
         k = check_positive_int("k", k)
         nbytes = parse_memory(budget)
-        capacity = k + max(1, k // 10)
+        capacity = 2 * k
         sketch_bytes = nbytes - planned_nbytes(capacity, item_bytes)
         width = int((sketch_bytes - 16 * depth) // (4 * depth))
         if width < 8:
@@ -113,15 +118,15 @@ class HeavyHitters(TrackedSummary):
         cls, epsilon: float, delta: float = 0.01, *, k: int = 100, seed: int = DEFAULT_SEED
     ) -> HeavyHitters:
         """CountSketch sized as :meth:`CountSketch.from_error` (depth at least 11 for the
-        admission rule) with 1.1·k candidates: every bound is within ε‖f‖₂ w.p. ≥ 1 − 2δ."""
+        admission rule) with 2·k candidates: every bound is within ε‖f‖₂ w.p. ≥ 1 − 2δ."""
         cs = CountSketch.from_error(epsilon, delta)
         k = check_positive_int("k", k)
-        return cls(cs.width, max(cs.depth, 11), k + max(1, k // 10), seed=seed)
+        return cls(cs.width, max(cs.depth, 11), 2 * k, seed=seed)
 
     # ------------------------------------------------------------------ properties
     @property
     def sketch(self) -> CountSketch:
-        """A copy of the underlying CountSketch."""
+        """A copy of the underlying CountSketch: the stream minus the candidates' exact parts."""
         return self._cs.copy()
 
     @property
@@ -225,6 +230,10 @@ class HeavyHitters(TrackedSummary):
 
     def _merge_extra(self, other: Any) -> None:
         self._cs.merge(other._cs)
+
+    def _release(self, keys: np.ndarray, exact: np.ndarray) -> None:
+        # dropped candidates' exact parts go back into the (merged) sketch
+        self._cs._update_keys(np.ascontiguousarray(keys, dtype=np.uint64), False, exact.astype(np.int64), None)
 
     def _clear(self) -> None:
         super()._clear()
