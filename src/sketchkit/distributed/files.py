@@ -261,8 +261,10 @@ def _open_parquet(fs: Any, path: str) -> Any:
     from fsspec.implementations.local import LocalFileSystem
 
     if isinstance(fs, LocalFileSystem):
-        # arrow's own reader: no Python file object in the read path
-        return pq.ParquetFile(path, memory_map=True)
+        # Arrow's own reader: no Python file object in the read path. Not memory-mapped: mapped
+        # pages count in the worker's RSS, which dask's memory limits watch, so a big file would
+        # look like a big worker (and the CPU saved was within noise once pre-buffering is off).
+        return pq.ParquetFile(path, pre_buffer=False)
     return _fsspec_parquet(fs, path)
 
 
