@@ -30,7 +30,6 @@ from hypothesis import strategies as st  # noqa: E402
 from sketchkit import CountMin, CountSketch, IncompatibleSketchError, InvalidItemError, InvalidParameterError  # noqa: E402
 from sketchkit.distributed import (  # noqa: E402
     dask_client,
-    files,  # noqa: E402
     merge_sketches,
     sketch_array,
     sketch_bag,
@@ -40,7 +39,14 @@ from sketchkit.distributed import (  # noqa: E402
     sketch_parquet,
     sketch_text_files,
 )
-from sketchkit.distributed.files import _range_lines, cut_row_groups, parquet_tasks, text_ranges  # noqa: E402
+from sketchkit.distributed.files import (  # noqa: E402
+    ROWS_PER_TASK,
+    _range_lines,
+    cut_row_groups,
+    default_rows_per_task,
+    parquet_tasks,
+    text_ranges,
+)
 from sketchkit.errors import ItemTypeError  # noqa: E402
 
 pytestmark = pytest.mark.dask
@@ -307,7 +313,7 @@ row_groups_strategy = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(runs=row_groups_strategy, rows_per_task=st.integers(1, 400))
 def test_row_groups_are_cut_in_order_into_near_equal_tasks(runs, rows_per_task):
     groups = [(path, i, rows) for i, (path, rows) in enumerate(runs)]
@@ -327,6 +333,17 @@ def test_row_groups_are_cut_in_order_into_near_equal_tasks(runs, rows_per_task):
             assert len(tasks) == n
 
 
+@given(total=st.integers(0, 10**11), threads=st.integers(1, 4096))
+def test_default_task_size_caps_rows_and_feeds_every_thread_twice(total, threads):
+    rows = default_rows_per_task(total, threads)
+    assert 1 <= rows <= ROWS_PER_TASK
+    n_tasks = -(-total // rows)
+    if rows < ROWS_PER_TASK:  # shrunk below the cap only to give each thread two tasks
+        assert n_tasks <= 2 * threads and (rows == 1 or -(-total // (rows - 1)) > 2 * threads)
+    else:  # at the cap only when capped tasks already give each thread two
+        assert -(-total // (2 * threads)) >= ROWS_PER_TASK
+
+
 def test_parquet_tasks_span_files_and_big_row_groups_are_streamed(tmp_path, monkeypatch):
     keys = np.random.default_rng(4).integers(0, 5000, 60_000)
     for i in range(3):
@@ -340,17 +357,19 @@ def test_parquet_tasks_span_files_and_big_row_groups_are_streamed(tmp_path, monk
     assert len(tasks) == 5 and any(len(task) == 2 for task in tasks)  # 15 row groups of 4,000 rows
     tmpl = CountSketch(width=257, depth=5, seed=3)
     seen = []
-    real = files._record_batches
+    # the namespace sketch_parquet really runs in (pytest's doctest import may load files.py twice)
+    namespace = sketch_parquet.__globals__
+    real = namespace["_record_batches"]
 
     def spy(pf, groups, columns):
         for rb in real(pf, groups, columns):
             seen.append(rb.num_rows)
             yield rb
 
-    monkeypatch.setattr(files, "_record_batches", spy)
+    monkeypatch.setitem(namespace, "_record_batches", spy)
     assert sketch_parquet(glob, "k", tmpl, rows_per_task=12_000, split_every=2) == one_pass(tmpl, keys)
     assert seen == [4_000] * 15  # a row group that fits a batch is read whole
-    monkeypatch.setattr(files, "PARQUET_BATCH", 1_500)
+    monkeypatch.setitem(namespace, "PARQUET_BATCH", 1_500)
     seen.clear()
     assert sketch_parquet(glob, "k", tmpl) == one_pass(tmpl, keys)
     assert max(seen) == 1_500 and sum(seen) == 60_000  # larger ones are streamed in batches

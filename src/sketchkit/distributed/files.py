@@ -7,13 +7,14 @@ fsspec backend is installed). Each task streams its share of the input through
 * text: uncompressed files are cut into byte ranges of ``blocksize``, a line belonging to the
   range that holds its first byte; ``.gz``/``.bz2``/``.xz`` files cannot be split and are one
   task each, decompressed as a stream;
-* Parquet: tasks of whole row groups, about ``rows_per_task`` rows each, read in record batches;
+* Parquet: tasks of whole row groups, at most 16M rows each by default, read a row group at a time;
 * CSV: ``dask.dataframe.read_csv`` blocks of ``blocksize`` (one whole file when compressed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "ROWS_PER_TASK",
     "cut_row_groups",
+    "default_rows_per_task",
     "parquet_tasks",
     "sketch_csv",
     "sketch_parquet",
@@ -200,22 +202,47 @@ def sketch_text_files(
 
 
 # ----------------------------------------------------------------------------- parquet
-# Rows a Parquet task reads by default. A task streams its rows in record batches, so its size
+# The most rows a Parquet task reads by default. A task reads a row group at a time, so its size
 # sets no memory bound; it sets the engine's share instead: every task costs scheduling, an empty
 # sketch, a transfer and a merge (about 10 ms of CPU on a LocalCluster, a million keys' worth of
-# update_batch), so tasks of ~16M rows keep that near 1%, and 100M rows still make 6 tasks.
+# update_batch), so tasks of ~16M rows keep that near 1%.
 ROWS_PER_TASK = 1 << 24
+# Tasks per worker thread, at least, when the rows allow: two, so that a worker that finishes
+# early (a faster core, a smaller last task) still finds work, and a thread never waits alone.
+TASKS_PER_THREAD = 2
 # Rows a Parquet task decodes at once: the bound on a worker's memory for the keys it reads.
 PARQUET_BATCH = P.STREAM_BATCH * 16
 
 ParquetTask = tuple[tuple[str, tuple[int, ...]], ...]  # ((path, row groups), ...) read in order
 
 
+def default_rows_per_task(total_rows: int, threads: int) -> int:
+    """``ROWS_PER_TASK``, or fewer rows so that ``threads`` worker threads get two tasks each.
+
+    >>> default_rows_per_task(100_000_000, 2)  # 6 tasks of ~16.7M rows
+    16777216
+    >>> default_rows_per_task(100_000_000, 32)  # 64 tasks
+    1562500
+    """
+    return max(1, min(ROWS_PER_TASK, -(-total_rows // (TASKS_PER_THREAD * max(1, threads)))))
+
+
+def cluster_threads() -> int:
+    """Worker threads of the current distributed client's cluster, else this machine's cores."""
+    try:
+        from distributed import Client
+
+        return sum(Client.current().nthreads().values()) or 1
+    except (ImportError, ValueError):
+        return os.cpu_count() or 1
+
+
 def parquet_tasks(
-    fs: Any, paths: list[str], columns: list[Any], rows_per_task: int = ROWS_PER_TASK
+    fs: Any, paths: list[str], columns: list[Any], rows_per_task: int | None = None
 ) -> list[ParquetTask]:
     """The tasks of a Parquet job: the files' footers read once, here in the driver, which also
-    checks that every file has the ``columns``, then :func:`cut_row_groups`."""
+    checks that every file has the ``columns``, then :func:`cut_row_groups` (``rows_per_task``
+    None: :func:`default_rows_per_task` for the current cluster)."""
     import pyarrow.parquet as pq
 
     groups: list[tuple[str, int, int]] = []
@@ -227,6 +254,8 @@ def parquet_tasks(
                     raise InvalidParameterError(f"{path} has no column {c!r}; it has {names}")
             meta = pf.metadata
             groups.extend((path, i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups))
+    if rows_per_task is None:
+        rows_per_task = default_rows_per_task(sum(rows for _, _, rows in groups), cluster_threads())
     return cut_row_groups(groups, rows_per_task)
 
 
@@ -317,19 +346,24 @@ def sketch_parquet(
     *,
     weight_column: str | None = None,
     split_every: int = 8,
-    rows_per_task: int = ROWS_PER_TASK,
+    rows_per_task: int | None = None,
 ) -> Sketch:
     """Add ``column`` of Parquet files (globs allowed) to a copy of ``sketch``.
 
     The row groups, in file order, are cut into tasks of about ``rows_per_task`` rows (whole row
-    groups; see :func:`parquet_tasks`), each streamed in record batches of about a million rows,
-    so a worker's memory follows the batch and the row group, not the task. Integer columns take
+    groups; see :func:`cut_row_groups`); by default at most ``ROWS_PER_TASK`` (16M), fewer when
+    that gives every worker thread of the current cluster at least two tasks. A task reads one
+    row group at a time (a larger one in record batches of about a million rows), so a worker's
+    memory follows the row group, not the task. For summaries whose merge is not exact
+    (SpaceSaving, HeavyHitters) the result depends on the tasks: pass ``rows_per_task`` to make
+    it independent of the cluster's size. Integer columns take
     the int64 fast path; string/binary columns are hashed as str/bytes; nulls raise
     :class:`~sketchkit.errors.InvalidItemError`. Runs on dask's current scheduler.
     """
     factory = P.SketchFactory.from_template(sketch)
     start = sketch.copy()
-    rows_per_task = check_positive_int("rows_per_task", rows_per_task, 1 << 62)
+    if rows_per_task is not None:
+        rows_per_task = check_positive_int("rows_per_task", rows_per_task, 1 << 62)
     fs, found = _expand(paths)
     columns = [column] if weight_column is None else [column, weight_column]
     parts = [
