@@ -335,6 +335,14 @@ def main() -> None:
         peak[w] = [(idle[k], rss[k][1]) for k in sorted(rss)]
     sweep_counts = [4, 16, 64, 256]
     sweep = partitions_sweep(clusters[2][1], 8_000_000, sweep_counts, rounds=2)
+    from fsspec.implementations.local import LocalFileSystem
+
+    from sketchkit.distributed.files import parquet_tasks
+
+    n_tasks: dict[int, int] = {}
+    for w, (_, client, _) in clusters.items():  # the default layout, as each cluster's jobs got it
+        with client.as_current():
+            n_tasks[w] = len(parquet_tasks(LocalFileSystem(), [str(p) for p in paths], ["key"]))
     for cluster, client, _ in clusters.values():
         client.close()
         cluster.close()
@@ -342,11 +350,6 @@ def main() -> None:
     load_after = os.getloadavg()
 
     n = args.items
-    from fsspec.implementations.local import LocalFileSystem
-
-    from sketchkit.distributed.files import parquet_tasks
-
-    n_tasks = len(parquet_tasks(LocalFileSystem(), [str(p) for p in paths], ["key"]))
     mw = {k: statistics.median(v) for k, v in wall.items()}
     mc = {k: statistics.median(v) for k, v in cpu.items()}
     speedup = mw["dask1"] / mw["dask2"]
@@ -380,8 +383,9 @@ def main() -> None:
         "machine, and CPU seconds (user + system of every process of the job) are the steadier figure.  ",
         f"Data: {n:,} Zipf(1.2) int64 keys in {info['files']} Parquet files (plain encoding, uncompressed, "
         f"a required column: {info['bytes'] / 1e6:.0f} MB on disk, {args.row_group:,}-row row groups). "
-        f"sketch_parquet's default cuts them into {n_tasks} tasks of about {n / n_tasks / 1e6:.1f}M rows "
-        f"(`rows_per_task`, whole row groups); the row labelled 'one task per row group' forces the earlier "
+        f"sketch_parquet's default cuts them into {n_tasks[1]} tasks of about {n / n_tasks[1] / 1e6:.1f}M rows "
+        f"on the 1-worker cluster and {n_tasks[2]} on the 2-worker one (at most 16M rows, at least two tasks per "
+        "worker thread; whole row groups); the row labelled 'one task per row group' forces the earlier "
         f"layout ({n // args.row_group} tasks) for comparison. Sketch: CountSketch(width=32768, depth=5), "
         f"{sketch_bytes / 1e6:.2f} MB as bytes; tree fan-in split_every={SPLIT_EVERY}. The single process reads "
         "as a worker does (`read_row_group` on arrow's own file reader, one thread). "
