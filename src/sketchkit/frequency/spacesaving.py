@@ -25,6 +25,11 @@ an item that no single part saw as heavy; merging is commutative and exact whene
 summary ever filled up. Items are identified by their 64-bit hash (a collision between two
 distinct items, probability about :math:`n^2/2^{65}`, would merge their counts).
 
+**Memory.** A slot is an item hash, an int32 count and error (widened to int64 once the total
+weight passes 2³¹ − 1), a share of the hash index (4·T/m bytes, T the power of two ≥ 4m/3) and
+of the eviction queue: about 23 bytes at full load. An int item costs nothing more (it is
+recovered from its hash); a str or bytes item costs a reference and its encoding.
+
 >>> ss = SpaceSaving(capacity=2)
 >>> ss.update_batch(["a", "b", "a", "c", "a"])
 >>> [tuple(r) for r in ss.top(2)]
