@@ -216,6 +216,23 @@ def partitions_sweep(client, n_items: int, counts: list[int], rounds: int) -> di
     return {p: (statistics.median(wall[p]), statistics.median(cpu[p])) for p in counts}
 
 
+def parquet_sweep(client, path: Path, n_items: int, counts: list[int], rounds: int) -> dict[int, float]:
+    """(wall, CPU) seconds for sketch_parquet over the same n_items keys in 1..max(counts) tasks (2 workers)."""
+    from sketchkit.distributed import sketch_parquet
+
+    wall: dict[int, list[float]] = {p: [] for p in counts}
+    cpu: dict[int, list[float]] = {p: [] for p in counts}
+    with client.as_current():
+        for _ in range(rounds):
+            for p in counts:
+                c0 = cluster_cpu(client)
+                t0 = time.perf_counter()
+                sketch_parquet(str(path), "key", make_template(), rows_per_task=n_items // p, split_every=SPLIT_EVERY)
+                wall[p].append(time.perf_counter() - t0)
+                cpu[p].append(cluster_cpu(client) - c0)
+    return {p: (statistics.median(wall[p]), statistics.median(cpu[p])) for p in counts}
+
+
 def merge_cost(counts: list[int]) -> dict[int, float]:
     """Seconds to merge p partial sketches (bytes in, bytes out) in one process, as a tree node does."""
     from sketchkit.distributed._partials import merge_partials
@@ -253,7 +270,7 @@ def projection(cpu_per_key: float, per_partition: float, merge_per_sketch: float
     return p, depth, rows
 
 
-def plot(path: Path, sweep: dict, merges: dict[int, float], proj_rows) -> None:
+def plot(path: Path, psweep: dict, sweep: dict, merges: dict[int, float], proj_rows) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -261,8 +278,9 @@ def plot(path: Path, sweep: dict, merges: dict[int, float], proj_rows) -> None:
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     ps = sorted(sweep)
-    a.plot(ps, [sweep[p][1] for p in ps], "o-", label="CPU s, 2 workers + driver (8M keys)")
-    a.plot(ps, [sweep[p][0] for p in ps], "^:", label="wall s, same jobs (shared machine)")
+    a.plot(ps, [psweep[p][1] for p in ps], "o-", label="CPU s, sketch_parquet, 2 workers (8M keys)")
+    a.plot(ps, [sweep[p][1] for p in ps], "d-", label="CPU s, sketch_array (8M keys)")
+    a.plot(ps, [psweep[p][0] for p in ps], "^:", label="wall s, sketch_parquet (shared machine)")
     a.plot(sorted(merges), [merges[p] for p in sorted(merges)], "s--", label="merge p partials, 1 process")
     a.set_xscale("log")
     a.set_xlabel("partitions")
@@ -334,6 +352,13 @@ def main() -> None:
         rss = client.run(worker_rss)
         peak[w] = [(idle[k], rss[k][1]) for k in sorted(rss)]
     sweep_counts = [4, 16, 64, 256]
+    sweep_items = 8_192_000  # 256 row groups of 32,000 rows, so that every count is whole row groups
+    sweep_file = args.data / "sweep" / "keys.parquet"
+    if not sweep_file.exists():
+        sweep_file.parent.mkdir(exist_ok=True)
+        pq.write_table(pa.table({"key": np.arange(sweep_items, dtype=np.int64) % 1_000_003}), sweep_file,
+                       row_group_size=sweep_items // 256, compression="none", use_dictionary=False)
+    psweep = parquet_sweep(clusters[2][1], sweep_file, sweep_items, sweep_counts, rounds=2)
     sweep = partitions_sweep(clusters[2][1], 8_000_000, sweep_counts, rounds=2)
     from fsspec.implementations.local import LocalFileSystem
 
@@ -360,14 +385,20 @@ def main() -> None:
     # CPU the job caused beyond what the idle cluster burns over the same (contended) wall time
     net = {w: statistics.median(c - burn[w] * t for c, t in zip(cpu[f"dask{w}"], wall[f"dask{w}"])) for w in (1, 2)}
     implied = 2 * net[1] / net[2]
-    net_sweep = [sweep[p][1] - burn[2] * sweep[p][0] for p in sweep_counts]
     ps = np.array(sweep_counts, dtype=float)
-    per_partition = float(np.polyfit(ps, net_sweep, 1)[0])
-    per_partition_raw = float(np.polyfit(ps, [sweep[p][1] for p in sweep_counts], 1)[0])  # CPU s per partition
+
+    def slopes(sw: dict) -> tuple[float, float]:
+        """CPU s per extra partition: raw, and net of the idle background."""
+        raw = float(np.polyfit(ps, [sw[p][1] for p in sweep_counts], 1)[0])
+        net_ = float(np.polyfit(ps, [sw[p][1] - burn[2] * sw[p][0] for p in sweep_counts], 1)[0])
+        return raw, net_
+
+    per_task_raw, per_partition = slopes(psweep)  # the projection's o: a Parquet task
+    per_partition_raw, per_array_partition = slopes(sweep)
     merge_per = merges[512] / 512
     sketch_bytes = len(make_template().to_bytes())
     parts, depth, rows = projection(net[2] / n, per_partition, merge_per, sketch_bytes)
-    plot(args.png, sweep, merges, rows)
+    plot(args.png, psweep, sweep, merges, rows)
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "not met"
@@ -458,30 +489,36 @@ def main() -> None:
             lines.append(f"| {w} worker(s) | {i} | {idle / 1e6:.0f} | {top / 1e6:.0f} | {(top - idle) / 1e6:.0f} |")
     lines += [
         "",
-        "Merge cost against the number of partitions: the same 8M keys (a dask.array computed on the workers) "
-        "cut into more and more partitions on the 2-worker cluster (medians of 2), and, separately, merging p "
-        "partial sketches (from their bytes, as a merge node receiving them over the network does) in one process.",
+        "Cost against the number of partitions, on the 2-worker cluster (medians of 2): the same "
+        f"{sweep_items / 1e6:.1f}M keys from one Parquet file of 256 row groups, cut by `rows_per_task` into "
+        "more and more tasks; the same 8M keys as a dask.array computed on the workers, in more and more "
+        "chunks; and, separately, merging p partial sketches (from their bytes, as a merge node receiving them "
+        "over the network does) in one process.",
         "",
-        "| partitions | job wall s | job CPU s | merge p partials, 1 process, s |",
-        "|---|---|---|---|",
+        "| partitions | sketch_parquet wall s | sketch_parquet CPU s | sketch_array wall s | sketch_array CPU s "
+        "| merge p partials, 1 process, s |",
+        "|---|---|---|---|---|---|",
     ]
     for p in sorted(set(sweep_counts) | set(merges)):
-        a = f"{sweep[p][0]:.2f} | {sweep[p][1]:.2f}" if p in sweep else " | "
-        b = f"{merges[p]:.4f}" if p in merges else ""
-        lines.append(f"| {p} | {a} | {b} |")
+        a = f"{psweep[p][0]:.2f} | {psweep[p][1]:.2f}" if p in psweep else " | "
+        b = f"{sweep[p][0]:.2f} | {sweep[p][1]:.2f}" if p in sweep else " | "
+        c = f"{merges[p]:.4f}" if p in merges else ""
+        lines.append(f"| {p} | {a} | {b} | {c} |")
     lines += [
         "",
-        f"Each extra partition costs {per_partition_raw * 1e3:.0f} ms of CPU (slope of job CPU against "
-        f"partitions), {per_partition * 1e3:.0f} ms net of the idle background: a task, one empty sketch, a "
-        "share of a merge node (copy, transfers as bytes), scheduler bookkeeping. Merging costs "
-        f"{merge_per * 1e3:.2f} ms per sketch.",
+        f"Each extra Parquet task costs {per_task_raw * 1e3:.1f} ms of CPU (slope of job CPU against "
+        f"partitions), {per_partition * 1e3:.1f} ms net of the idle background: a task, one empty sketch, a "
+        "share of a merge node (copy, transfers as bytes), scheduler bookkeeping, a file open. A dask.array "
+        f"chunk costs {per_partition_raw * 1e3:.1f} ms ({per_array_partition * 1e3:.1f} net): the array's own "
+        f"tasks come on top of the sketch's. Merging costs {merge_per * 1e3:.2f} ms per sketch.",
         "",
         "## Projection to a multi-node cluster",
         "",
         f"T(W) = (N · c + P · o) / W + ⌈log_{SPLIT_EVERY} P⌉ · {SPLIT_EVERY} · (m + b / B), from this run: "
         f"c = {net[2] / n * 1e9:.0f} ns of CPU per key (2-worker job, engine overhead included, idle "
         "background excluded), "
-        f"o = {per_partition * 1e3:.0f} ms per partition, m = {merge_per * 1e3:.2f} ms per merged sketch, "
+        f"o = {per_partition * 1e3:.1f} ms per partition (a Parquet task), "
+        f"m = {merge_per * 1e3:.2f} ms per merged sketch, "
         f"b = {sketch_bytes / 1e6:.2f} MB per sketch; B = 1 GB/s is an assumed link (one machine: nothing to "
         f"measure). N = 10^10 keys in P = {parts:,} partitions of 10M keys, tree depth {depth}. Assumes one "
         "dedicated core per worker (not this shared machine), storage that keeps up with W · 8 bytes · "
