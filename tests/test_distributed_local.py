@@ -378,6 +378,20 @@ def test_parquet_tasks_span_files_and_big_row_groups_are_streamed(tmp_path, monk
     assert sketch_parquet(str(tmp_path / "p3.parquet"), "k", tmpl) == tmpl  # no rows: the template
 
 
+def test_parquet_on_a_non_local_file_system_goes_through_fsspec():
+    fs = fsspec.filesystem("memory")
+    keys = np.random.default_rng(6).integers(0, 900, 9_000)
+    for i in range(2):
+        with fs.open(f"/sk-test/part{i}.parquet", "wb") as fh:
+            pq.write_table(pa.table({"k": keys[i * 4_500 : (i + 1) * 4_500]}), fh, row_group_size=1_000)
+    tmpl = CountMin(width=101, depth=4, seed=2)
+    try:
+        got = sketch_parquet("memory://sk-test/part*.parquet", "k", tmpl, rows_per_task=2_000)
+    finally:
+        fs.rm("/sk-test", recursive=True)
+    assert got == one_pass(tmpl, keys)
+
+
 def test_dask_sees_a_sketch_at_its_size():
     from dask.sizeof import sizeof
 
