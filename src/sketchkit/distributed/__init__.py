@@ -9,6 +9,9 @@ Three ways in, each taking any sketchkit sketch as a template (its class, shape 
   each task streaming its share in bounded batches;
 * :func:`merge_sketches` for a bag of sketches built elsewhere.
 
+:func:`dask_client` runs any of them on a fresh local cluster (:func:`local_cluster`, configured
+by ``LOCAL_CLUSTER_CONFIG``, its workers warmed by :func:`warm_workers`) or on a running one.
+
 Sketches travel between processes only as their versioned ``to_bytes`` form. Hashing never
 uses Python's salted ``hash()``, so a sketch built on a worker answers identically in the
 driver, whatever ``PYTHONHASHSEED`` either runs under. Configurations that differ between
