@@ -100,6 +100,13 @@ def test_text_chunks_end_at_line_ends(lines, size):
     assert all(c.endswith(b"\n") for c in chunks[:-1])
 
 
+def test_a_line_past_the_limit_is_refused_not_held_without_bound():
+    data = b"short\n" + b"x" * 100 + b"\nend\n"
+    assert b"".join(text_chunks(_source(data), 8, max_line=100)) == data  # exactly at the limit
+    with pytest.raises(CLIError, match="line longer than"):
+        list(text_chunks(_source(b"short\n" + b"x" * 101 + b"\n"), 8, max_line=100))
+
+
 def test_int64_chunks_and_ragged_tail():
     values = np.arange(-5, 100, dtype="<i8")
     chunks = list(int64_chunks(_source(values.tobytes()), 24))

@@ -89,22 +89,35 @@ def read_block(source: Source, size: int) -> bytes:
         raise CLIError(f"{source.name}: cannot read: {e.strerror or e}") from None
 
 
-def text_chunks(source: Source, size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Chunks of about ``size`` bytes, each ending at a line end (the last one may not)."""
-    carry = b""
+MAX_LINE_BYTES = 64 << 20
+
+
+def text_chunks(source: Source, size: int = CHUNK_BYTES, max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Chunks of about ``size`` bytes, each ending at a line end (the last one may not).
+
+    A line is never split (``--lines`` counts whole lines), so an unfinished line is held
+    until its newline arrives; one longer than ``max_line`` bytes is refused with a clear
+    error instead of growing without bound."""
+    pending: list[bytes] = []  # pieces of the unfinished line
+    held = 0
     while True:
         block = read_block(source, size)
         if not block:
             break
-        block = carry + block
         cut = block.rfind(b"\n")
+        first = block.find(b"\n")
+        if held + (first if first >= 0 else len(block)) > max_line:
+            raise CLIError(f"{source.name}: a line longer than {max_line:,} bytes; split the input into lines")
         if cut < 0:
-            carry = block
+            pending.append(block)
+            held += len(block)
             continue
-        carry = block[cut + 1 :]
-        yield block[: cut + 1]
-    if carry:
-        yield carry
+        pending.append(block[: cut + 1])
+        yield b"".join(pending)
+        rest = block[cut + 1 :]
+        pending, held = ([rest], len(rest)) if rest else ([], 0)
+    if pending:
+        yield b"".join(pending)
 
 
 def int64_chunks(source: Source, size: int = CHUNK_BYTES) -> Iterator[bytes]:
