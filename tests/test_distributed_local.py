@@ -333,6 +333,7 @@ def test_row_groups_are_cut_in_order_into_near_equal_tasks(runs, rows_per_task):
             assert len(tasks) == n
 
 
+@settings(deadline=None)  # a loaded machine can stall any one example past the default
 @given(total=st.integers(0, 10**11), threads=st.integers(1, 4096))
 def test_default_task_size_caps_rows_and_feeds_every_thread_twice(total, threads):
     rows = default_rows_per_task(total, threads)
