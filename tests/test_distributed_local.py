@@ -393,6 +393,20 @@ def test_parquet_on_a_non_local_file_system_goes_through_fsspec():
     assert got == one_pass(tmpl, keys)
 
 
+def test_a_failed_warm_up_is_logged_and_does_not_stop_the_worker(monkeypatch, caplog):
+    from sketchkit.distributed import WarmSketchkit
+
+    namespace = WarmSketchkit.setup.__globals__
+
+    def broken():
+        raise OSError("numba cache unreadable")
+
+    monkeypatch.setitem(namespace, "warm_process", broken)
+    with caplog.at_level("WARNING"):
+        WarmSketchkit().setup(worker=None)
+    assert "warm-up failed" in caplog.text and "numba cache unreadable" in caplog.text
+
+
 def test_dask_sees_a_sketch_at_its_size():
     from dask.sizeof import sizeof
 

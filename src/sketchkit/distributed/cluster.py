@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,7 +45,10 @@ class WarmSketchkit(WorkerPlugin):
     name = "sketchkit-warm"
 
     def setup(self, worker: Any) -> None:
-        warm_process()
+        try:
+            warm_process()
+        except Exception as exc:  # only a head start: never keep a worker from joining over it
+            logging.getLogger(__name__).warning("sketchkit warm-up failed on this worker: %r", exc)
 
 
 def warm_process() -> None:
