@@ -70,8 +70,13 @@ def local_cluster(workers: int) -> Any:
     from distributed import LocalCluster
 
     n = check_positive_int("workers", workers, 1024)
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # for the scheduler and nannies, built in here
+        # The worker processes get the settings explicitly: a nanny keeps a shallow copy of the
+        # global config, which leaving this block reverts, so a worker it restarts after a crash
+        # would otherwise come back with dask's defaults.
+        return LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, config=dict(LOCAL_CLUSTER_CONFIG)
+        )
 
 
 def warm_workers(client: Any) -> None:
