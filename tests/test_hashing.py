@@ -96,23 +96,23 @@ _TOKENS = st.lists(st.one_of(st.text(max_size=20), st.sampled_from(["", "a\x00b"
 
 
 @given(_TOKENS, st.integers(0, 2**64 - 1))
-def test_packed_and_joined_str_paths_agree(tokens, seed):
+def test_packed_and_per_item_str_paths_agree(tokens, seed):
     packed = H.hash_items(tokens, seed)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(H, "_pack", None)
-        joined = H.hash_items(tokens, seed)
-    assert packed.tolist() == joined.tolist()
+        per_item = H.hash_items(tokens, seed)
+    assert packed.tolist() == per_item.tolist()
     key = H.derive_key(seed, H.ITEM_DOMAIN, 0)
     assert packed.tolist() == [H.xxh64(t.encode(), key) for t in tokens]
 
 
 @given(st.lists(st.binary(max_size=20), max_size=60))
-def test_packed_and_joined_bytes_paths_agree(blobs):
+def test_packed_and_per_item_bytes_paths_agree(blobs):
     packed = H.hash_items(blobs)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(H, "_pack", None)
-        joined = H.hash_items(blobs)
-    assert packed.tolist() == joined.tolist() == [H.item_hash(b) for b in blobs]
+        per_item = H.hash_items(blobs)
+    assert packed.tolist() == per_item.tolist() == [H.item_hash(b) for b in blobs]
 
 
 @pytest.mark.parametrize("batch", [["a", b"b"], ["a", 1], [b"a", bytearray(b"b")], [b"a", "b"]])

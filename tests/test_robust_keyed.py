@@ -42,6 +42,19 @@ def test_keyed_hash_matches_reference(items, key):
     assert [int(x) for x in got] == [siphash24(key, encode_item(x)) for x in items]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.lists(st.text(max_size=12), min_size=1, max_size=30),
+                 st.lists(st.binary(max_size=12), min_size=1, max_size=30)))
+def test_homogeneous_lists_hash_the_same_packed_or_item_by_item(items):
+    from sketchkit import hashing
+
+    expected = [siphash24(KEY, encode_item(x)) for x in items]
+    assert [int(x) for x in keyed_hash_items(items, KEY)] == expected  # compiled packing
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(hashing, "_pack", None)
+        assert [int(x) for x in keyed_hash_items(items, KEY)] == expected  # per-item fallback
+
+
 def test_int_array_path_equals_list_path():
     arr = np.array([-(2**63), -1, 0, 1, 2**63 - 1], dtype=np.int64)
     assert np.array_equal(keyed_hash_items(arr, KEY), keyed_hash_items(arr.tolist(), KEY))

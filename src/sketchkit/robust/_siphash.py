@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import InvalidParameterError
-from ..hashing import as_item_list, encode_item
+from ..hashing import as_item_list, encoded_buffer, int_list_array
 
 __all__ = ["KEY_BYTES", "check_key", "siphash24", "keyed_hash_items"]
 
@@ -165,22 +165,6 @@ def sip_offsets(buf, offsets, k0, k1):
     return out
 
 
-@njit(cache=True)
-def sip_separated(buf, n, k0, k1):
-    """SipHash-2-4 of ``n`` items joined by NUL bytes (no item contains a NUL)."""
-    out = np.empty(n, dtype=np.uint64)
-    start = 0
-    pos = 0
-    end = buf.shape[0]
-    for i in range(n):
-        while pos < end and buf[pos] != 0:
-            pos += 1
-        out[i] = _sip_span(buf, start, pos, k0, k1)
-        pos += 1
-        start = pos
-    return out
-
-
 def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:
     """The key as the two little-endian 64-bit words the kernels take."""
     return np.uint64(int.from_bytes(key[:8], "little")), np.uint64(int.from_bytes(key[8:16], "little"))
@@ -190,35 +174,12 @@ def keyed_hash_batch(batch: list | np.ndarray, k0: np.uint64, k1: np.uint64) -> 
     """Keyed hashes of a batch already normalised by :func:`sketchkit.hashing.as_item_list`."""
     if isinstance(batch, np.ndarray):
         return sip_int64(batch, k0, k1)
-    joined = _join_homogeneous(batch)
-    if joined is not None:
-        return sip_separated(np.frombuffer(joined, dtype=np.uint8), len(batch), k0, k1)
-    encoded = [encode_item(x) for x in batch]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    return sip_offsets(buf, offsets, k0, k1)
-
-
-def _join_homogeneous(batch: list) -> bytes | None:
-    """All-str (UTF-8) or all-bytes items joined by NUL, or None when that fast path does not apply."""
-    if not batch:
-        return None
-    sep = "\x00" if isinstance(batch[0], str) else b"\x00" if isinstance(batch[0], bytes) else None
-    if sep is None:
-        return None
-    try:
-        joined = sep.join(batch)
-    except TypeError:  # mixed types
-        return None
-    if joined.count(sep) != len(batch) - 1:  # an item holds a NUL itself
-        return None
-    if isinstance(joined, str):
-        try:
-            return joined.encode("utf-8")
-        except UnicodeEncodeError:
-            return None  # the per-item path raises the precise error
-    return joined
+    if len(batch) == 0:
+        return np.empty(0, dtype=np.uint64)
+    ints = int_list_array(batch)
+    if ints is not None:
+        return sip_int64(ints, k0, k1)
+    return sip_offsets(*encoded_buffer(batch), k0, k1)
 
 
 def keyed_hash_items(items: Any, key: bytes) -> np.ndarray:
