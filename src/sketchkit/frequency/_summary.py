@@ -251,13 +251,7 @@ class TrackedSummary(Sketch):
         """Replace the tracked set (after a merge or a load); the eviction queue starts empty."""
         size = len(keys)
         allocated = min(self._capacity, max(size, 16, len(self._state["keys"])))
-        state = T.empty_state(allocated, dtype)
-        state["keys"][:size] = keys
-        state["counts"][:size] = counts
-        state["errors"][:size] = errors
-        state["meta"][:] = (size, floor)
-        T.rebuild_index(state["keys"], size, state["index"])
-        self._state = state
+        self._state = T.state_of(keys, counts, errors, floor, allocated, dtype)
         if all(isinstance(x, (int, np.integer)) for x in items):
             self._items = None
         else:

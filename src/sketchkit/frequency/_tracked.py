@@ -358,12 +358,20 @@ def rebuild_index(keys, size, index):
         _index_insert(index, keys[s], s)
 
 
-def resized_state(state: dict[str, np.ndarray], allocated: int) -> dict[str, np.ndarray]:
-    """The live slots of ``state`` in fresh arrays of ``allocated`` slots (queue invalid)."""
-    size = int(state["meta"][0])
-    out = empty_state(allocated, state["counts"].dtype)
-    for name in ("keys", "counts", "errors"):
-        out[name][:size] = state[name][:size]
-    out["meta"][:] = state["meta"]
+def state_of(keys, counts, errors, floor: int, allocated: int, dtype) -> dict[str, np.ndarray]:
+    """A state of ``allocated`` slots holding these live slots (index built, queue invalid)."""
+    size = len(keys)
+    out = empty_state(allocated, dtype)
+    out["keys"][:size] = keys
+    out["counts"][:size] = counts
+    out["errors"][:size] = errors
+    out["meta"][:] = (size, floor)
     rebuild_index(out["keys"], size, out["index"])
     return out
+
+
+def resized_state(state: dict[str, np.ndarray], allocated: int) -> dict[str, np.ndarray]:
+    """The live slots of ``state`` in fresh arrays of ``allocated`` slots."""
+    size, floor = (int(x) for x in state["meta"])
+    return state_of(state["keys"][:size], state["counts"][:size], state["errors"][:size], floor, allocated,
+                    state["counts"].dtype)
