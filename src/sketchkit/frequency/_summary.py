@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._base import INT32_MAX, Sketch, check_positive_int
+from .._base import INT32_MAX, Sketch, check_positive_int, largest_fitting
 from .._format import Reader
 from ..errors import CorruptSketchError
 from ..hashing import DEFAULT_SEED, _hash_batch, _unhash_int64
@@ -41,14 +41,7 @@ def planned_nbytes(capacity: int, item_bytes: int) -> int:
 
 def capacity_for(budget: int, item_bytes: int) -> int:
     """Largest capacity whose full state fits ``budget`` bytes (0 if none does)."""
-    lo, hi = 0, budget // (SLOT_BYTES + item_bytes)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if planned_nbytes(mid, item_bytes) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return largest_fitting(0, budget // (SLOT_BYTES + item_bytes), lambda m: planned_nbytes(m, item_bytes) <= budget)
 
 
 class TopRow(NamedTuple):

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .._base import Sketch, check_positive_int, parse_memory
+from .._base import Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key
@@ -101,14 +101,11 @@ class DyadicHeavyHitters(Sketch):
         """The widest levels that fit ``budget`` (exact levels are paid for first)."""
         nbytes = parse_memory(budget)
         probe = cls(1, depth, universe_bits=universe_bits, level_bits=level_bits, seed=seed)
-        lo, hi = 1, max(1, nbytes // 4)
-        while lo < hi:  # exact levels depend on the width, so search it
-            mid = (lo + hi + 1) // 2
-            probe._width = mid
-            if probe._planned_bytes() <= nbytes:
-                lo = mid
-            else:
-                hi = mid - 1
+        def fits(width: int) -> bool:  # exact levels depend on the width, so search it
+            probe._width = width
+            return probe._planned_bytes() <= nbytes
+
+        lo = largest_fitting(1, max(1, nbytes // 4), fits)
         if lo < 8:
             raise InvalidParameterError(f"memory budget {budget!r} is too small for a dyadic sketch")
         return cls(lo, depth, universe_bits=universe_bits, level_bits=level_bits, seed=seed)
