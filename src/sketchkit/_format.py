@@ -5,8 +5,8 @@ All integers are little-endian. A serialized sketch is::
     offset  size  field
     0       4     magic  b"SKKT"
     4       1     format version (this library writes and reads 1)
-    5       1     family id (1 CountSketch, 2 CountMin, 3 SpaceSaving, 4 HeavyHitters,
-                  5 DyadicHeavyHitters; other modules register theirs)
+    5       1     family id (assigned in sketchkit._ids; each family's module registers
+                  its reader)
     6       2     flags (family specific)
     8       8     hash seed (uint64)
     16      8     payload length P (uint64)
@@ -20,7 +20,6 @@ reader allocate more than the input's own size.
 
 from __future__ import annotations
 
-import importlib
 import struct
 import zlib
 from typing import Any
@@ -37,19 +36,22 @@ TRAILER_SIZE = 4
 
 FAMILY_NAMES: dict[int, str] = {}
 _REGISTRY: dict[int, Any] = {}
-# Families defined outside the core register themselves on import; the reader imports the
-# owning module on demand, so sketchkit.from_bytes reads them without the caller importing it.
-_FAMILY_MODULES = ((range(10, 20), "sketchkit.robust"), (range(20, 30), "sketchkit.learned"))
+ENTRY_POINT_GROUP = "sketchkit.families"
 
 
 def _lookup(family: int) -> Any:
+    """The class registered for ``family``; an unknown id loads the extension packages that
+    declare ``sketchkit.families`` entry points (a missing extra leaves the id unknown)."""
     if family not in _REGISTRY:
-        for ids, module in _FAMILY_MODULES:
-            if family in ids:
-                try:
-                    importlib.import_module(module)
-                except ImportError:  # an extra is missing: report the family as unreadable
-                    pass
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if family in _REGISTRY:
+                break
+            try:
+                ep.load()
+            except ImportError:  # an extra is missing: its families stay unreadable
+                continue
     return _REGISTRY.get(family)
 
 

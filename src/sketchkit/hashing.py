@@ -63,10 +63,8 @@ __all__ = [
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 DEFAULT_SEED = 1729
-ITEM_DOMAIN = 0
-ROW_DOMAIN = 1
-# Domains 2..15 are reserved for sketchkit's own derived streams (dyadic levels, robust
-# coins, linear-algebra operators); each module documents the domain it uses.
+# Every derivation domain is assigned in sketchkit._ids, the one table of ids and domains.
+from ._ids import ITEM_DOMAIN, ROW_DOMAIN  # noqa: E402
 
 _P1 = 0x9E3779B185EBCA87
 _P2 = 0xC2B2AE3D27D4EB4F

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import sys
 import tempfile
@@ -11,7 +10,6 @@ from typing import Any
 
 import sketchkit
 
-from .. import _format
 from .._format import MAGIC
 from ..errors import SerializationError
 from .common import CLIError
@@ -48,22 +46,6 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-# Subpackages whose sketch families register on import; tried only for a family not yet known.
-FAMILY_MODULES = ("sketchkit.robust", "sketchkit.learned", "sketchkit.linalg", "sketchkit.attention")
-
-
-def _register_family(data: bytes) -> None:
-    if len(data) <= 5 or data[5] in _format._REGISTRY:
-        return
-    for name in FAMILY_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue
-        if data[5] in _format._REGISTRY:
-            return
-
-
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -90,7 +72,6 @@ def read_sketch(path: str) -> Any:
         raise CLIError(f"{name}: empty file, not a sketch")
     if not data.startswith(MAGIC):
         raise CLIError(f"{name}: not a sketchkit sketch file")
-    _register_family(data)
     try:
         return sketchkit.from_bytes(data)
     except SerializationError as e:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ids as ids
 from .._base import check_probability
 from .._format import register
 from ..errors import InvalidParameterError
@@ -44,7 +45,7 @@ from . import _kernels as K
 from ._linear import LinearSketch
 from .countsketch import _w
 
-FAMILY = 2
+FAMILY = ids.COUNTMIN
 FLAG_CONSERVATIVE = 1
 
 

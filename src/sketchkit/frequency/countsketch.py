@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ids as ids
 from .._base import check_positive_int, check_probability
 from .._format import register
 from ..errors import IncompatibleSketchError, InvalidParameterError
@@ -50,7 +51,7 @@ from ..hashing import DEFAULT_SEED
 from . import _kernels as K
 from ._linear import LinearSketch
 
-FAMILY = 1
+FAMILY = ids.COUNTSKETCH
 ROW_FAILURE = 0.25  # per-row failure probability at width 4/eps^2 (Chebyshev)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from .. import _ids as ids
 from .._base import Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
@@ -42,8 +43,8 @@ from ..hashing import DEFAULT_SEED, as_item_list, derive_key
 from ._summary import TopRow
 from .countsketch import CountSketch, median_failure
 
-FAMILY = 5
-DYADIC_DOMAIN = 2
+FAMILY = ids.DYADIC_HEAVY_HITTERS
+DYADIC_DOMAIN = ids.DYADIC_DOMAIN
 _SIGN = np.int64(-(1 << 63))
 
 

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ids as ids
 from .._base import check_positive_int, parse_memory
 from .._format import Reader, register
 from ..errors import CorruptSketchError, InvalidParameterError
@@ -57,7 +58,7 @@ from . import _tracked as T
 from ._summary import TopRow, TrackedSummary, planned_nbytes
 from .countsketch import CountSketch, _w
 
-FAMILY = 4
+FAMILY = ids.HEAVY_HITTERS
 # Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
 # item costs a reference (8) plus its encoding. The default suits short tokens.
 TYPICAL_ITEM_BYTES = 16

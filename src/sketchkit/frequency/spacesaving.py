@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ids as ids
 from .._base import parse_memory
 from .._format import Reader, register
 from ..errors import InvalidParameterError
@@ -50,7 +51,7 @@ from . import _tracked as T
 from ._summary import TopRow, TrackedSummary, capacity_for
 from .countsketch import _w
 
-FAMILY = 3
+FAMILY = ids.SPACESAVING
 # Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
 # item costs a reference (8) plus its encoding. The default suits short tokens.
 TYPICAL_ITEM_BYTES = 16

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _ids as ids
 from ..hashing import derive_key, hash_items
 
 # Hash domain 5 is sketchkit.learned's (see sketchkit.hashing: domains 2..15 are reserved).
-LEARNED_DOMAIN = 5
+LEARNED_DOMAIN = ids.LEARNED_DOMAIN
 # Oracles identify items by a hash that does not depend on any sketch's seed, so one oracle
 # file serves sketches of every seed.
 ORACLE_ITEM_SEED = derive_key(0, LEARNED_DOMAIN, 0)

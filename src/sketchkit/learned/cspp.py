@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ids as ids
 from .._base import INT32_MAX, Sketch, check_positive_int, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, InvalidParameterError
@@ -45,7 +46,7 @@ from ..frequency.countsketch import median_failure
 from ..hashing import DEFAULT_SEED, derive_key, row_keys
 from ._common import COUNTER_BYTES, LEARNED_DOMAIN
 
-FAMILY = 22
+FAMILY = ids.COUNTSKETCH_PLUS_PLUS
 _EMPTY = np.empty(0, dtype=np.int64)
 
 

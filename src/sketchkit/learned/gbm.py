@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from .. import _ids as ids
 from .. import _format
 from .._base import check_positive_int
 from .._format import Reader, le_bytes
@@ -45,7 +46,7 @@ from ._common import WEIGHT_BYTES
 from ._features import MAX_CHARS, MAX_N, fold, item_text, ngram_matrix
 from .oracles import OBJECTIVES, Oracle, counts_arrays, rank_scores, threshold_from_ranks
 
-FAMILY_GBM = 28
+FAMILY_GBM = ids.GBM_ORACLE
 NODE_BYTES = 10
 MAX_TREES = 4096
 MAX_TREE_NODES = 1 << 15  # child indices are uint16; an int16 feature index

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import _ids as ids
 from .. import _format
 from .._base import check_positive_int
 from .._format import Reader, le_bytes
@@ -39,10 +40,10 @@ from ..hashing import DEFAULT_SEED, check_seed, derive_key, hash_items
 from ._common import LEARNED_DOMAIN, LOOKUP_KEY_BYTES, WEIGHT_BYTES, oracle_keys
 from ._features import fold, ngram_matrix
 
-FAMILY_LOOKUP = 23
-FAMILY_NGRAM = 24
-FAMILY_HYBRID = 25
-FAMILY_RANDOM = 26
+FAMILY_LOOKUP = ids.LOOKUP_ORACLE
+FAMILY_NGRAM = ids.NGRAM_ORACLE
+FAMILY_HYBRID = ids.HYBRID_ORACLE
+FAMILY_RANDOM = ids.RANDOM_ORACLE
 
 OBJECTIVES = ("mse", "coverage")
 

@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import _ids as ids
 from .. import _format
 from .._base import Sketch, parse_memory
 from .._format import Reader, le_bytes, register
@@ -436,6 +437,6 @@ def _width(counter_bytes: int, depth: int) -> int:
     return width
 
 
-register(20, LearnedCountMin)
-register(21, LearnedCountSketch)
-register(27, LearnedCountSketchPlusPlus)
+register(ids.LEARNED_COUNTMIN, LearnedCountMin)
+register(ids.LEARNED_COUNTSKETCH, LearnedCountSketch)
+register(ids.LEARNED_COUNTSKETCH_PLUS_PLUS, LearnedCountSketchPlusPlus)

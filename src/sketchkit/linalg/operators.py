@@ -40,12 +40,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
+from .. import _ids as ids
 from .._base import check_positive_int
 from ..errors import InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, check_seed, derive_key
 from . import _kernels as K
 
-LINALG_DOMAIN = 3
+LINALG_DOMAIN = ids.LINALG_DOMAIN
 DEFAULT_NNZ = 8  # Epperly, "Which sketch should I use?" (2023): zeta = 8 is robust and cheap
 _GAUSS_BLOCK = 4096
 

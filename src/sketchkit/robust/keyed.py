@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _ids as ids
 from .._format import Reader, register
 from ..errors import IncompatibleSketchError
 from ..frequency.countmin import CountMin
@@ -57,9 +58,9 @@ from ._siphash import KEY_BYTES, check_key, key_words, keyed_hash_batch
 
 __all__ = ["KeyedCountSketch", "KeyedCountMin", "new_key", "key_id", "KEYED_DOMAIN"]
 
-KEYED_DOMAIN = 4  # sketchkit.hashing derivation domain assigned to robust mode
-FAMILY_KEYED_COUNTSKETCH = 10
-FAMILY_KEYED_COUNTMIN = 11
+KEYED_DOMAIN = ids.KEYED_DOMAIN
+FAMILY_KEYED_COUNTSKETCH = ids.KEYED_COUNTSKETCH
+FAMILY_KEYED_COUNTMIN = ids.KEYED_COUNTMIN
 
 
 def new_key() -> bytes:
