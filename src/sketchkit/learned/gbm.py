@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .. import _ids as ids
 from .. import _format
+from .. import _ids as ids
 from .._base import check_positive_int
 from .._format import Reader, le_bytes
 from ..errors import CorruptSketchError, InvalidParameterError

@@ -51,8 +51,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _ids as ids
 from .. import _format
+from .. import _ids as ids
 from .._base import Sketch, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
