@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import numpy as np
@@ -263,10 +262,10 @@ def test_interrupted_build_leaves_no_file(tmp_path):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
     )
     # 9.6 MB through a 64 KiB pipe: when write returns, the child has read more than two 4 MiB
-    # chunks, so it is past start-up and inside the streaming loop, waiting for more input
+    # chunks, so it is past start-up and inside the streaming loop, waiting for more input:
+    # the signal needs no sleep before it
     proc.stdin.write(b"some words here\n" * 600000)
     proc.stdin.flush()
-    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     proc.stdin.close()
