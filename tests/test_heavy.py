@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -154,3 +156,36 @@ def test_sizing_from_error():
     assert 4 * d.delta <= 0.01
     with pytest.raises(sk.InvalidParameterError):
         sk.HeavyHitters.from_error(1.5)
+
+
+@pytest.mark.parametrize("weights", [(800_000_000, 790_000_000), (1_100_000_000, 1_040_000_000)])
+@pytest.mark.parametrize("width", [1, 2, 4, 16])
+def test_bounds_near_the_int32_limit_are_exact_integers(weights, width):
+    """Counts still in int32 plus a large error bound: the bounds are computed in Python/int64
+    arithmetic, never wrap or raise (a tracked and an untracked item, total below 2**31)."""
+    hh = sk.HeavyHitters(width=width, depth=3, capacity=1)
+    hh.update(0, weights[0])
+    hh.update(1, weights[1])
+    e = math.ceil(hh.error_bound())
+    _, counts, errors, _ = hh._live()
+    c, base = int(counts[0]), int(errors[0])
+    want_lower, want_upper = (c - base) + max(base - e, 0), c + e
+    assert (hh.lower_bound(0), hh.upper_bound(0)) == (want_lower, want_upper)
+    assert hh.upper_bound_batch([0])[0] == want_upper
+    (row,) = hh.top()
+    assert (row.estimate, row.lower, row.upper) == (c, want_lower, want_upper)
+    assert row.lower <= weights[0] <= row.upper
+    assert hh.upper_bound(1) >= hh.estimate(1) and hh.lower_bound(1) >= 0
+
+
+def test_bounds_saturate_instead_of_wrapping_near_the_int64_limit():
+    """An error bound past int64 caps the upper bound at 2**63 − 1 (still above any true
+    count, which is at most the int64 total weight) and the lower bound at the exact part."""
+    hh = sk.HeavyHitters(width=1, depth=3, capacity=1)
+    hh.update(0, 1 << 62)
+    hh.update(1, (1 << 62) - 1)
+    assert hh.error_bound() > 2**63
+    assert hh.upper_bound(0) == hh.upper_bound(1) == 2**63 - 1
+    assert hh.lower_bound(0) == 1 << 62 and hh.lower_bound(1) == 0
+    (row,) = hh.top()
+    assert (row.item, row.lower, row.upper) == (0, 1 << 62, 2**63 - 1)

@@ -132,7 +132,8 @@ class SpaceSaving(TrackedSummary):
         slots = self._slots_of(items)
         st = self._state
         s = np.maximum(slots, 0)
-        return np.where(slots >= 0, st["counts"][s] - st["errors"][s], 0).astype(np.int64)
+        exact = st["counts"][s].astype(np.int64) - st["errors"][s]
+        return np.where(slots >= 0, exact, 0)
 
     def upper_bound(self, item: Any) -> int:
         return int(self.upper_bound_batch([item])[0])
@@ -147,6 +148,7 @@ class SpaceSaving(TrackedSummary):
         """Up to ``k`` tracked items, heaviest first, as (item, estimate, lower, upper) with
         ``lower <= true count <= upper`` guaranteed; ``estimate == upper``."""
         _, counts, errors, _ = self._live()
+        counts = counts.astype(np.int64)
         return self._rows(k, counts - errors, counts)
 
     def _absent_value(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
