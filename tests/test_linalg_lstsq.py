@@ -9,7 +9,6 @@ import pytest
 
 pytest.importorskip("scipy")
 import scipy.sparse as sp  # noqa: E402
-from scipy.sparse.linalg import lsqr  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from sketchkit.errors import InvalidItemError, InvalidParameterError, ItemTypeError  # noqa: E402
@@ -87,7 +86,10 @@ def test_sketch_and_solve_residual_within_embedding_bound():
             assert res.iterations == 0
 
 
-def test_sparse_ill_scaled_where_plain_lsqr_stalls():
+def test_sparse_ill_scaled_converges_in_few_iterations():
+    """The sketch preconditioner makes the iteration count independent of the column scales
+    (1 .. 1e4 here): what is asserted is sketchkit's own behaviour, never how far an
+    unpreconditioned third-party solver gets."""
     rng = np.random.default_rng(5)
     N, n = 5000, 50
     A = sp.random(N, n, density=0.05, random_state=6, format="csr")
@@ -97,8 +99,7 @@ def test_sparse_ill_scaled_where_plain_lsqr_stalls():
     assert res.converged and res.iterations <= 40
     dense_ref = np.linalg.lstsq(A.toarray(), b, rcond=None)[0]
     np.testing.assert_allclose(A @ res.x, A @ dense_ref, rtol=0, atol=1e-8 * np.linalg.norm(b))
-    plain = lsqr(A, b, atol=1e-10, btol=1e-10, iter_lim=400)  # 10x the iterations, no preconditioner
-    assert plain[2] == 400 and backward_error(A.toarray(), b, plain[0]) > 1e-6
+    assert backward_error(A.toarray(), b, res.x) < 1e-8
 
 
 def test_rank_deficient_uses_svd_preconditioner():
