@@ -70,3 +70,67 @@ def test_white_box_values():
     assert cm.estimate_batch(["a", "b", "c"]).tolist() == [6, 3, 0]
     assert cm.table.sum() == 3 * 9
     assert cm.error_bound() == pytest.approx(math.e / (1 << 16) * 9)
+
+
+_EVERY_FREQUENCY_SKETCH = [
+    lambda: sk.CountMin(64, 3, seed=2),
+    lambda: sk.CountSketch(64, 3, seed=2),
+    lambda: sk.SpaceSaving(8, seed=2),
+    lambda: sk.HeavyHitters(64, 3, 8, seed=2),
+]
+
+
+@pytest.mark.parametrize("make", _EVERY_FREQUENCY_SKETCH)
+def test_a_mapping_adds_its_counts(make):
+    """update_batch(Counter) / a dict adds each key with its count, as update_batch(keys,
+    counts) does (not each key once)."""
+    from collections import Counter
+
+    counts = Counter({"a": 5, "b": 2, 7: 3})
+    got, want = make(), make()
+    got.update_batch(counts)
+    want.update_batch(list(counts), list(counts.values()))
+    assert got.to_bytes() == want.to_bytes()
+    assert got.total_weight == 10 and got.estimate("a") >= 5
+    got.update_batch({})
+    assert got.to_bytes() == want.to_bytes()
+
+
+def test_a_mapping_adds_its_counts_to_a_dyadic_sketch():
+    got, want = sk.DyadicHeavyHitters(64, 3, universe_bits=16), sk.DyadicHeavyHitters(64, 3, universe_bits=16)
+    got.update_batch({7: 5, 9: -2})
+    want.update_batch([7, 9], [5, -2])
+    assert got.to_bytes() == want.to_bytes()
+
+
+@pytest.mark.parametrize("make", _EVERY_FREQUENCY_SKETCH)
+def test_a_mapping_with_weights_or_non_int_counts_is_refused(make):
+    s = make()
+    before = s.to_bytes()
+    with pytest.raises(sk.InvalidParameterError, match="mapping"):
+        s.update_batch({"a": 1}, weights=[2])
+    with pytest.raises(sk.ItemTypeError, match="integers"):
+        s.update_batch({"a": 1.5})
+    assert s.to_bytes() == before
+
+
+@pytest.mark.parametrize("item", [None, object(), 1.5, [1]])
+def test_an_unsupported_item_is_named_in_the_error(item):
+    cm = sk.CountMin(64, 3)
+    with pytest.raises(sk.ItemTypeError) as info:
+        cm.update(item)
+    message = str(info.value)
+    assert type(item).__name__ in message and "int, str or bytes" in message
+    # floats are explained only when a float was passed
+    assert ("float" in message) == isinstance(item, float)
+    assert cm.is_empty()
+
+
+def test_a_tracker_adds_a_mappings_counts():
+    from sketchkit.robust.tracking import SwitchingTracker
+
+    got = SwitchingTracker(lambda i: sk.CountSketch(64, 3, seed=i), copies=2)
+    want = SwitchingTracker(lambda i: sk.CountSketch(64, 3, seed=i), copies=2)
+    got.update_batch({"a": 5, "b": 1})
+    want.update_batch(["a", "b"], [5, 1])
+    assert [s.to_bytes() for s in got._feeds] == [s.to_bytes() for s in want._feeds]

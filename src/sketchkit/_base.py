@@ -15,7 +15,7 @@ from .errors import (
     InvalidParameterError,
     ItemTypeError,
 )
-from .hashing import DEFAULT_SEED, ITEM_DOMAIN, _hash_batch, as_item_list, check_seed, derive_key
+from .hashing import DEFAULT_SEED, ITEM_DOMAIN, _hash_batch, as_item_list, check_seed, derive_key, mapping_batch
 
 INT64_MAX = (1 << 63) - 1
 INT32_MAX = (1 << 31) - 1
@@ -160,8 +160,10 @@ class Sketch:
 
         ``items``: a numpy integer array (fast path), or a list of ints, strs or bytes.
         ``weights``: None (all 1), one int, or an integer array of the same length.
+        A mapping (``Counter``, ``{item: count}``) adds each key weighted by its int value.
         Validation happens before any state changes: a rejected batch changes nothing.
         """
+        items, weights = mapping_batch(items, weights)
         batch = as_item_list(items)
         w, total, abs_total = as_weights(weights, len(batch))
         self._check_weights(w, abs_total)

@@ -31,7 +31,7 @@ one process, on one platform, under one ``PYTHONHASHSEED`` answers identically i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -185,10 +185,17 @@ def encode_item(item: Any) -> bytes:
         if not -(1 << 63) <= value < (1 << 63):
             raise InvalidItemError(f"int item {value} is outside the int64 range of the encoding")
         return value.to_bytes(8, "little", signed=True)
-    raise ItemTypeError(
-        f"cannot sketch an item of type {type(item).__name__}: use int, str or bytes "
-        "(floats have no canonical encoding; convert them explicitly)"
-    )
+    raise ItemTypeError(unsupported_item_message(item))
+
+
+def unsupported_item_message(item: Any) -> str:
+    """The ItemTypeError text for an item outside the encoding: what was passed, what is taken."""
+    why = ""
+    if isinstance(item, (float, np.floating)):
+        why = " (floats have no canonical encoding; convert them explicitly)"
+    elif item is None:
+        why = " (a missing value: drop it or map it to a sentinel item first)"
+    return f"cannot sketch an item of type {type(item).__name__}: items must be int, str or bytes{why}"
 
 
 def item_hash(item: Any, seed: int = DEFAULT_SEED) -> int:
@@ -401,6 +408,20 @@ def encoded_buffer(batch: list) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def mapping_batch(items: Any, weights: Any) -> tuple[Any, Any]:
+    """``(items, weights)`` for ``update_batch``: a mapping such as ``Counter`` or ``{item: count}``
+    stands for its keys weighted by its values (which must be ints); anything else passes through."""
+    if not isinstance(items, Mapping):
+        return items, weights
+    if weights is not None:
+        raise InvalidParameterError(
+            "update_batch got a mapping and weights: a mapping's values are its weights, pass one or the other"
+        )
+    if not items:
+        return [], None
+    return list(items.keys()), list(items.values())
+
+
 def as_item_list(items: Any) -> list | np.ndarray:
     """Normalise a batch to a numpy int64 array or a Python list (checked, not yet hashed)."""
     if isinstance(items, np.ndarray):
@@ -411,10 +432,8 @@ def as_item_list(items: Any) -> list | np.ndarray:
             return _int_array(items)
         if kind in "USOT":
             return items.tolist()
-        raise ItemTypeError(
-            f"cannot sketch items of dtype {items.dtype}: use integers, str or bytes "
-            "(floats have no canonical encoding)"
-        )
+        why = " (floats have no canonical encoding)" if kind in "fc" else ""
+        raise ItemTypeError(f"cannot sketch items of dtype {items.dtype}: items must be int, str or bytes{why}")
     if isinstance(items, (str, bytes, bytearray, memoryview)):
         raise ItemTypeError(
             f"update_batch takes a sequence of items, not a single {type(items).__name__}; "

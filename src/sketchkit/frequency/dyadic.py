@@ -39,7 +39,7 @@ from .. import _ids as ids
 from .._base import Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
-from ..hashing import DEFAULT_SEED, as_item_list, derive_key
+from ..hashing import DEFAULT_SEED, as_item_list, derive_key, mapping_batch
 from ._summary import TopRow
 from .countsketch import CountSketch, median_failure
 
@@ -206,6 +206,7 @@ class DyadicHeavyHitters(Sketch):
 
     def update_batch(self, items: Any, weights: Any = None) -> None:
         """Add a batch of integer keys with signed weights (deletions are negative weights)."""
+        items, weights = mapping_batch(items, weights)
         keys = self._int_keys(items)
         self._unsigned(keys)  # range check before any state changes
         super().update_batch(keys, weights)

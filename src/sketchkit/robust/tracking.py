@@ -47,7 +47,7 @@ import numpy as np
 
 from .._base import as_weights, check_positive_int
 from ..errors import InvalidParameterError, SketchError
-from ..hashing import as_item_list
+from ..hashing import as_item_list, mapping_batch
 from .keyed import KeyedCountSketch
 
 __all__ = ["SwitchingTracker", "DPMedianTracker", "CopiesExhaustedError"]
@@ -124,7 +124,8 @@ class _Copies:
         self._abs_weight += abs(int(weight))
 
     def update_batch(self, items: Any, weights: Any = None) -> None:
-        """Add a batch to every copy."""
+        """Add a batch to every copy (a mapping adds each key weighted by its value)."""
+        items, weights = mapping_batch(items, weights)
         batch = as_item_list(items)
         w, _, abs_total = as_weights(weights, len(batch))
         for s in self._feeds:
