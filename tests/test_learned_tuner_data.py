@@ -24,7 +24,7 @@ from sketchkit.learned import (
     loss_weighted_aamand,
     tune,
 )
-from sketchkit.learned.cli_support import build_oracle, load_oracle, make_learned_sketch, train_oracle
+from sketchkit._cli.learned import build_oracle, load_oracle, make_learned_sketch, train_oracle
 from sketchkit.learned.tuner import threshold_at_rank
 
 

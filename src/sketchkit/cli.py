@@ -340,10 +340,10 @@ def _learned_sketch(args: argparse.Namespace) -> Any:
 
 def _learned_support() -> Any:
     try:
-        from .learned import cli_support
+        from ._cli import learned
     except ImportError as e:
         raise CLIError(f"learned sketches need sketchkit.learned ({e})") from None
-    return cli_support
+    return learned
 
 
 def cmd_train_oracle(args: argparse.Namespace) -> int:

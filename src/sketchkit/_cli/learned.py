@@ -19,10 +19,10 @@ from typing import Any
 
 from .._base import Sketch, parse_memory
 from ..errors import InvalidParameterError, SerializationError
-from ._common import SLOT_BYTES
-from .gbm import GBMOracle
-from .oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
-from .sketches import LearnedCountMin, LearnedCountSketch
+from ..learned.gbm import GBMOracle
+from ..learned.oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
+from ..learned._common import SLOT_BYTES
+from ..learned.sketches import LearnedCountMin, LearnedCountSketch
 
 ORACLE_KINDS = ("lookup", "model", "gbm", "hybrid", "random")
 SKETCH_KINDS = {"countmin": (LearnedCountMin, 3), "countsketch": (LearnedCountSketch, 3)}
