@@ -1,10 +1,16 @@
-"""sketchkit: streaming data sketches with stated, tested guarantees."""
+"""sketchkit: streaming data sketches with stated, tested guarantees.
+
+The sketch classes are imported on first use (PEP 562 module ``__getattr__``), so that
+``import sketchkit`` and ``sketchkit --help`` load neither numpy's heavier parts nor numba;
+``sketchkit.CountSketch``, ``from sketchkit import CountSketch``, ``dir(sketchkit)`` and
+``__all__`` behave as if everything were imported eagerly.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from . import _format
 from .errors import (
     CorruptSketchError,
     CounterOverflowError,
@@ -17,14 +23,42 @@ from .errors import (
     UnsupportedVersionError,
     WrongSketchTypeError,
 )
-from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
-from .hashing import DEFAULT_SEED
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
+    from .hashing import DEFAULT_SEED
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "CountSketch": ".frequency",
+    "CountMin": ".frequency",
+    "SpaceSaving": ".frequency",
+    "HeavyHitters": ".frequency",
+    "DyadicHeavyHitters": ".frequency",
+    "TopRow": ".frequency",
+    "DEFAULT_SEED": ".hashing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def from_bytes(data: bytes | bytearray | memoryview) -> Any:
     """Rebuild any sketchkit sketch from its bytes (the class is read from the header)."""
+    from . import _format, frequency  # noqa: F401  (frequency registers the core families)
+
     return _format.load(data)
 
 

@@ -35,8 +35,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .errors import InvalidItemError, InvalidParameterError, ItemTypeError
 
 try:  # compiled at install (optional): packs a list[str]/list[bytes] without a Python call per item

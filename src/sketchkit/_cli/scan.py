@@ -17,7 +17,8 @@ updates the sketch.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._jit import njit
 
 # The table's hash is private to one chunk and never reaches a sketch (sketches hash items
 # themselves with sketchkit.hashing): FNV-1a folded into the scanning loop, so each byte is

@@ -10,8 +10,8 @@ candidates) stay item-major. An empty ``weights`` array means "every weight is 1
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit
 from ..hashing import U0, U8, U27, U32, U_P1, U_P4, U_P5, _avalanche, _lane_round, _rotl
 
 U31BIT = np.uint64(1 << 31)

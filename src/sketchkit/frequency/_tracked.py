@@ -24,8 +24,8 @@ still below the threshold, and dropped otherwise.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit
 from ._kernels import bucket_sign, key_hash, sort_small
 
 # queue meta: [entries, valid (0/1), threshold count]; the threshold key lives in qthr_key[0]

@@ -33,11 +33,11 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from .. import _ids as ids
 from .._base import Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, register
+from .._jit import njit
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key, mapping_batch
 from ._summary import TopRow
