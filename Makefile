@@ -51,6 +51,7 @@ bench-linalg: $(STAMP)
 	$(PY) benchmarks/bench_linalg.py --json docs/benchmarks/linalg.json
 
 bench-learned: $(STAMP)
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[bench]"
 	$(PY) benchmarks/bench_learned.py
 	$(PY) benchmarks/learned_report.py
 
