@@ -28,7 +28,7 @@ from ._cli.tokens import ERROR_POLICIES, Field, Int64, JsonField, Lines, Tokeniz
 from .errors import SketchError
 from .hashing import DEFAULT_SEED, check_seed, random_seed
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 1, 2, 130, 141
 
 
 class Parser(argparse.ArgumentParser):
@@ -425,12 +425,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- entry point
 def _quiet_stdout() -> None:
     # After a broken pipe (`sketchkit topk big.txt | head`), make the final flush silent.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 bad input, 2 usage, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 ok, 1 bad input, 2 usage, 130 interrupted,
+    141 stdout closed early).
+
+    Ctrl-C and a closed stdout end the program quietly wherever they strike, imports included:
+    keep everything heavy inside :func:`_run`."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not as a message at exit
+        return status
+    except KeyboardInterrupt:
+        print("sketchkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `sketchkit topk big.txt | head -1`: the reader has what it wanted; end quietly with the
+        # status a shell shows for `sort` killed by SIGPIPE (128 + 13)
+        _quiet_stdout()
+        return EXIT_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
     parser = build_parser()
@@ -442,12 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (CLIError, SketchError) as e:
         message = str(e)
-    except KeyboardInterrupt:
-        print("sketchkit: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _quiet_stdout()
-        return EXIT_ERROR
+        raise  # not an error: main() ends quietly
     except UnicodeError as e:
         message = f"invalid text: {e}"
     except MemoryError:

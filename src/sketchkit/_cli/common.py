@@ -1,4 +1,4 @@
-"""What every CLI module shares: the one error type the entry point turns into a message."""
+"""What every CLI module shares: the error types the entry point turns into one line, and warnings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import sys
 
 
 class CLIError(Exception):
-    """A problem with the user's input or options: printed as one line, exit status 1."""
+    """A problem with the user's input (a file, its contents, a sketch file): one line, exit status 1."""
+
+    status = 1
+
+
+class UsageError(CLIError):
+    """A bad command line (options that conflict, a value the sketch cannot take): exit status 2."""
+
+    status = 2
 
 
 def warn(message: str) -> None:

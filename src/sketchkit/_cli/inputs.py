@@ -16,7 +16,6 @@ from .common import CLIError
 CHUNK_BYTES = 4 << 20  # big enough to amortise per-chunk Python work, small enough for bounded memory
 
 
-
 def _gzip(raw: BinaryIO) -> BinaryIO:
     return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
 
@@ -79,8 +78,12 @@ def open_source(path: str) -> Source:
     return Source(path, stream, raw, size)
 
 
-def read_block(source: Source, size: int) -> bytes:
+def read_block(source: Source, size: int, eager: bool = False) -> bytes:
+    """Up to ``size`` bytes; ``eager``: whatever one read returns (a pipe fed slowly, as by
+    ``tail -f``, yields each piece as it arrives instead of waiting for ``size`` bytes)."""
     try:
+        if eager and hasattr(source.stream, "read1"):
+            return source.stream.read1(size)
         return source.stream.read(size)
     except DECOMPRESS_ERRORS as e:
         raise CLIError(f"{source.name}: corrupt or truncated compressed data ({e})") from None
@@ -92,16 +95,18 @@ def read_block(source: Source, size: int) -> bytes:
 MAX_LINE_BYTES = 64 << 20
 
 
-def text_chunks(source: Source, size: int = CHUNK_BYTES, max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+def text_chunks(
+    source: Source, size: int = CHUNK_BYTES, max_line: int = MAX_LINE_BYTES, eager: bool = False
+) -> Iterator[bytes]:
     """Chunks of about ``size`` bytes, each ending at a line end (the last one may not).
 
     A line is never split (``--lines`` counts whole lines), so an unfinished line is held
     until its newline arrives; one longer than ``max_line`` bytes is refused with a clear
-    error instead of growing without bound."""
+    error instead of growing without bound. ``eager``: see :func:`read_block`."""
     pending: list[bytes] = []  # pieces of the unfinished line
     held = 0
     while True:
-        block = read_block(source, size)
+        block = read_block(source, size, eager)
         if not block:
             break
         cut = block.rfind(b"\n")
@@ -120,11 +125,11 @@ def text_chunks(source: Source, size: int = CHUNK_BYTES, max_line: int = MAX_LIN
         yield b"".join(pending)
 
 
-def int64_chunks(source: Source, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+def int64_chunks(source: Source, size: int = CHUNK_BYTES, eager: bool = False) -> Iterator[bytes]:
     """Chunks holding whole little-endian int64 values; a ragged tail is an error."""
     carry = b""
     while True:
-        block = read_block(source, size)
+        block = read_block(source, size, eager)
         if not block:
             break
         block = carry + block

@@ -14,7 +14,8 @@ import numpy as np
 
 import sketchkit
 
-from .common import CLIError
+from ..errors import InvalidParameterError
+from .common import CLIError, UsageError
 
 # kind name -> class name on the sketchkit package
 KINDS = {
@@ -41,7 +42,7 @@ DIRECTIONS = {
 def sketch_class(kind: str) -> Any:
     name = KINDS.get(kind)
     if name is None:
-        raise CLIError(f"unknown --kind {kind!r}: choose from {', '.join(KINDS)}")
+        raise UsageError(f"unknown --kind {kind!r}: choose from {', '.join(KINDS)}")
     cls = getattr(sketchkit, name, None)
     if cls is None:
         raise CLIError(f"--kind {kind} needs sketchkit.{name}, which this installation does not have")
@@ -52,20 +53,24 @@ def make_sketch(
     kind: str, memory: int, seed: int, depth: int | None = None, conservative: bool = False, k: int | None = None
 ) -> Any:
     """An empty sketch of ``kind`` using at most ``memory`` bytes of state (``k``: the top-k the
-    caller will ask for, which sizes a heavyhitters candidate set)."""
+    caller will ask for, which sizes a heavyhitters candidate set). Parameters the class refuses
+    (a budget too small, an even CountSketch depth) are a bad command line: :class:`UsageError`."""
     cls = sketch_class(kind)
     opts: dict[str, Any] = {"seed": seed}
     if depth is not None:
         if kind not in DEPTH_KINDS:
-            raise CLIError(f"--depth applies to --kind {', '.join(DEPTH_KINDS)} only")
+            raise UsageError(f"--depth applies to --kind {', '.join(DEPTH_KINDS)} only")
         opts["depth"] = depth
     if conservative:
         if kind != "countmin":
-            raise CLIError("--conservative applies to --kind countmin only")
+            raise UsageError("--conservative applies to --kind countmin only")
         opts["conservative"] = True
     if kind == "heavyhitters" and k is not None:
         opts["k"] = k
-    return cls.from_memory(memory, **opts)
+    try:
+        return cls.from_memory(memory, **opts)
+    except InvalidParameterError as e:
+        raise UsageError(f"--kind {kind}: {e}") from None
 
 
 def estimates(sketch: Any, items: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .common import CLIError
-from .inputs import int64_chunks, open_source, text_chunks
+from .inputs import CHUNK_BYTES, int64_chunks, open_source, text_chunks
 from .progress import Progress
 from .tokens import Tokenizer, Utf8Policy
 
@@ -43,12 +43,24 @@ def check_paths(paths: list[str]) -> None:
             raise CLIError(f"{p}: no such file")
 
 
-def _drop_first_line(chunk: bytes) -> bytes:
+def _split_first_line(chunk: bytes) -> tuple[bytes, bytes]:
     cut = chunk.find(b"\n")
-    return b"" if cut < 0 else chunk[cut + 1 :]
+    return (chunk, b"") if cut < 0 else (chunk[: cut + 1], chunk[cut + 1 :])
+
+
+def check_text(chunk: bytes, name: str, offset: int) -> None:
+    """Refuse binary input as grep does: a NUL byte never occurs in text (UTF-16 included, which
+    this reader does not decode)."""
+    nul = chunk.find(b"\0")
+    if nul >= 0:
+        raise CLIError(
+            f"{name}: binary file (a NUL byte at offset {offset + nul:,}); --binary reads it as text anyway, "
+            "--int64 reads int64 values"
+        )
 
 
 THREADS = 2  # scanning threads for the compiled tokenisers: one more than the sketch's own
+EAGER_CHUNK_BYTES = 64 << 10  # with --every: a periodic report is due at most one such chunk late
 
 
 def feed(
@@ -59,18 +71,29 @@ def feed(
     stats: StreamStats,
     utf8: Utf8Policy,
     header: bool = False,
+    *,
+    binary_ok: bool = True,
+    threads: int | None = None,
 ) -> None:
-    """Tokenise each chunk of one input and hand the batches, in input order, to every sink."""
+    """Tokenise each chunk of one input and hand the batches, in input order, to every sink.
+
+    ``binary_ok=False`` refuses text input holding a NUL byte (:func:`check_text`); ``threads``
+    overrides the scanning threads (1 hands each chunk on as soon as it is read)."""
 
     def numbered() -> Iterator[tuple[bytes, int]]:
         line = 1
+        offset = 0
         for n, chunk in enumerate(chunks):
             stats.bytes_read += len(chunk)
             if tokenizer.binary:
                 yield chunk, 0
                 continue
+            if not binary_ok:
+                check_text(chunk, name, offset)
+            offset += len(chunk)
             if header and n == 0:
-                chunk = _drop_first_line(chunk)
+                first, chunk = _split_first_line(chunk)
+                tokenizer.header(first, name)
                 line = 2
             yield chunk, line
             line += chunk.count(b"\n")
@@ -81,7 +104,8 @@ def feed(
             chunk = utf8.clean(chunk, name, first_line)
         return tokenizer.batch(chunk, name, first_line)
 
-    threads = THREADS if tokenizer.threaded and (os.cpu_count() or 1) > 1 else 1
+    if threads is None:
+        threads = THREADS if tokenizer.threaded and (os.cpu_count() or 1) > 1 else 1
     for items, weights in ordered_map(tokenize, numbered(), threads):
         stats.weight += len(items) if weights is None else int(np.abs(weights).sum())
         for sink in sinks:
@@ -113,8 +137,14 @@ def stream(
     header: bool = False,
     quiet: bool = True,
     report: bool = True,
+    binary_ok: bool = True,
+    eager: bool = False,
 ) -> StreamStats:
-    """Read every input in turn, in chunks; warnings about skipped records at the end."""
+    """Read every input in turn, in chunks; warnings about skipped records at the end.
+
+    ``binary_ok=False`` refuses text inputs holding NUL bytes. ``eager`` (``--every``): small
+    chunks handed on as soon as they are read, on one thread, so that the sinks see a slowly
+    fed pipe (``tail -f``) as it arrives."""
     check_paths(paths)
     utf8 = utf8 or Utf8Policy()
     stats = StreamStats()
@@ -126,9 +156,13 @@ def stream(
         for path in paths:
             source = open_source(path)
             try:
-                chunks = int64_chunks(source) if tokenizer.binary else text_chunks(source)
+                size = EAGER_CHUNK_BYTES if eager else CHUNK_BYTES
+                if tokenizer.binary:
+                    chunks = int64_chunks(source, size, eager=eager)
+                else:
+                    chunks = text_chunks(source, size, eager=eager)
                 feed(_tracked(chunks, progress, source, done_before), source.name, tokenizer, sinks, stats, utf8,
-                     header)
+                     header, binary_ok=binary_ok, threads=1 if eager else None)
             finally:
                 source.close()
             done_before += source.size or 0

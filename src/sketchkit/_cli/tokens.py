@@ -12,17 +12,19 @@ import io
 import json
 import re
 import threading
+import unicodedata
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from .common import CLIError, warn
+from .common import CLIError, UsageError, warn
 from .scan import count_spans, first_invalid_utf8, join_spans
 
 WORD_PATTERN = r"\w+"
 _WORD_RE = re.compile(WORD_PATTERN)
 ERROR_POLICIES = ("replace", "skip", "strict")
+NORMAL_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
 
 Batch = tuple[Any, "np.ndarray | None"]
 
@@ -102,6 +104,28 @@ def _spans_batch(chunk: bytes, lines: bool) -> Batch:
     return items, counts
 
 
+class BadRecords:
+    """Malformed records (invalid JSON or CSV, a weight that is not an integer): without
+    ``--skip-bad`` the first one stops the run naming file and line; with it they are skipped,
+    counted, and reported once at the end."""
+
+    def __init__(self, skip: bool = False):
+        self.skip = skip
+        self.count = 0
+        self.first: str | None = None
+
+    def __call__(self, message: str) -> None:
+        if not self.skip:
+            raise CLIError(message)
+        self.count += 1
+        if self.first is None:
+            self.first = message
+
+    def report(self) -> None:
+        if self.count:
+            warn(f"skipped {self.count} malformed record(s) (--skip-bad); the first: {self.first}")
+
+
 class Tokenizer:
     """Base: ``batch(chunk, name, first_line)`` → (items, weights or None)."""
 
@@ -111,6 +135,9 @@ class Tokenizer:
 
     def batch(self, chunk: bytes, name: str, first_line: int) -> Batch:
         raise NotImplementedError
+
+    def header(self, line: bytes, name: str) -> None:
+        """The first line of an input, given instead of its records under ``--header``."""
 
     def report(self) -> None:
         """Warn about records that were skipped (missing fields and the like)."""
@@ -158,40 +185,87 @@ def _int_weight(value: Any, name: str, line: int) -> int:
         raise CLIError(f"{name}: line {line}: weight {value!r} is not an integer") from None
 
 
-class Field(Tokenizer):
-    """Column ``field`` (1-based) of delimited text, parsed with :mod:`csv` (quotes honoured)."""
+def _column(spec: int | str, option: str) -> int | str:
+    """A column number (from 1) stays an int, anything else is a header name."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        number = int(spec)
+        if number < 1:
+            raise UsageError(f"{option} counts columns from 1, got {spec!r}")
+        return number
+    if not spec:
+        raise UsageError(f"{option} needs a column number or a header name")
+    return spec
 
-    def __init__(self, field: int, delimiter: str = ",", weight_field: int | None = None):
-        if field < 1 or (weight_field is not None and weight_field < 1):
-            raise CLIError("--field and --weight-field count columns from 1")
+
+class Field(Tokenizer):
+    """Column ``field`` of delimited text, parsed with :mod:`csv` (quotes honoured): a number
+    (from 1), or a name looked up in each input's header line (``--header``)."""
+
+    def __init__(self, field: int | str, delimiter: str = ",", weight_field: int | str | None = None,
+                 bad: BadRecords | None = None):
         if len(delimiter) != 1:
-            raise CLIError(f"--delimiter must be one character, got {delimiter!r}")
-        self.field, self.delimiter, self.weight_field = field - 1, delimiter, weight_field
+            raise UsageError(f"--delimiter must be one character, got {delimiter!r}")
+        self.spec = _column(field, "--field")
+        self.weight_spec = None if weight_field is None else _column(weight_field, "--weight-field")
+        self.delimiter = delimiter
         self.weighted = weight_field is not None
+        self.by_name = isinstance(self.spec, str) or isinstance(self.weight_spec, str)
+        self.field = self.spec - 1 if isinstance(self.spec, int) else -1  # 0-based, set per input by name
+        self.weight_field = self.weight_spec if isinstance(self.weight_spec, int) else None  # 1-based
+        self.bad = bad or BadRecords()
         self.missing = 0
 
+    def header(self, line, name):
+        if not self.by_name:
+            return
+        text = line.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+        columns = next(csv.reader([text], delimiter=self.delimiter), [])
+
+        def find(spec: int | str, option: str) -> int:
+            if isinstance(spec, int):
+                return spec - 1
+            if spec not in columns:
+                shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+                raise CLIError(f"{name}: no column {spec!r} for {option} in the header line ({shown})")
+            return columns.index(spec)
+
+        self.field = find(self.spec, "--field")
+        if self.weight_spec is not None:
+            self.weight_field = find(self.weight_spec, "--weight-field") + 1
+
     def batch(self, chunk, name, first_line):
+        if self.field < 0:
+            raise UsageError("--field NAME needs --header (the line that names the columns)")
         counter: dict = {}
         need = max(self.field, (self.weight_field or 1) - 1)
         reader = csv.reader(io.StringIO(chunk.decode("utf-8"), newline=""), delimiter=self.delimiter)
-        try:
-            for row in reader:
-                if len(row) <= need:
-                    if row:
-                        self.missing += 1
-                    continue
-                w = 1
-                if self.weighted:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:  # the reader goes on with the next line
+                self.bad(f"{name}: line {first_line + reader.line_num - 1}: bad CSV: {e}")
+                continue
+            if len(row) <= need:
+                if row:
+                    self.missing += 1
+                continue
+            w = 1
+            if self.weighted:
+                try:
                     w = _int_weight(row[self.weight_field - 1], name, first_line + reader.line_num - 1)
-                key = row[self.field]
-                counter[key] = counter.get(key, 0) + w
-        except csv.Error as e:
-            raise CLIError(f"{name}: line {first_line + reader.line_num - 1}: bad CSV: {e}") from None
+                except CLIError as e:
+                    self.bad(str(e))
+                    continue
+            key = row[self.field]
+            counter[key] = counter.get(key, 0) + w
         return _counted(counter)
 
     def report(self):
         if self.missing:
             warn(f"{self.missing} row(s) had too few fields for --field/--weight-field (skipped)")
+        self.bad.report()
 
 
 def _lookup(obj: Any, path: list[str]) -> Any:
@@ -217,12 +291,13 @@ def json_item(value: Any) -> str:
 class JsonField(Tokenizer):
     """A field of each NDJSON record, addressed by a dotted path (``user.name``, ``tags.0``)."""
 
-    def __init__(self, path: str, weight_path: str | None = None):
+    def __init__(self, path: str, weight_path: str | None = None, bad: BadRecords | None = None):
         if not path:
-            raise CLIError("--json-field needs a path such as 'user.name'")
+            raise UsageError("--json-field needs a path such as 'user.name'")
         self.path = path.split(".")
         self.weight_path = weight_path.split(".") if weight_path else None
         self.weighted = weight_path is not None
+        self.bad = bad or BadRecords()
         self.missing = 0
 
     def batch(self, chunk, name, first_line):
@@ -233,7 +308,8 @@ class JsonField(Tokenizer):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise CLIError(f"{name}: line {first_line + offset}: invalid JSON ({e.msg})") from None
+                self.bad(f"{name}: line {first_line + offset}: invalid JSON ({e.msg})")
+                continue
             try:
                 key = json_item(_lookup(record, self.path))
                 w = 1
@@ -245,12 +321,16 @@ class JsonField(Tokenizer):
             except (KeyError, IndexError):
                 self.missing += 1
                 continue
+            except CLIError as e:
+                self.bad(str(e))
+                continue
             counter[key] = counter.get(key, 0) + w
         return _counted(counter)
 
     def report(self):
         if self.missing:
             warn(f"{self.missing} record(s) lacked the --json-field/--weight-field path (skipped)")
+        self.bad.report()
 
 
 class Int64(Tokenizer):
@@ -263,18 +343,81 @@ class Int64(Tokenizer):
         return np.frombuffer(chunk, dtype="<i8").astype(np.int64), None
 
 
-def tokenize_text(text: str, mode: str = "words", pattern: str | None = None) -> list[str]:
+class Normalized(Tokenizer):
+    r"""Another text tokeniser's items, Unicode-normalised (``--normalize FORM``) and/or case-folded
+    (``--ignore-case``, :meth:`str.casefold`): items that then compare equal are counted as one.
+
+    Words and lines see the normalised *text* (a decomposed ``e`` + U+0301 is one word once
+    composed, since ``\w`` does not match a lone combining mark); fields and JSON values are
+    normalised one by one, so the delimiters and JSON syntax are read as they are. Folding
+    applies to each item, then the form again (casefolding can undo a normal form).
+    """
+
+    def __init__(self, inner: Tokenizer, fold: bool = False, form: str | None = None):
+        if inner.binary:
+            raise UsageError("--ignore-case and --normalize apply to text, not --int64")
+        if form is not None and form not in NORMAL_FORMS:
+            raise UsageError(f"--normalize must be one of {', '.join(NORMAL_FORMS)}, got {form!r}")
+        self.inner, self.fold, self.form = inner, fold, form
+        self.weighted, self.threaded = inner.weighted, inner.threaded
+        self.text_level = isinstance(inner, (Words, Lines))
+
+    def header(self, line, name):
+        self.inner.header(line, name)
+
+    def batch(self, chunk, name, first_line):
+        if self.form and self.text_level and not chunk.isascii():  # ASCII is in every normal form
+            chunk = unicodedata.normalize(self.form, chunk.decode("utf-8")).encode("utf-8")
+        items, weights = self.inner.batch(chunk, name, first_line)
+        per_item = self.form if not self.text_level else None
+        counter: dict = {}
+        ones = weights is None
+        for i, item in enumerate(items):
+            key = normalize_item(item, self.fold, self.form, per_item)
+            counter[key] = counter.get(key, 0) + (1 if ones else int(weights[i]))
+        return _counted(counter)
+
+    def report(self):
+        self.inner.report()
+
+
+def normalize_item(item: str, fold: bool, form: str | None, first_form: str | None = None) -> str:
+    """``first_form`` (when the text was not normalised before tokenising), then casefold, then
+    ``form`` again, since casefolding can leave a string outside the normal form."""
+    if item.isascii():
+        return item.lower() if fold else item
+    if first_form:
+        item = unicodedata.normalize(first_form, item)
+    if fold:
+        item = item.casefold()
+        if form:
+            item = unicodedata.normalize(form, item)
+    return item
+
+
+def tokenize_text(
+    text: str, mode: str = "words", pattern: str | None = None, fold: bool = False, form: str | None = None
+) -> list[str]:
     r"""Picklable tokeniser for the distributed path, which hands it one line at a time: the same
-    items as the local tokenisers (``lines``: each line without its ``\n``/``\r\n``).
+    items as the local tokenisers (``lines``: each line without its ``\n``/``\r\n``), with the
+    same ``--ignore-case``/``--normalize`` as :class:`Normalized`.
 
     >>> tokenize_text("naïve café, x_1!")
     ['naïve', 'café', 'x_1']
     >>> tokenize_text("a b\r", mode="lines")
     ['a b']
+    >>> tokenize_text("Straße STRASSE", fold=True)
+    ['strasse', 'strasse']
     """
+    if form and not text.isascii():
+        text = unicodedata.normalize(form, text)
     if mode == "lines":
         lines = text.split("\n")
         if text.endswith("\n"):
             lines.pop()
-        return [line[:-1] if line.endswith("\r") else line for line in lines]
-    return tokenize_pattern(text, re.compile(pattern or WORD_PATTERN))
+        items = [line[:-1] if line.endswith("\r") else line for line in lines]
+    else:
+        items = tokenize_pattern(text, re.compile(pattern or WORD_PATTERN))
+    if fold:
+        items = [normalize_item(t, True, form) for t in items]
+    return items

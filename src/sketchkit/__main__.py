@@ -1,0 +1,8 @@
+"""``python -m sketchkit``: the ``sketchkit`` command line (see :mod:`sketchkit.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
