@@ -1,0 +1,20 @@
+"""Similarity sketches: MinHash signatures of sets and documents, compact b-bit signatures,
+and an LSH index for near-duplicate search. See docs/similarity.md."""
+
+from __future__ import annotations
+
+from ._text import Shingling
+from .bbit import bbit_jaccard, bbit_variance, to_bbit, unpack_bbit
+from .minhash import MinHash, OnePermMinHash, minhash_variance, oph_variance
+
+__all__ = [
+    "MinHash",
+    "OnePermMinHash",
+    "Shingling",
+    "minhash_variance",
+    "oph_variance",
+    "to_bbit",
+    "unpack_bbit",
+    "bbit_jaccard",
+    "bbit_variance",
+]
