@@ -27,6 +27,7 @@ from .errors import (
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
+    from .similarity import MinHash, OnePermMinHash, Shingling
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,9 @@ _LAZY = {
     "DyadicHeavyHitters": ".frequency",
     "TopRow": ".frequency",
     "DEFAULT_SEED": ".hashing",
+    "MinHash": ".similarity",
+    "OnePermMinHash": ".similarity",
+    "Shingling": ".similarity",
 }
 
 
@@ -69,6 +73,9 @@ __all__ = [
     "HeavyHitters",
     "DyadicHeavyHitters",
     "TopRow",
+    "MinHash",
+    "OnePermMinHash",
+    "Shingling",
     "DEFAULT_SEED",
     "from_bytes",
     "SketchError",

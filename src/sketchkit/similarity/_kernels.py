@@ -22,8 +22,8 @@ them. A document with none has the empty set.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._jit import njit
 from ..hashing import U32, _xxh64_span, mix64_u
 
 EMPTY = np.uint32(0xFFFFFFFF)
