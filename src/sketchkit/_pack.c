@@ -8,6 +8,8 @@
  * pack_str(list)   -> (data: bytes, offsets: bytes of n+1 native int64) or None if an element
  *                     is not a str; UnicodeEncodeError for a str that has no UTF-8 (surrogates).
  * pack_bytes(list) -> the same for a list of bytes; None if an element is not bytes.
+ *
+ * The rest of the file (below pack) holds the kernels of a first `sketchkit topk` in C.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -90,18 +92,1004 @@ pack_bytes(PyObject *self, PyObject *list)
     return pack(list, 0);
 }
 
+
+/* ------------------------------------------------------------------------------------------
+ * The hot path of a first `sketchkit topk` in C, so that it runs without a numba compilation
+ * (10-15 s of CPU on a first run): the tokeniser scans of sketchkit._cli.scan, the XXH64 item
+ * hash of sketchkit.hashing, and SpaceSaving's update, index and lookup of
+ * sketchkit.frequency._tracked. Each function is a line-for-line copy of its numba kernel
+ * (same algorithm, same results, bit for bit: tests/test_native.py checks every one against the
+ * kernel on random inputs), and the numba kernels stay the fallback when this module is absent.
+ * Arrays come in through the buffer protocol (numpy arrays); outputs are written into arrays
+ * the caller allocates, or returned as bytearrays the caller wraps with np.frombuffer.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buf;
+
+/* A C-contiguous one-dimensional buffer of `itemsize`-byte items (writable if asked). */
+static int
+get_buf(PyObject *obj, Buf *b, Py_ssize_t itemsize, int writable, const char *name)
+{
+    b->held = 0;
+    if (PyObject_GetBuffer(obj, &b->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    b->held = 1;
+    if (b->view.itemsize != itemsize || b->view.ndim > 1) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a one-dimensional array of %zd-byte items", name, itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+release(Buf *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (b[i].held)
+            PyBuffer_Release(&b[i].view);
+}
+
+#define LEN(b) ((b).view.len / (b).view.itemsize)
+
+/* ---------------------------------------------------------------- XXH64 (hashing spec item 2) */
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rotr64(uint64_t x, int r) { return (x >> r) | (x << (64 - r)); }
+static inline uint64_t lane_round(uint64_t acc, uint64_t lane) { return rotl64(acc + lane * P2, 31) * P1; }
+
+static inline uint64_t
+avalanche(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    h *= P3;
+    return h ^ (h >> 32);
+}
+
+static inline uint64_t
+read64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int j = 0; j < 8; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    return v;
+}
+
+static inline uint64_t
+read32(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int j = 0; j < 4; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    return v;
+}
+
+static uint64_t
+xxh64_span(const uint8_t *buf, uint64_t p, uint64_t end, uint64_t seed)
+{
+    uint64_t n = end - p, h;
+    if (n >= 32) {
+        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+        while (p + 32 <= end) {
+            v1 = lane_round(v1, read64(buf + p));
+            v2 = lane_round(v2, read64(buf + p + 8));
+            v3 = lane_round(v3, read64(buf + p + 16));
+            v4 = lane_round(v4, read64(buf + p + 24));
+            p += 32;
+        }
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = (h ^ lane_round(0, v1)) * P1 + P4;
+        h = (h ^ lane_round(0, v2)) * P1 + P4;
+        h = (h ^ lane_round(0, v3)) * P1 + P4;
+        h = (h ^ lane_round(0, v4)) * P1 + P4;
+    } else {
+        h = seed + P5;
+    }
+    h += n;
+    while (p + 8 <= end) {
+        h ^= lane_round(0, read64(buf + p));
+        h = rotl64(h, 27) * P1 + P4;
+        p += 8;
+    }
+    if (p + 4 <= end) {
+        h ^= read32(buf + p) * P1;
+        h = rotl64(h, 23) * P2 + P3;
+        p += 4;
+    }
+    while (p < end) {
+        h ^= (uint64_t)buf[p] * P5;
+        h = rotl64(h, 11) * P1;
+        p += 1;
+    }
+    return avalanche(h);
+}
+
+/* XXH64 of an int64's 8-byte little-endian encoding: one lane, no tail. */
+static inline uint64_t
+int_hash(uint64_t x, uint64_t item_seed)
+{
+    uint64_t h = (item_seed + P5 + 8) ^ lane_round(0, x);
+    h = rotl64(h, 27) * P1 + P4;
+    return avalanche(h);
+}
+
+static int
+get_u64(PyObject *obj, uint64_t *out)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLongMask(obj);
+    if (v == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* hash_spans(data u8[], offsets i64[n+1], seed, out u64[n]) */
+static PyObject *
+hash_spans(PyObject *self, PyObject *args)
+{
+    PyObject *o_data, *o_off, *o_seed, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_data, &o_off, &o_seed, &o_out))
+        return NULL;
+    Buf b[3];
+    uint64_t seed;
+    memset(b, 0, sizeof b);
+    if (get_u64(o_seed, &seed) < 0 || get_buf(o_data, &b[0], 1, 0, "data") < 0
+        || get_buf(o_off, &b[1], 8, 0, "offsets") < 0 || get_buf(o_out, &b[2], 8, 1, "out") < 0)
+        goto fail;
+    Py_ssize_t n = LEN(b[1]) - 1;
+    if (n < 0 || LEN(b[2]) != n) {
+        PyErr_SetString(PyExc_ValueError, "hash_spans: out must have len(offsets) - 1 entries");
+        goto fail;
+    }
+    const uint8_t *data = b[0].view.buf;
+    const int64_t *off = b[1].view.buf;
+    uint64_t *out = b[2].view.buf;
+    Py_ssize_t size = b[0].view.len;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > size) {
+            PyErr_SetString(PyExc_ValueError, "hash_spans: offsets out of range");
+            goto fail;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i] = xxh64_span(data, (uint64_t)off[i], (uint64_t)off[i + 1], seed);
+    Py_END_ALLOW_THREADS
+    release(b, 3);
+    Py_RETURN_NONE;
+fail:
+    release(b, 3);
+    return NULL;
+}
+
+/* hash_int64(keys i64[n], seed, out u64[n]) */
+static PyObject *
+hash_int64(PyObject *self, PyObject *args)
+{
+    PyObject *o_keys, *o_seed, *o_out;
+    if (!PyArg_ParseTuple(args, "OOO", &o_keys, &o_seed, &o_out))
+        return NULL;
+    Buf b[2];
+    uint64_t seed;
+    memset(b, 0, sizeof b);
+    if (get_u64(o_seed, &seed) < 0 || get_buf(o_keys, &b[0], 8, 0, "keys") < 0
+        || get_buf(o_out, &b[1], 8, 1, "out") < 0)
+        goto fail;
+    if (LEN(b[0]) != LEN(b[1])) {
+        PyErr_SetString(PyExc_ValueError, "hash_int64: out must match keys");
+        goto fail;
+    }
+    Py_ssize_t n = LEN(b[0]);
+    const uint64_t *keys = b[0].view.buf;
+    uint64_t *out = b[1].view.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i] = int_hash(keys[i], seed);
+    release(b, 2);
+    Py_RETURN_NONE;
+fail:
+    release(b, 2);
+    return NULL;
+}
+
+/* unhash_int64(hashes u64[n], seed, out i64[n]): the inverse of int_hash (see hashing._unhash_int64). */
+static PyObject *
+unhash_int64(PyObject *self, PyObject *args)
+{
+    PyObject *o_h, *o_seed, *o_out;
+    if (!PyArg_ParseTuple(args, "OOO", &o_h, &o_seed, &o_out))
+        return NULL;
+    Buf b[2];
+    uint64_t seed;
+    memset(b, 0, sizeof b);
+    if (get_u64(o_seed, &seed) < 0 || get_buf(o_h, &b[0], 8, 0, "hashes") < 0
+        || get_buf(o_out, &b[1], 8, 1, "out") < 0)
+        goto fail;
+    if (LEN(b[0]) != LEN(b[1])) {
+        PyErr_SetString(PyExc_ValueError, "unhash_int64: out must match hashes");
+        goto fail;
+    }
+    /* modular inverses of the odd XXH64 primes */
+    uint64_t inv1 = P1, inv2 = P2, inv3 = P3;
+    for (int k = 0; k < 5; k++) { /* Newton: x <- x(2 - px), doubling the correct bits */
+        inv1 *= 2 - P1 * inv1;
+        inv2 *= 2 - P2 * inv2;
+        inv3 *= 2 - P3 * inv3;
+    }
+    Py_ssize_t n = LEN(b[0]);
+    const uint64_t *hs = b[0].view.buf;
+    int64_t *out = b[1].view.buf;
+    uint64_t base = seed + P5 + 8;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t h = hs[i];
+        h ^= h >> 32;
+        h *= inv3;
+        h ^= (h >> 29) ^ (h >> 58);
+        h *= inv2;
+        h ^= h >> 33;
+        uint64_t t = rotr64((h - P4) * inv1, 27) ^ base;
+        out[i] = (int64_t)(rotr64(t * inv1, 31) * inv2);
+    }
+    release(b, 2);
+    Py_RETURN_NONE;
+fail:
+    release(b, 2);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- tracked set (_tracked.py) */
+enum { Q_N = 0, Q_VALID = 1, Q_THR = 2 };
+
+typedef struct {
+    uint64_t *keys;
+    void *counts, *errors; /* int32 or int64, per `wide` */
+    int wide;
+    int32_t *index;
+    Py_ssize_t m, tsize;
+    int64_t *meta;
+    int64_t *qcount;
+    uint64_t *qkey;
+    int32_t *qslot;
+    Py_ssize_t qcap;
+    int64_t *qmeta;
+    uint64_t *qthr_key;
+} Tracked;
+
+static inline int64_t getc_(const Tracked *t, void *arr, Py_ssize_t s)
+{
+    return t->wide ? ((int64_t *)arr)[s] : (int64_t)((int32_t *)arr)[s];
+}
+static inline void setc_(const Tracked *t, void *arr, Py_ssize_t s, int64_t v)
+{
+    if (t->wide)
+        ((int64_t *)arr)[s] = v;
+    else
+        ((int32_t *)arr)[s] = (int32_t)v;
+}
+
+static inline Py_ssize_t
+find(const int32_t *index, Py_ssize_t tsize, const uint64_t *keys, uint64_t h)
+{
+    Py_ssize_t mask = tsize - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
+    for (;;) {
+        int32_t e = index[i];
+        if (e == 0)
+            return -1;
+        if (keys[e - 1] == h)
+            return e - 1;
+        i = (i + 1) & mask;
+    }
+}
+
+static inline void
+index_insert(int32_t *index, Py_ssize_t tsize, uint64_t h, Py_ssize_t slot)
+{
+    Py_ssize_t mask = tsize - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
+    while (index[i] != 0)
+        i = (i + 1) & mask;
+    index[i] = (int32_t)(slot + 1);
+}
+
+static void
+index_remove(int32_t *index, Py_ssize_t tsize, const uint64_t *keys, uint64_t h)
+{
+    Py_ssize_t mask = tsize - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
+    while (keys[index[i] - 1] != h)
+        i = (i + 1) & mask;
+    Py_ssize_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        int32_t e = index[j];
+        if (e == 0)
+            break;
+        Py_ssize_t home = (Py_ssize_t)(keys[e - 1] & (uint64_t)mask);
+        int stays = (i <= j) ? (i < home && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            index[i] = e;
+            i = j;
+        }
+    }
+    index[i] = 0;
+}
+
+static inline int
+before(int64_t c1, uint64_t k1, int64_t c2, uint64_t k2)
+{
+    return c1 < c2 || (c1 == c2 && k1 < k2);
+}
+
+static void
+q_push(Tracked *t, int64_t c, uint64_t k, Py_ssize_t s)
+{
+    int64_t n = t->qmeta[Q_N];
+    if (n == t->qcap) {
+        t->qmeta[Q_VALID] = 0;
+        return;
+    }
+    int64_t i = n;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (before(c, k, t->qcount[p], t->qkey[p])) {
+            t->qcount[i] = t->qcount[p];
+            t->qkey[i] = t->qkey[p];
+            t->qslot[i] = t->qslot[p];
+            i = p;
+        } else {
+            break;
+        }
+    }
+    t->qcount[i] = c;
+    t->qkey[i] = k;
+    t->qslot[i] = (int32_t)s;
+    t->qmeta[Q_N] = n + 1;
+}
+
+static void
+q_pop(Tracked *t)
+{
+    int64_t n = t->qmeta[Q_N] - 1;
+    t->qmeta[Q_N] = n;
+    int64_t c = t->qcount[n];
+    uint64_t k = t->qkey[n];
+    int32_t s = t->qslot[n];
+    int64_t i = 0;
+    for (;;) {
+        int64_t ch = 2 * i + 1;
+        if (ch >= n)
+            break;
+        if (ch + 1 < n && before(t->qcount[ch + 1], t->qkey[ch + 1], t->qcount[ch], t->qkey[ch]))
+            ch += 1;
+        if (before(t->qcount[ch], t->qkey[ch], c, k)) {
+            t->qcount[i] = t->qcount[ch];
+            t->qkey[i] = t->qkey[ch];
+            t->qslot[i] = t->qslot[ch];
+            i = ch;
+        } else {
+            break;
+        }
+    }
+    if (n > 0) {
+        t->qcount[i] = c;
+        t->qkey[i] = k;
+        t->qslot[i] = s;
+    }
+}
+
+/* The k-th smallest (0-based) of a[0..n): the value np.partition(a, k)[k] returns. */
+#define DEFINE_SELECT(NAME, T)                                                                     \
+    static T NAME(T *a, Py_ssize_t n, Py_ssize_t k)                                                \
+    {                                                                                              \
+        Py_ssize_t lo = 0, hi = n - 1;                                                             \
+        while (hi > lo) {                                                                          \
+            T x = a[lo + (hi - lo) / 2];                                                           \
+            Py_ssize_t i = lo, j = hi;                                                             \
+            while (i <= j) {                                                                       \
+                while (a[i] < x)                                                                   \
+                    i++;                                                                           \
+                while (x < a[j])                                                                   \
+                    j--;                                                                           \
+                if (i <= j) {                                                                      \
+                    T tmp = a[i];                                                                  \
+                    a[i] = a[j];                                                                   \
+                    a[j] = tmp;                                                                    \
+                    i++;                                                                           \
+                    j--;                                                                           \
+                }                                                                                  \
+            }                                                                                      \
+            if (k <= j)                                                                            \
+                hi = j;                                                                            \
+            else if (k >= i)                                                                       \
+                lo = i;                                                                            \
+            else                                                                                   \
+                return a[k];                                                                       \
+        }                                                                                          \
+        return a[k];                                                                               \
+    }
+DEFINE_SELECT(select_i64, int64_t)
+DEFINE_SELECT(select_u64, uint64_t)
+
+static int
+q_rescan(Tracked *t, Py_ssize_t size)
+{
+    Py_ssize_t take = t->qcap < size ? t->qcap : size;
+    int64_t *vals = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(size > 0 ? size : 1));
+    int64_t *sel = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(size > 0 ? size : 1));
+    if (vals == NULL || sel == NULL) {
+        PyMem_RawFree(vals);
+        PyMem_RawFree(sel);
+        return -1;
+    }
+    for (Py_ssize_t s = 0; s < size; s++)
+        sel[s] = getc_(t, t->counts, s);
+    int64_t thr = select_i64(sel, size, take - 1);
+    t->qmeta[Q_N] = 0;
+    t->qmeta[Q_VALID] = 1;
+    Py_ssize_t n_at = 0;
+    for (Py_ssize_t s = 0; s < size; s++) {
+        int64_t c = getc_(t, t->counts, s);
+        if (c < thr)
+            q_push(t, c, t->keys[s], s);
+        else if (c == thr)
+            vals[n_at++] = s;
+    }
+    Py_ssize_t room = take - t->qmeta[Q_N];
+    uint64_t *at_keys = (uint64_t *)sel; /* reuse: n_at <= size */
+    for (Py_ssize_t j = 0; j < n_at; j++)
+        at_keys[j] = t->keys[vals[j]];
+    uint64_t last;
+    if (room < n_at) {
+        last = select_u64(at_keys, n_at, room - 1);
+    } else {
+        last = 0;
+        for (Py_ssize_t j = 0; j < n_at; j++)
+            if (at_keys[j] > last)
+                last = at_keys[j];
+    }
+    for (Py_ssize_t j = 0; j < n_at; j++) {
+        Py_ssize_t s = vals[j];
+        if (t->keys[s] <= last)
+            q_push(t, thr, t->keys[s], s);
+    }
+    t->qmeta[Q_THR] = thr;
+    t->qthr_key[0] = last;
+    PyMem_RawFree(vals);
+    PyMem_RawFree(sel);
+    return 0;
+}
+
+static Py_ssize_t
+min_slot(Tracked *t, Py_ssize_t size)
+{
+    for (;;) {
+        if (t->qmeta[Q_VALID] == 0 || t->qmeta[Q_N] == 0) {
+            if (q_rescan(t, size) < 0)
+                return -1;
+        }
+        Py_ssize_t s = t->qslot[0];
+        int64_t c = getc_(t, t->counts, s);
+        if (c == t->qcount[0] && t->keys[s] == t->qkey[0])
+            return s;
+        uint64_t k = t->keys[s];
+        q_pop(t);
+        if (!before(t->qmeta[Q_THR], t->qthr_key[0], c, k))
+            q_push(t, c, k, s);
+    }
+}
+
+static inline void
+note_placed(Tracked *t, int64_t c, uint64_t k, Py_ssize_t s)
+{
+    if (t->qmeta[Q_VALID] == 1 && !before(t->qmeta[Q_THR], t->qthr_key[0], c, k))
+        q_push(t, c, k, s);
+}
+
+static Py_ssize_t
+place(Tracked *t, uint64_t h, int64_t count, int64_t error, Py_ssize_t victim)
+{
+    int64_t size = t->meta[0];
+    Py_ssize_t slot;
+    if (size < t->m) {
+        slot = (Py_ssize_t)size;
+        t->meta[0] = size + 1;
+    } else {
+        slot = victim;
+        q_pop(t);
+        index_remove(t->index, t->tsize, t->keys, t->keys[slot]);
+    }
+    t->keys[slot] = h;
+    setc_(t, t->counts, slot, count);
+    setc_(t, t->errors, slot, error);
+    index_insert(t->index, t->tsize, h, slot);
+    note_placed(t, count, h, slot);
+    return slot;
+}
+
+/* spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+ *                    items, raw, item_seed, weights, placed): Metwally et al.'s update, weighted,
+ * exactly as _tracked.spacesaving_update; `placed` (int64[m], preset to -1) gets, per slot, the
+ * batch position of the last item placed in it. */
+static PyObject *
+spacesaving_update(PyObject *self, PyObject *args)
+{
+    PyObject *o[15];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14]))
+        return NULL;
+    Buf b[13];
+    memset(b, 0, sizeof b);
+    uint64_t item_seed;
+    int raw = PyObject_IsTrue(o[11]);
+    if (raw < 0 || get_u64(o[12], &item_seed) < 0)
+        return NULL;
+    Tracked t;
+    if (get_buf(o[0], &b[0], 8, 1, "keys") < 0 || PyObject_GetBuffer(o[1], &b[1].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        goto fail;
+    b[1].held = 1;
+    t.wide = b[1].view.itemsize == 8;
+    if (!t.wide && b[1].view.itemsize != 4) {
+        PyErr_SetString(PyExc_TypeError, "counts must be int32 or int64");
+        goto fail;
+    }
+    if (get_buf(o[2], &b[2], b[1].view.itemsize, 1, "errors") < 0 || get_buf(o[3], &b[3], 4, 1, "index") < 0
+        || get_buf(o[4], &b[4], 8, 1, "meta") < 0 || get_buf(o[5], &b[5], 8, 1, "qcount") < 0
+        || get_buf(o[6], &b[6], 8, 1, "qkey") < 0 || get_buf(o[7], &b[7], 4, 1, "qslot") < 0
+        || get_buf(o[8], &b[8], 8, 1, "qmeta") < 0 || get_buf(o[9], &b[9], 8, 1, "qthr_key") < 0
+        || get_buf(o[10], &b[10], 8, 0, "items") < 0 || get_buf(o[13], &b[11], 8, 0, "weights") < 0
+        || get_buf(o[14], &b[12], 8, 1, "placed") < 0)
+        goto fail;
+    t.keys = b[0].view.buf;
+    t.counts = b[1].view.buf;
+    t.errors = b[2].view.buf;
+    t.index = b[3].view.buf;
+    t.m = LEN(b[0]);
+    t.tsize = LEN(b[3]);
+    t.meta = b[4].view.buf;
+    t.qcount = b[5].view.buf;
+    t.qkey = b[6].view.buf;
+    t.qslot = b[7].view.buf;
+    t.qcap = LEN(b[5]);
+    t.qmeta = b[8].view.buf;
+    t.qthr_key = b[9].view.buf;
+    const uint64_t *items = b[10].view.buf;
+    const int64_t *weights = b[11].view.buf;
+    int64_t *placed = b[12].view.buf;
+    Py_ssize_t n = LEN(b[10]);
+    int unit = LEN(b[11]) == 0;
+    if (LEN(b[1]) != t.m || LEN(b[2]) != t.m || LEN(b[12]) != t.m || (!unit && LEN(b[11]) != n)
+        || t.tsize < 1 || (t.tsize & (t.tsize - 1)) != 0 || t.tsize <= t.m || LEN(b[6]) != t.qcap
+        || LEN(b[7]) != t.qcap || LEN(b[4]) < 2 || LEN(b[8]) < 3 || LEN(b[9]) < 1 || t.meta[0] < 0
+        || t.meta[0] > t.m) {
+        PyErr_SetString(PyExc_ValueError, "spacesaving_update: inconsistent state arrays");
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t w = unit ? 1 : weights[i];
+        if (w == 0)
+            continue;
+        uint64_t h = raw ? int_hash(items[i], item_seed) : items[i];
+        Py_ssize_t slot = find(t.index, t.tsize, t.keys, h);
+        if (slot >= 0) {
+            setc_(&t, t.counts, slot, getc_(&t, t.counts, slot) + w);
+            continue;
+        }
+        Py_ssize_t victim = -1;
+        int64_t base;
+        if (t.meta[0] < t.m) {
+            base = t.meta[1];
+        } else {
+            victim = min_slot(&t, t.m);
+            if (victim < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            base = getc_(&t, t.counts, victim);
+            t.meta[1] = base;
+        }
+        Py_ssize_t s = place(&t, h, base + w, base, victim);
+        placed[s] = i;
+    }
+    release(b, 13);
+    Py_RETURN_NONE;
+fail:
+    release(b, 13);
+    return NULL;
+}
+
+/* rebuild_index(keys u64[], size, index i32[T]) */
+static PyObject *
+rebuild_index(PyObject *self, PyObject *args)
+{
+    PyObject *o_keys, *o_index;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "OnO", &o_keys, &size, &o_index))
+        return NULL;
+    Buf b[2];
+    memset(b, 0, sizeof b);
+    if (get_buf(o_keys, &b[0], 8, 0, "keys") < 0 || get_buf(o_index, &b[1], 4, 1, "index") < 0)
+        goto fail;
+    Py_ssize_t tsize = LEN(b[1]);
+    if (size < 0 || size > LEN(b[0]) || tsize < 1 || (tsize & (tsize - 1)) != 0 || size >= tsize) {
+        PyErr_SetString(PyExc_ValueError, "rebuild_index: inconsistent arrays");
+        goto fail;
+    }
+    int32_t *index = b[1].view.buf;
+    const uint64_t *keys = b[0].view.buf;
+    memset(index, 0, sizeof(int32_t) * (size_t)tsize);
+    for (Py_ssize_t s = 0; s < size; s++)
+        index_insert(index, tsize, keys[s], s);
+    release(b, 2);
+    Py_RETURN_NONE;
+fail:
+    release(b, 2);
+    return NULL;
+}
+
+/* find_many(index i32[T], keys u64[], hashes u64[n], out i64[n]): slot of each hash, -1 where untracked */
+static PyObject *
+find_many(PyObject *self, PyObject *args)
+{
+    PyObject *o_index, *o_keys, *o_h, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_index, &o_keys, &o_h, &o_out))
+        return NULL;
+    Buf b[4];
+    memset(b, 0, sizeof b);
+    if (get_buf(o_index, &b[0], 4, 0, "index") < 0 || get_buf(o_keys, &b[1], 8, 0, "keys") < 0
+        || get_buf(o_h, &b[2], 8, 0, "hashes") < 0 || get_buf(o_out, &b[3], 8, 1, "out") < 0)
+        goto fail;
+    Py_ssize_t tsize = LEN(b[0]), n = LEN(b[2]);
+    if (tsize < 1 || (tsize & (tsize - 1)) != 0 || LEN(b[3]) != n) {
+        PyErr_SetString(PyExc_ValueError, "find_many: inconsistent arrays");
+        goto fail;
+    }
+    const int32_t *index = b[0].view.buf;
+    const uint64_t *keys = b[1].view.buf, *hs = b[2].view.buf;
+    int64_t *out = b[3].view.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i] = find(index, tsize, keys, hs[i]);
+    release(b, 4);
+    Py_RETURN_NONE;
+fail:
+    release(b, 4);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- tokeniser scans (_cli/scan.py) */
+#define FNV_OFFSET 0xCBF29CE484222325ULL
+#define FNV_PRIME 0x100000001B3ULL
+#define SCAN_MIX 0xFF51AFD7ED558CCDULL
+
+static unsigned char word_byte[256];
+
+static void
+init_word_byte(void)
+{
+    const char *w = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+    for (const char *p = w; *p; p++)
+        word_byte[(unsigned char)*p] = 1;
+    for (int b = 128; b < 256; b++)
+        word_byte[b] = 1;
+}
+
+typedef struct {
+    int64_t *starts, *ends, *counts;
+    Py_ssize_t m, cap_entries;
+} Spans;
+
+static int
+spans_grow(Spans *sp, Py_ssize_t want)
+{
+    int64_t *s = PyMem_RawRealloc(sp->starts, sizeof(int64_t) * (size_t)want);
+    if (s == NULL)
+        return -1;
+    sp->starts = s;
+    s = PyMem_RawRealloc(sp->ends, sizeof(int64_t) * (size_t)want);
+    if (s == NULL)
+        return -1;
+    sp->ends = s;
+    s = PyMem_RawRealloc(sp->counts, sizeof(int64_t) * (size_t)want);
+    if (s == NULL)
+        return -1;
+    sp->counts = s;
+    sp->cap_entries = want;
+    return 0;
+}
+
+/* The distinct spans of buf and their counts, in order of first occurrence (see
+ * scan.count_spans); 0 on success, -1 when out of memory. Runs without the GIL. */
+static int
+scan_spans(const uint8_t *buf, Py_ssize_t n, int lines, Spans *sp)
+{
+    Py_ssize_t cap = (Py_ssize_t)1 << 14;
+    uint64_t *slot_hash = PyMem_RawCalloc((size_t)cap, sizeof(uint64_t));
+    int64_t *slot_entry = PyMem_RawMalloc(sizeof(int64_t) * (size_t)cap);
+    if (slot_hash == NULL || slot_entry == NULL || spans_grow(sp, cap / 2 + 1) < 0)
+        goto oom;
+    memset(slot_entry, 0xff, sizeof(int64_t) * (size_t)cap);
+    Py_ssize_t m = 0, i = 0;
+    while (i < n) {
+        uint64_t h = FNV_OFFSET;
+        Py_ssize_t s, e;
+        if (lines) {
+            s = i;
+            while (i < n && buf[i] != '\n') {
+                h = (h ^ buf[i]) * FNV_PRIME;
+                i++;
+            }
+            e = i;
+            if (e > s && buf[e - 1] == '\r') {
+                e--;
+                h = FNV_OFFSET;
+                for (Py_ssize_t k = s; k < e; k++)
+                    h = (h ^ buf[k]) * FNV_PRIME;
+            }
+            i++;
+        } else {
+            while (i < n && !word_byte[buf[i]])
+                i++;
+            if (i >= n)
+                break;
+            s = i;
+            while (i < n && word_byte[buf[i]]) {
+                h = (h ^ buf[i]) * FNV_PRIME;
+                i++;
+            }
+            e = i;
+        }
+        h ^= h >> 33;
+        h *= SCAN_MIX;
+        Py_ssize_t slot = (Py_ssize_t)(h >> 20) & (cap - 1);
+        for (;;) {
+            int64_t j = slot_entry[slot];
+            if (j < 0) {
+                slot_entry[slot] = m;
+                slot_hash[slot] = h;
+                sp->starts[m] = s;
+                sp->ends[m] = e;
+                sp->counts[m] = 1;
+                m++;
+                break;
+            }
+            if (slot_hash[slot] == h && sp->ends[j] - sp->starts[j] == e - s
+                && memcmp(buf + sp->starts[j], buf + s, (size_t)(e - s)) == 0) {
+                sp->counts[j]++;
+                break;
+            }
+            slot = (slot + 1) & (cap - 1);
+        }
+        if (2 * m >= cap) {
+            Py_ssize_t old_cap = cap;
+            uint64_t *old_hash = slot_hash;
+            int64_t *old_entry = slot_entry;
+            cap *= 2;
+            slot_hash = PyMem_RawCalloc((size_t)cap, sizeof(uint64_t));
+            slot_entry = PyMem_RawMalloc(sizeof(int64_t) * (size_t)cap);
+            if (slot_hash == NULL || slot_entry == NULL) {
+                PyMem_RawFree(old_hash);
+                PyMem_RawFree(old_entry);
+                goto oom;
+            }
+            memset(slot_entry, 0xff, sizeof(int64_t) * (size_t)cap);
+            for (Py_ssize_t k = 0; k < old_cap; k++) {
+                if (old_entry[k] >= 0) {
+                    Py_ssize_t sl = (Py_ssize_t)(old_hash[k] >> 20) & (cap - 1);
+                    while (slot_entry[sl] >= 0)
+                        sl = (sl + 1) & (cap - 1);
+                    slot_entry[sl] = old_entry[k];
+                    slot_hash[sl] = old_hash[k];
+                }
+            }
+            PyMem_RawFree(old_hash);
+            PyMem_RawFree(old_entry);
+            if (spans_grow(sp, cap / 2 + 1) < 0)
+                goto oom;
+        }
+    }
+    sp->m = m;
+    PyMem_RawFree(slot_hash);
+    PyMem_RawFree(slot_entry);
+    return 0;
+oom:
+    PyMem_RawFree(slot_hash);
+    PyMem_RawFree(slot_entry);
+    return -1;
+}
+
+static PyObject *
+bytearray_of(const void *data, Py_ssize_t nbytes)
+{
+    return PyByteArray_FromStringAndSize(data, nbytes);
+}
+
+/* count_spans(buf u8[], lines) -> (starts, ends, counts) as bytearrays of int64 */
+static PyObject *
+count_spans(PyObject *self, PyObject *args)
+{
+    PyObject *o_buf;
+    int lines;
+    if (!PyArg_ParseTuple(args, "Op", &o_buf, &lines))
+        return NULL;
+    Buf b[1];
+    memset(b, 0, sizeof b);
+    if (get_buf(o_buf, &b[0], 1, 0, "buf") < 0) {
+        release(b, 1);
+        return NULL;
+    }
+    Spans sp = {NULL, NULL, NULL, 0, 0};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = scan_spans(b[0].view.buf, b[0].view.len, lines, &sp);
+    Py_END_ALLOW_THREADS
+    release(b, 1);
+    PyObject *res = NULL;
+    if (rc < 0) {
+        PyErr_NoMemory();
+    } else {
+        Py_ssize_t nb = sp.m * (Py_ssize_t)sizeof(int64_t);
+        res = Py_BuildValue("(NNN)", bytearray_of(sp.starts, nb), bytearray_of(sp.ends, nb),
+                            bytearray_of(sp.counts, nb));
+    }
+    PyMem_RawFree(sp.starts);
+    PyMem_RawFree(sp.ends);
+    PyMem_RawFree(sp.counts);
+    return res;
+}
+
+/* join_spans(buf, starts, ends) -> (joined: bytes, wide: bytearray of 0/1 per span) */
+static PyObject *
+join_spans(PyObject *self, PyObject *args)
+{
+    PyObject *o_buf, *o_s, *o_e;
+    if (!PyArg_ParseTuple(args, "OOO", &o_buf, &o_s, &o_e))
+        return NULL;
+    Buf b[3];
+    memset(b, 0, sizeof b);
+    PyObject *joined = NULL, *wide = NULL;
+    if (get_buf(o_buf, &b[0], 1, 0, "buf") < 0 || get_buf(o_s, &b[1], 8, 0, "starts") < 0
+        || get_buf(o_e, &b[2], 8, 0, "ends") < 0)
+        goto fail;
+    Py_ssize_t m = LEN(b[1]), n = b[0].view.len;
+    if (LEN(b[2]) != m) {
+        PyErr_SetString(PyExc_ValueError, "join_spans: starts and ends differ in length");
+        goto fail;
+    }
+    const uint8_t *buf = b[0].view.buf;
+    const int64_t *st = b[1].view.buf, *en = b[2].view.buf;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (st[j] < 0 || st[j] > en[j] || en[j] > n) {
+            PyErr_SetString(PyExc_ValueError, "join_spans: span out of range");
+            goto fail;
+        }
+        total += en[j] - st[j] + 1;
+    }
+    joined = PyBytes_FromStringAndSize(NULL, total > 0 ? total - 1 : 0);
+    wide = PyByteArray_FromStringAndSize(NULL, m);
+    if (joined == NULL || wide == NULL)
+        goto fail;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(joined);
+    uint8_t *wd = (uint8_t *)PyByteArray_AS_STRING(wide);
+    Py_ssize_t p = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (j)
+            out[p++] = '\n';
+        uint8_t any = 0;
+        for (int64_t k = st[j]; k < en[j]; k++) {
+            uint8_t c = buf[k];
+            out[p++] = c;
+            any |= c;
+        }
+        wd[j] = any >= 128;
+    }
+    release(b, 3);
+    return Py_BuildValue("(NN)", joined, wide);
+fail:
+    Py_XDECREF(joined);
+    Py_XDECREF(wide);
+    release(b, 3);
+    return NULL;
+}
+
+/* first_invalid_utf8(buf, start) -> offset of the first byte at or after start that starts an
+ * invalid UTF-8 sequence (what Python's strict decoder refuses), or -1 */
+static PyObject *
+first_invalid_utf8(PyObject *self, PyObject *args)
+{
+    PyObject *o_buf;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "On", &o_buf, &start))
+        return NULL;
+    Buf b[1];
+    memset(b, 0, sizeof b);
+    if (get_buf(o_buf, &b[0], 1, 0, "buf") < 0) {
+        release(b, 1);
+        return NULL;
+    }
+    const uint8_t *buf = b[0].view.buf;
+    Py_ssize_t n = b[0].view.len, i = start < 0 ? 0 : start, bad = -1;
+    while (i < n) {
+        uint8_t c0 = buf[i];
+        if (c0 < 0x80) {
+            i++;
+            continue;
+        }
+        int need;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c0 >= 0xC2 && c0 <= 0xDF)
+            need = 1;
+        else if (c0 == 0xE0)
+            need = 2, lo = 0xA0;
+        else if ((c0 >= 0xE1 && c0 <= 0xEC) || c0 == 0xEE || c0 == 0xEF)
+            need = 2;
+        else if (c0 == 0xED)
+            need = 2, hi = 0x9F;
+        else if (c0 == 0xF0)
+            need = 3, lo = 0x90;
+        else if (c0 >= 0xF1 && c0 <= 0xF3)
+            need = 3;
+        else if (c0 == 0xF4)
+            need = 3, hi = 0x8F;
+        else {
+            bad = i;
+            break;
+        }
+        if (i + need >= n) {
+            bad = i;
+            break;
+        }
+        uint8_t c = buf[i + 1];
+        if (c < lo || c > hi) {
+            bad = i;
+            break;
+        }
+        int ok = 1;
+        for (int k = 2; k <= need; k++) {
+            c = buf[i + k];
+            if (c < 0x80 || c > 0xBF) {
+                ok = 0;
+                break;
+            }
+        }
+        if (!ok) {
+            bad = i;
+            break;
+        }
+        i += need + 1;
+    }
+    release(b, 1);
+    return PyLong_FromSsize_t(bad);
+}
+
 static PyMethodDef methods[] = {
     {"pack_str", pack_str, METH_O, "Pack a list of str as UTF-8: (data, int64 offsets) or None."},
     {"pack_bytes", pack_bytes, METH_O, "Pack a list of bytes: (data, int64 offsets) or None."},
+    {"hash_spans", hash_spans, METH_VARARGS, "XXH64 of each span: hash_spans(data, offsets, seed, out)."},
+    {"hash_int64", hash_int64, METH_VARARGS, "Item hash of int64 keys: hash_int64(keys, seed, out)."},
+    {"unhash_int64", unhash_int64, METH_VARARGS, "Inverse of hash_int64: unhash_int64(hashes, seed, out)."},
+    {"spacesaving_update", spacesaving_update, METH_VARARGS, "SpaceSaving update (see _tracked.py)."},
+    {"rebuild_index", rebuild_index, METH_VARARGS, "Index of slots 0..size-1 (see _tracked.py)."},
+    {"find_many", find_many, METH_VARARGS, "Slot of each hash, -1 where untracked (see _tracked.py)."},
+    {"count_spans", count_spans, METH_VARARGS, "Distinct words or lines and their counts (see _cli/scan.py)."},
+    {"join_spans", join_spans, METH_VARARGS, "Spans joined by newlines, and a non-ASCII flag per span."},
+    {"first_invalid_utf8", first_invalid_utf8, METH_VARARGS, "Offset of the first invalid UTF-8 byte, or -1."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "sketchkit._pack", "List-to-buffer packing for the hash kernels.", -1, methods,
+    PyModuleDef_HEAD_INIT, "sketchkit._pack", "Compiled helpers: list packing, hashing, SpaceSaving, tokeniser scans.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
 PyInit__pack(void)
 {
+    init_word_byte();
     return PyModule_Create(&module);
 }

@@ -290,7 +290,7 @@ def _xxh64_span(buf, start, end, seed):
 
 
 @njit(cache=True)
-def _hash_int64(keys, seed):
+def _hash_int64_jit(keys, seed):
     # XXH64 of the 8-byte little-endian encoding, specialised: one lane, no tail.
     out = np.empty(keys.shape[0], dtype=np.uint64)
     base = seed + U_P5 + U8
@@ -311,7 +311,7 @@ def _rotr(x, r):
 
 
 @njit(cache=True)
-def _unhash_int64(hashes, seed):
+def _unhash_int64_jit(hashes, seed):
     # The int64 item hash is a bijection of 64-bit words (odd multiplies, rotations, xor with
     # a constant, xor-shifts): undo each step, so a summary can keep an int item's hash and
     # recover the item from it instead of storing the item too.
@@ -330,11 +330,51 @@ def _unhash_int64(hashes, seed):
 
 
 @njit(cache=True)
-def _hash_offsets(buf, offsets, seed):
+def _hash_offsets_jit(buf, offsets, seed):
     n = offsets.shape[0] - 1
     out = np.empty(n, dtype=np.uint64)
     for i in range(n):
         out[i] = _xxh64_span(buf, offsets[i], offsets[i + 1], seed)
+    return out
+
+
+# The three batch kernels above also exist in C (sketchkit._pack, built at install; the same
+# hashes bit for bit, checked in tests/test_native.py): C needs no compilation on a first run,
+# and runs at the same speed. The numba kernels serve when the extension is absent.
+_U64_KINDS = (np.dtype(np.int64), np.dtype(np.uint64))
+
+
+def _native(name: str) -> Any:
+    return getattr(_pack, name, None) if _pack is not None else None
+
+
+def _hash_int64(keys: np.ndarray, seed: Any) -> np.ndarray:
+    """Item hash (spec item 2) of each int64 key."""
+    fn = _native("hash_int64")
+    if fn is None or keys.dtype not in _U64_KINDS:
+        return _hash_int64_jit(keys, seed)
+    out = np.empty(keys.shape[0], dtype=np.uint64)
+    fn(np.ascontiguousarray(keys), int(seed), out)
+    return out
+
+
+def _unhash_int64(hashes: np.ndarray, seed: Any) -> np.ndarray:
+    """The int64 keys whose item hashes these are (the int hash is a bijection)."""
+    fn = _native("unhash_int64")
+    if fn is None or hashes.dtype not in _U64_KINDS:
+        return _unhash_int64_jit(hashes, seed)
+    out = np.empty(hashes.shape[0], dtype=np.int64)
+    fn(np.ascontiguousarray(hashes), int(seed), out)
+    return out
+
+
+def _hash_offsets(buf: np.ndarray, offsets: np.ndarray, seed: Any) -> np.ndarray:
+    """XXH64 of each span ``buf[offsets[i]:offsets[i + 1]]`` (the item hash of encoded items)."""
+    fn = _native("hash_spans")
+    if fn is None:
+        return _hash_offsets_jit(buf, offsets, seed)
+    out = np.empty(offsets.shape[0] - 1, dtype=np.uint64)
+    fn(np.ascontiguousarray(buf, dtype=np.uint8), np.ascontiguousarray(offsets, dtype=np.int64), int(seed), out)
     return out
 
 

@@ -20,6 +20,11 @@ import numpy as np
 
 from .._jit import njit
 
+try:  # the same three scanners in C (see the end of this module)
+    from .. import _pack
+except ImportError:  # pragma: no cover - exercised by forcing _native = None in the tests
+    _pack = None
+
 # The table's hash is private to one chunk and never reaches a sketch (sketches hash items
 # themselves with sketchkit.hashing): FNV-1a folded into the scanning loop, so each byte is
 # read once, measured 1.2x faster than calling the XXH64 of the hashing spec per token.
@@ -70,7 +75,7 @@ def _same_span(buf, s1, e1, s2, e2):
 
 
 @njit(cache=True, nogil=True)
-def count_spans(buf, lines):
+def _count_spans_jit(buf, lines):
     """Distinct spans of ``buf`` (words, or lines without their line ending) and their counts.
 
     Returns ``(starts, ends, counts)``, in order of first occurrence. Exact: equal hashes are
@@ -150,7 +155,7 @@ def _grow(arr, size):
 
 
 @njit(cache=True, nogil=True)
-def join_spans(buf, starts, ends):
+def _join_spans_jit(buf, starts, ends):
     """The spans joined by newlines (none contains one), and a flag per span: has a non-ASCII byte."""
     m = starts.shape[0]
     total = 0
@@ -173,7 +178,7 @@ def join_spans(buf, starts, ends):
 
 
 @njit(cache=True, nogil=True)
-def first_invalid_utf8(buf, start):
+def _first_invalid_utf8_jit(buf, start):
     """Offset of the first byte at or after ``start`` that starts an invalid UTF-8 sequence, or -1.
 
     Accepts exactly what Python's strict UTF-8 decoder accepts (no overlong forms, no
@@ -214,3 +219,35 @@ def first_invalid_utf8(buf, start):
                 return i
         i += need + 1
     return -1
+
+
+# The three scanners above also exist in C (sketchkit._pack, built at install): line-for-line
+# copies, equal on every output (tests/test_native.py), releasing the GIL as the kernels do, and
+# needing no compilation on a first run. The numba kernels serve when the extension is absent.
+_native = _pack if hasattr(_pack, "count_spans") else None
+
+
+def count_spans(buf, lines):
+    """Distinct spans of ``buf`` (words, or lines without their line ending) and their counts:
+    ``(starts, ends, counts)`` int64 arrays, in order of first occurrence."""
+    if _native is None:
+        return _count_spans_jit(buf, lines)
+    starts, ends, counts = _native.count_spans(buf, bool(lines))
+    return (np.frombuffer(starts, dtype=np.int64), np.frombuffer(ends, dtype=np.int64),
+            np.frombuffer(counts, dtype=np.int64))
+
+
+def join_spans(buf, starts, ends):
+    """The spans joined by newlines (none contains one), and a flag per span: has a non-ASCII byte."""
+    if _native is None:
+        return _join_spans_jit(buf, starts, ends)
+    joined, wide = _native.join_spans(buf, starts, ends)
+    return np.frombuffer(joined, dtype=np.uint8), np.frombuffer(wide, dtype=np.bool_)
+
+
+def first_invalid_utf8(buf, start):
+    """Offset of the first byte at or after ``start`` that starts an invalid UTF-8 sequence, or -1
+    (exactly what Python's strict UTF-8 decoder refuses)."""
+    if _native is None:
+        return _first_invalid_utf8_jit(buf, start)
+    return _native.first_invalid_utf8(buf, int(start))

@@ -26,6 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
+
+try:  # the C versions of the SpaceSaving kernels (see the end of this module)
+    from .. import _pack
+except ImportError:  # pragma: no cover - exercised by forcing _native = None in the tests
+    _pack = None
 from ._kernels import bucket_sign, key_hash, sort_small
 
 # queue meta: [entries, valid (0/1), threshold count]; the threshold key lives in qthr_key[0]
@@ -80,7 +85,7 @@ def find(index, keys, h):
 
 
 @njit(cache=True)
-def find_many(index, keys, hashes):
+def _find_many_jit(index, keys, hashes):
     """Slot of each hash, -1 where untracked."""
     out = np.empty(hashes.shape[0], dtype=np.int64)
     for i in range(hashes.shape[0]):
@@ -250,8 +255,8 @@ def _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_k
 
 
 @njit(cache=True)
-def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
-                       items, raw, item_seed, weights):
+def _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                            items, raw, item_seed, weights):
     """Metwally et al.'s update, weighted. Returns, per slot, the batch position of the last
     item placed in it (-1 where none was)."""
     n = items.shape[0]
@@ -351,11 +356,50 @@ def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qke
 
 
 @njit(cache=True)
-def rebuild_index(keys, size, index):
+def _rebuild_index_jit(keys, size, index):
     """Index for slots ``0..size-1`` (after a merge, a load or a resize)."""
     index[:] = 0
     for s in range(size):
         _index_insert(index, keys[s], s)
+
+
+# ----------------------------------------------------------------------------- C versions
+# SpaceSaving's update, index rebuild and lookup also exist in C (sketchkit._pack, built at
+# install): line-for-line copies of the kernels above, equal bit for bit on every state array
+# (tests/test_native.py), at the same speed, and with no compilation on a first run, which is
+# most of the time of a first `sketchkit topk`. HeavyHitters keeps the numba kernels only.
+_native = _pack if hasattr(_pack, "spacesaving_update") else None
+
+
+def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                       items, raw, item_seed, weights):
+    """Metwally et al.'s update, weighted. Returns, per slot, the batch position of the last
+    item placed in it (-1 where none was)."""
+    if _native is None or items.dtype.itemsize != 8 or counts.dtype.itemsize not in (4, 8):
+        return _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                                       items, raw, item_seed, weights)
+    placed = np.full(keys.shape[0], -1, dtype=np.int64)
+    _native.spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                               np.ascontiguousarray(items), bool(raw), int(item_seed),
+                               np.ascontiguousarray(weights, dtype=np.int64), placed)
+    return placed
+
+
+def find_many(index, keys, hashes):
+    """Slot of each hash, -1 where untracked."""
+    if _native is None:
+        return _find_many_jit(index, keys, hashes)
+    out = np.empty(hashes.shape[0], dtype=np.int64)
+    _native.find_many(index, keys, np.ascontiguousarray(hashes, dtype=np.uint64), out)
+    return out
+
+
+def rebuild_index(keys, size, index):
+    """Index for slots ``0..size-1`` (after a merge, a load or a resize)."""
+    if _native is None:
+        _rebuild_index_jit(keys, size, index)
+    else:
+        _native.rebuild_index(keys, int(size), index)
 
 
 def state_of(keys, counts, errors, floor: int, allocated: int, dtype) -> dict[str, np.ndarray]:

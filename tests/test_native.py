@@ -1,0 +1,169 @@
+"""The C kernels of sketchkit._pack against the numba kernels they copy, output for output.
+
+A first ``sketchkit topk`` runs on the C versions (no compilation); everything else, and every
+installation without a C compiler, runs on the numba kernels. Both must give identical results:
+hashes, every SpaceSaving state array after every batch (so evictions, the eviction queue and
+the index agree, not only the answers), and the tokeniser scans.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sketchkit.hashing as H
+from sketchkit import SpaceSaving
+from sketchkit._cli import scan
+from sketchkit.frequency import _tracked as T
+
+pytestmark = pytest.mark.skipif(T._native is None, reason="sketchkit._pack was not built with the C kernels")
+
+SEED = np.uint64(H.derive_key(H.DEFAULT_SEED, H.ITEM_DOMAIN, 0))
+
+
+# ----------------------------------------------------------------------------- hashing
+def test_int_hash_and_inverse_match_numba():
+    rng = np.random.default_rng(1)
+    keys = np.concatenate([rng.integers(-(1 << 63), (1 << 63) - 1, 5000, dtype=np.int64),
+                           np.array([0, -1, 1, -(1 << 63), (1 << 63) - 1], dtype=np.int64)])
+    c = H._hash_int64(keys, SEED)
+    assert np.array_equal(c, H._hash_int64_jit(keys, SEED))
+    assert np.array_equal(H._unhash_int64(c, SEED), keys)
+    assert np.array_equal(H._unhash_int64(c, SEED), H._unhash_int64_jit(c, SEED))
+
+
+def test_span_hash_matches_numba_and_the_reference():
+    rng = np.random.default_rng(2)
+    lengths = np.concatenate([np.arange(0, 70), rng.integers(0, 300, 300)])  # every tail branch
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    buf = rng.integers(0, 256, int(offsets[-1]), dtype=np.uint8)
+    c = H._hash_offsets(buf, offsets, SEED)
+    assert np.array_equal(c, H._hash_offsets_jit(buf, offsets, SEED))
+    for i in (0, 1, 7, 8, 31, 32, 33, 69):
+        assert int(c[i]) == H.xxh64(buf[offsets[i] : offsets[i + 1]].tobytes(), int(SEED))
+
+
+def test_span_hash_refuses_offsets_outside_the_buffer():
+    with pytest.raises(ValueError):
+        H._pack.hash_spans(np.zeros(4, np.uint8), np.array([0, 9], np.int64), 1, np.empty(1, np.uint64))
+
+
+# ----------------------------------------------------------------------------- SpaceSaving
+def _run_both(capacity, batches, dtype, raw):
+    """Feed the same batches to two states, one through C and one through numba; compare all."""
+    a = T.empty_state(capacity, dtype)
+    b = {k: v.copy() for k, v in a.items()}
+    evictions = 0
+    for items, weights in batches:
+        keys = np.asarray(items, dtype=np.int64) if raw else H._hash_int64(np.asarray(items, np.int64), SEED)
+        w = np.empty(0, np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+        args_a = [a[k] for k in ("keys", "counts", "errors", "index", "meta", "qcount", "qkey", "qslot", "qmeta",
+                                 "qthr_key")]
+        args_b = [b[k] for k in ("keys", "counts", "errors", "index", "meta", "qcount", "qkey", "qslot", "qmeta",
+                                 "qthr_key")]
+        pa = T.spacesaving_update(*args_a, keys, raw, SEED, w)
+        pb = T._spacesaving_update_jit(*args_b, keys, raw, SEED, w)
+        assert np.array_equal(pa, pb)
+        for name in a:
+            assert np.array_equal(a[name], b[name]), name
+        evictions += int(a["meta"][1] > 0)
+    return a, evictions
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    capacity=st.integers(1, 40),
+    batches=st.lists(
+        st.tuples(st.lists(st.integers(0, 60), min_size=0, max_size=120),
+                  st.one_of(st.none(), st.integers(0, 5))),
+        min_size=1, max_size=6),
+    wide=st.booleans(),
+    raw=st.booleans(),
+)
+def test_spacesaving_update_matches_numba(capacity, batches, wide, raw):
+    data = []
+    rng = np.random.default_rng(capacity)
+    for items, w in batches:
+        data.append((items, None if w is None else rng.integers(0, w + 1, len(items))))
+    _run_both(capacity, data, np.int64 if wide else np.int32, raw)
+
+
+def test_spacesaving_update_matches_numba_on_a_zipf_stream_with_many_evictions():
+    rng = np.random.default_rng(3)
+    batches = [(rng.zipf(1.2, 20_000) % 5000, None) for _ in range(3)]
+    batches.append((rng.zipf(1.2, 5000) % 5000, rng.integers(1, 4, 5000)))
+    state, evicted = _run_both(300, batches, np.int32, raw=False)
+    assert evicted and int(state["meta"][0]) == 300  # the comparison covered evictions and rescans
+
+
+def test_index_rebuild_and_lookup_match_numba():
+    rng = np.random.default_rng(4)
+    keys = rng.integers(0, 1 << 63, 700, dtype=np.int64).astype(np.uint64)
+    ia = np.zeros(T.index_size(700), np.int32)
+    ib = ia.copy()
+    T.rebuild_index(keys, 650, ia)
+    T._rebuild_index_jit(keys, 650, ib)
+    assert np.array_equal(ia, ib)
+    probe = np.concatenate([keys, rng.integers(0, 1 << 63, 100, dtype=np.int64).astype(np.uint64)])
+    assert np.array_equal(T.find_many(ia, keys, probe), T._find_many_jit(ib, keys, probe))
+    assert (T.find_many(ia, keys, probe)[:650] == np.arange(650)).all()
+
+
+def test_spacesaving_sketch_is_identical_with_and_without_the_c_kernels(monkeypatch):
+    rng = np.random.default_rng(5)
+    words = [f"w{int(x)}" for x in rng.zipf(1.3, 30_000) % 3000]
+    ints = rng.zipf(1.3, 30_000) % 3000
+    built = []
+    for native in (T._native, None):
+        monkeypatch.setattr(T, "_native", native)
+        monkeypatch.setattr(H, "_pack", H._pack if native is not None else None)
+        s, t = SpaceSaving(200), SpaceSaving(200)
+        for i in range(0, 30_000, 7_000):
+            s.update_batch(words[i : i + 7_000])
+            t.update_batch(ints[i : i + 7_000])
+        built.append((s.to_bytes(), s.top(50), s.estimate_batch(words[:100]), t.to_bytes(), t.top(50)))
+    assert built[0][0] == built[1][0] and built[0][3] == built[1][3]
+    assert built[0][1] == built[1][1] and built[0][4] == built[1][4]
+    assert np.array_equal(built[0][2], built[1][2])
+
+
+def test_spacesaving_update_refuses_inconsistent_state():
+    st_ = T.empty_state(8)
+    with pytest.raises(ValueError):
+        T._native.spacesaving_update(st_["keys"], st_["counts"], st_["errors"], st_["index"][:3], st_["meta"],
+                                     st_["qcount"], st_["qkey"], st_["qslot"], st_["qmeta"], st_["qthr_key"],
+                                     np.zeros(2, np.uint64), False, 1, np.empty(0, np.int64),
+                                     np.full(8, -1, np.int64))
+
+
+# ----------------------------------------------------------------------------- tokeniser scans
+_PIECES = [b"a", b"b", b"ab", b"_x1", b" ", b"  ", b"\n", b"\r\n", b"\r", b",", b"\xc3\xa9", b"\xe2\x82\xac",
+           b"caf\xc3\xa9", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf0\x9f\x98\x80", b"\xf4\x90\x80\x80", b"9"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60), st.booleans())
+def test_scans_match_numba(pieces, lines):
+    data = b"".join(pieces)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    c = scan.count_spans(buf, lines)
+    j = scan._count_spans_jit(buf, lines)
+    for x, y in zip(c, j):
+        assert np.array_equal(x, y)
+    jc, wc = scan.join_spans(buf, c[0], c[1])
+    jj, wj = scan._join_spans_jit(buf, j[0], j[1])
+    assert jc.tobytes() == jj.tobytes() and np.array_equal(wc, wj)
+    for start in (0, 1, len(data) // 2):
+        assert scan.first_invalid_utf8(buf, start) == scan._first_invalid_utf8_jit(buf, start)
+
+
+def test_count_spans_counts_words_as_the_regex_does_on_ascii():
+    text = b"the cat, the hat\nthe_end 42 42\n" * 3000  # grows the table past its first size
+    extra = b" ".join(b"w%d" % i for i in range(20_000))
+    starts, ends, counts = scan.count_spans(np.frombuffer(text + extra, dtype=np.uint8), False)
+    got = {(text + extra)[s:e]: int(c) for s, e, c in zip(starts, ends, counts)}
+    assert got[b"the"] == 6000 and got[b"42"] == 6000 and got[b"the_end"] == 3000 and len(got) == 20_005
+    assert counts.flags.writeable  # handed on as weights, which numba kernels type as writable arrays
