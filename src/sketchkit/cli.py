@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
+import time
 from typing import Any, NoReturn
 
 import numpy as np
@@ -20,27 +22,114 @@ from . import __version__
 from ._base import parse_memory
 from ._cli import kinds
 from ._cli.candidates import Candidates
-from ._cli.common import CLIError
+from ._cli.common import CLIError, UsageError, warn
 from ._cli.files import read_sketch, write_atomic
 from ._cli.output import emit_json, print_plain, print_table, show
 from ._cli.stream import ExactCounts, StreamStats, stream
-from ._cli.tokens import ERROR_POLICIES, Field, Int64, JsonField, Lines, Tokenizer, Utf8Policy, Words, tokenize_text
-from .errors import SketchError
-from .hashing import DEFAULT_SEED, check_seed, random_seed
+from ._cli.tokens import (
+    ERROR_POLICIES,
+    NORMAL_FORMS,
+    BadRecords,
+    Field,
+    Int64,
+    JsonField,
+    Lines,
+    Normalized,
+    Tokenizer,
+    Utf8Policy,
+    Words,
+    tokenize_text,
+)
+from .errors import InvalidParameterError, SketchError
+from .hashing import DEFAULT_SEED
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 1, 2, 130, 141
 
 
+EXIT_STATUS = """\
+exit status:
+  0    success
+  1    bad input: a missing, unreadable, binary or malformed file, no items, a bad or
+       incompatible sketch file, an unwritable output
+  2    bad command line: an unknown option, a bad value, options that conflict, a budget
+       too small for the sketch
+  130  interrupted (Ctrl-C)
+  141  stdout closed before the output ended (... | head): the rest is dropped quietly"""
+
+EXAMPLES = {
+    None: [
+        "sketchkit topk access.log --lines -k 10          # the 10 most frequent lines",
+        "zcat logs/*.gz | sketchkit topk --lines --json | jq .item",
+        "tail -f app.log | sketchkit topk --lines --every 10s",
+        "sketchkit build day1.txt -o day1.sk --kind countsketch --seed 7",
+        "sketchkit merge day1.sk day2.sk -o week.sk && sketchkit query week.sk error",
+    ],
+    "topk": [
+        "sketchkit topk big.txt -k 10                      # words, from a file",
+        "zcat logs/*.gz | sketchkit topk --lines --json | jq .item",
+        "sketchkit topk sales.csv --header --field city --weight-field units",
+        "sketchkit topk events.ndjson --json-field user.id --skip-bad -k 50",
+        "tail -f app.log | sketchkit topk --lines --every 10s",
+        "sketchkit topk big.txt --ignore-case --normalize NFKC --exact",
+    ],
+    "build": [
+        "sketchkit build day1.txt -o day1.sk --kind countsketch --memory 4MiB --seed 7",
+        "sketchkit build --int64 ids.bin -o ids.sk --kind dyadic",
+    ],
+    "merge": ["sketchkit merge day1.sk day2.sk -o week.sk"],
+    "query": [
+        "sketchkit query week.sk error timeout --json",
+        "sketchkit query ids.sk --int64 5 7                  # options and keys in any order",
+        "cut -f1 keys.tsv | sketchkit query week.sk --plain  # keys from stdin",
+    ],
+    "info": ["sketchkit info week.sk --json"],
+    "demo": ["sketchkit demo -k 10 --no-plot"],
+    "train-oracle": ["sketchkit train-oracle train.txt -o words.oracle --oracle-kind lookup"],
+}
+
+
+def _epilog(command: str | None) -> str:
+    lines = ["examples:"] + [f"  {e}" for e in EXAMPLES[command]]
+    return "\n".join(lines) + "\n\n" + EXIT_STATUS
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (the default prints the whole usage first)."""
+    """argparse with a one-line error naming the help to read (the default prints the whole usage
+    first), and help texts whose examples keep their lines."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         print(f"sketchkit: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
+class CommandParser(Parser):
+    """One command's parser. Options and operands come in any order (``query S --int64 5`` and
+    ``query S 5 --int64``; argparse alone stops a ``*`` operand at the first option), and its
+    errors, unknown options included, point to this command's ``--help``."""
+
+    _inner = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        if self._inner:  # parse_known_intermixed_args calls back here for its two passes
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            namespace, extras = self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, []
+
+
 # ----------------------------------------------------------------------------- options
 def _seed(text: str) -> int:
+    from .hashing import check_seed, random_seed
+
     if text == "random":
         return random_seed()
     try:
@@ -50,6 +139,8 @@ def _seed(text: str) -> int:
 
 
 def _memory(text: str) -> int:
+    from ._base import parse_memory
+
     try:
         return parse_memory(text)
     except SketchError as e:
@@ -66,86 +157,132 @@ def _positive(text: str) -> int:
     return value
 
 
-def _input_options() -> argparse.ArgumentParser:
-    p = Parser(add_help=False)
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def _every(text: str) -> tuple[str, float]:
+    """``--every``: a number of items (``100000``) or a period (``10s``, ``500ms``, ``2m``, ``1h``)."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*", text)
+    if m and not m.group(2) and "." not in m.group(1) and int(m.group(1)) > 0:
+        return ("items", int(m.group(1)))
+    if m and m.group(2) in _SECONDS and float(m.group(1)) > 0:
+        return ("seconds", float(m.group(1)) * _SECONDS[m.group(2)])
+    raise argparse.ArgumentTypeError(f"expected a number of items (100000) or a period (10s, 500ms, 2m), got {text!r}")
+
+
+def _add_input_options(p: argparse.ArgumentParser, distributed: bool = True) -> None:
     p.add_argument("files", nargs="*", metavar="FILE", help="inputs ('-' or none: stdin); .gz/.bz2/.xz decompressed")
     g = p.add_argument_group("what an item is (default: words)")
     mode = g.add_mutually_exclusive_group()
     mode.add_argument("--tokens", dest="mode", action="store_const", const="words",
                       help="words: matches of --pattern, default \\w+ (Unicode word characters)")
     mode.add_argument("--lines", dest="mode", action="store_const", const="lines", help="whole lines")
-    mode.add_argument("--field", type=_positive, metavar="N", help="column N (from 1) of delimited text")
+    mode.add_argument("--field", metavar="N|NAME",
+                      help="column N (from 1) of CSV/TSV, or the column named NAME in the --header line")
     mode.add_argument("--json-field", metavar="PATH", help="field of each NDJSON record, e.g. user.name or tags.0")
     mode.add_argument("--int64", dest="mode", action="store_const", const="int64",
                       help="binary little-endian int64 values")
     g.add_argument("--pattern", metavar="REGEX", help="regular expression of a word (with --tokens)")
-    g.add_argument("--delimiter", default=",", metavar="CHAR", help="column separator for --field (default ,)")
-    g.add_argument("--header", action="store_true", help="skip the first line of each input")
-    g.add_argument("--weight-field", metavar="N|PATH",
+    g.add_argument("-i", "--ignore-case", "--fold", dest="fold", action="store_true",
+                   help="count items that differ only in case as one (str.casefold: Straße = STRASSE)")
+    g.add_argument("--normalize", choices=NORMAL_FORMS, type=str.upper, metavar="FORM",
+                   help="Unicode-normalise items first: NFC (composed), NFKC (also compatibility forms: "
+                        "ﬁ = fi, full-width = ASCII), NFD, NFKD")
+    r = p.add_argument_group("reading the input")
+    r.add_argument("--delimiter", default=",", metavar="CHAR",
+                   help="column separator for --field (default ,; 'tab' or '\\t' for TSV)")
+    r.add_argument("--header", "--header-in", dest="header", action="store_true",
+                   help="the first line of each input names the columns: not counted, and --field NAME looks there")
+    r.add_argument("--weight-field", metavar="N|NAME|PATH",
                    help="integer weight from this column (--field) or JSON path (--json-field)")
-    g.add_argument("--errors", choices=ERROR_POLICIES, default="replace",
-                   help="invalid UTF-8: replace bad bytes (default), skip the line, or stop")
-    d = p.add_argument_group("distributed (needs the [dask] extra)")
-    d.add_argument("--workers", type=_positive, metavar="N", help="sketch files on N local worker processes")
-    d.add_argument("--scheduler", metavar="ADDRESS", help="sketch files on a running Dask scheduler")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    return p
+    r.add_argument("--errors", choices=ERROR_POLICIES, default=None,
+                   help="invalid UTF-8: replace bad bytes (default), skip the line (default with --skip-bad), or stop")
+    r.add_argument("--skip-bad", action="store_true",
+                   help="skip malformed records (invalid JSON or CSV, a weight that is not an integer, invalid "
+                        "UTF-8) and report their count at the end, instead of stopping at the first")
+    r.add_argument("--binary", action="store_true",
+                   help="read files holding NUL bytes as text (refused by default, as grep does)")
+    if distributed:
+        d = p.add_argument_group("distributed (needs the [dask] extra)")
+        d.add_argument("--workers", type=_positive, metavar="N", help="sketch files on N local worker processes")
+        d.add_argument("--scheduler", metavar="ADDRESS",
+                       help="sketch files on a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (docs/distributed.md)")
 
 
-def _sketch_options(default_kind: str) -> argparse.ArgumentParser:
-    p = Parser(add_help=False)
+def _add_sketch_options(p: argparse.ArgumentParser, default_kind: str) -> None:
     g = p.add_argument_group("the sketch")
     g.add_argument("--kind", choices=list(kinds.KINDS), default=default_kind,
                    help=f"sketch type (default {default_kind})")
-    g.add_argument("--memory", type=_memory, default=parse_memory("1MiB"), metavar="BYTES",
+    g.add_argument("--memory", type=_memory, default="1MiB", metavar="BYTES",
                    help="memory budget of the sketch, e.g. 256KiB, 1MiB (default 1MiB)")
-    g.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+    g.add_argument("--seed", type=_seed, default=str(DEFAULT_SEED),
                    help=f"hash seed, or 'random' (default {DEFAULT_SEED}); sketches merge only with equal seeds")
-    g.add_argument("--depth", type=_positive, help="rows of a countsketch/countmin (default 5)")
+    g.add_argument("--depth", type=_positive, help="rows of a countsketch (odd)/countmin/heavyhitters/dyadic "
+                                                   "(default 5)")
     g.add_argument("--conservative", action="store_true", help="conservative update (countmin only)")
-    return p
 
 
-def _output_options() -> argparse.ArgumentParser:
-    p = Parser(add_help=False)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--json", action="store_true", help="one JSON object per line")
-    g.add_argument("--plain", action="store_true", help="tab-separated rows, no header")
-    return p
+def _add_output_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    g = p.add_argument_group("output (default: an aligned table)")
+    fmt = g.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object per line (NDJSON)")
+    fmt.add_argument("--plain", action="store_true", help="tab-separated rows, no header")
+    return g
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="sketchkit", description="Heavy hitters and frequency sketches of streams, in bounded memory.")
+    parser = Parser(prog="sketchkit", description="Heavy hitters and frequency sketches of streams, in bounded memory.",
+                    epilog=_epilog(None))
     parser.add_argument("--version", action="version", version=f"sketchkit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
-    inputs, out = _input_options(), _output_options()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
 
-    p = sub.add_parser("topk", parents=[inputs, _sketch_options("spacesaving"), out],
-                       help="heaviest items with estimate, lower and upper bound")
-    p.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
-    p.add_argument("--exact", action="store_true",
+    def command(name: str, help: str, description: str | None = None) -> CommandParser:
+        return sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".",
+                              epilog=_epilog(name))
+
+    p = command("topk", "heaviest items with estimate, lower and upper bound")
+    _add_input_options(p)
+    _add_sketch_options(p, "spacesaving")
+    out = _add_output_options(p)
+    out.add_argument("--summary", action="store_true",
+                     help="with --json: a last {\"type\": \"summary\"} line; with --plain: the summary on stderr "
+                          "(the table always ends with it)")
+    out.add_argument("--every", type=_every, metavar="N|PERIOD",
+                     help="also print the top-k while reading: every N items, or every PERIOD (10s, 500ms, 2m) "
+                          "as input arrives (tail -f log | sketchkit topk --every 10s)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    a = p.add_argument_group("the answer")
+    a.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
+    a.add_argument("--exact", action="store_true",
                    help="also count exactly (memory grows with distinct items) and report recall and error")
-    p.add_argument("--candidates", type=_positive, metavar="N",
+    a.add_argument("--candidates", type=_positive, metavar="N",
                    help="items kept beside a countsketch/countmin (default max(1000, 50*k))")
     p.set_defaults(func=cmd_topk)
 
-    p = sub.add_parser("build", parents=[inputs, _sketch_options("spacesaving")], help="write a sketch file")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="sketch file to write ('-': stdout)")
-    p.add_argument("--oracle", metavar="FILE", help="learned sketch using this oracle (kind countmin/countsketch)")
+    p = command("build", "write a sketch file")
+    _add_input_options(p)
+    _add_sketch_options(p, "spacesaving")
+    b = p.add_argument_group("output")
+    b.add_argument("-o", "--output", required=True, metavar="FILE", help="sketch file to write ('-': stdout)")
+    b.add_argument("--oracle", metavar="FILE", help="learned sketch using this oracle (kind countmin/countsketch)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("merge", help="merge sketch files of the same kind, shape and seed")
+    p = command("merge", "merge sketch files of the same kind, shape and seed")
     p.add_argument("sketches", nargs="+", metavar="SKETCH")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="merged sketch file ('-': stdout)")
     p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("query", parents=[out], help="estimate and bounds of given keys")
+    p = command("query", "estimate and bounds of given keys")
     p.add_argument("sketch", metavar="SKETCH")
     p.add_argument("keys", nargs="*", metavar="KEY", help="keys to look up (none: one per line on stdin)")
     p.add_argument("--int64", action="store_true", help="keys are integers (sketch built with --int64)")
+    _add_output_options(p)
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("info", help="type, shape, seed, size, weight and guarantee of a sketch file")
+    p = command("info", "type, shape, seed, size, weight and guarantee of a sketch file")
     p.add_argument("sketch", metavar="SKETCH")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=cmd_info)
@@ -161,8 +298,10 @@ def build_parser() -> Parser:
     p.add_argument("--source", metavar="DIR", help="directory of .py files (default: the standard library)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train-oracle", parents=[inputs], help="train a learned oracle from training items")
+    p = command("train-oracle", "train a learned oracle from training items")
+    _add_input_options(p, distributed=False)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="oracle file to write")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("--oracle-kind", default="lookup", metavar="KIND", help="oracle type (default lookup)")
     p.set_defaults(func=cmd_train_oracle)
     return parser
@@ -173,42 +312,49 @@ def _input_paths(args: argparse.Namespace) -> list[str]:
     if args.files:
         return args.files
     if sys.stdin is None or sys.stdin.isatty():
-        raise CLIError(f"no input: give FILE arguments or pipe data in (see 'sketchkit {args.command} --help')")
+        raise UsageError("no input: give FILE arguments or pipe data in")
     return ["-"]
+
+
+def _delimiter(text: str) -> str:
+    return "\t" if text in ("tab", "\\t", "TAB") else text
 
 
 def _tokenizer(args: argparse.Namespace) -> Tokenizer:
     mode = "field" if args.field else "json" if args.json_field else (args.mode or "words")
     if args.pattern is not None and mode != "words":
-        raise CLIError("--pattern applies to --tokens only")
+        raise UsageError("--pattern applies to --tokens only")
     if args.weight_field is not None and mode not in ("field", "json"):
-        raise CLIError("--weight-field needs --field or --json-field")
+        raise UsageError("--weight-field needs --field or --json-field")
+    bad = BadRecords(skip=args.skip_bad)
+    tokenizer: Tokenizer
     if mode == "field":
-        weight = None
-        if args.weight_field is not None:
-            weight = _positive_or_error(args.weight_field, "--weight-field")
-        return Field(args.field, args.delimiter, weight)
-    if mode == "json":
-        return JsonField(args.json_field, args.weight_field)
-    if mode == "lines":
-        return Lines()
-    if mode == "int64":
-        return Int64()
-    return Words(args.pattern)
+        field = Field(args.field, _delimiter(args.delimiter), args.weight_field, bad)
+        if field.by_name and not args.header:
+            raise UsageError("--field/--weight-field NAME needs --header (the line that names the columns)")
+        tokenizer = field
+    elif mode == "json":
+        tokenizer = JsonField(args.json_field, args.weight_field, bad)
+    elif mode == "lines":
+        tokenizer = Lines()
+    elif mode == "int64":
+        tokenizer = Int64()
+    else:
+        tokenizer = Words(args.pattern)
+    if args.fold or args.normalize:
+        tokenizer = Normalized(tokenizer, fold=args.fold, form=args.normalize)
+    return tokenizer
 
 
-def _positive_or_error(text: str, option: str) -> int:
-    try:
-        return _positive(text)
-    except argparse.ArgumentTypeError:
-        raise CLIError(f"{option} with --field must be a column number, got {text!r}") from None
+def _utf8(args: argparse.Namespace) -> Utf8Policy:
+    return Utf8Policy(args.errors or ("skip" if args.skip_bad else "replace"))
 
 
 def _distributed(args: argparse.Namespace, paths: list[str], make: Any) -> Any:
     if "-" in paths:
-        raise CLIError("--workers/--scheduler read files, not stdin")
-    if args.field or args.json_field or args.mode == "int64":
-        raise CLIError("--workers/--scheduler support --tokens and --lines input only")
+        raise UsageError("--workers/--scheduler read files, not stdin")
+    if args.field or args.json_field or args.mode == "int64" or args.header or args.skip_bad:
+        raise UsageError("--workers/--scheduler support --tokens and --lines input only (no --header, --skip-bad)")
     try:
         from .distributed import sketch_text_files
     except ImportError as e:
@@ -217,17 +363,18 @@ def _distributed(args: argparse.Namespace, paths: list[str], make: Any) -> Any:
 
     check_paths(paths)
     mode = args.mode or "words"
-    tokenize = functools.partial(tokenize_text, mode=mode, pattern=args.pattern)
+    tokenize = functools.partial(tokenize_text, mode=mode, pattern=args.pattern, fold=args.fold, form=args.normalize)
     return sketch_text_files(paths, make, tokenize, workers=args.workers, scheduler=args.scheduler)
 
 
-def _fill(args: argparse.Namespace, sketch: Any, extra_sinks: list) -> StreamStats:
+def _fill(args: argparse.Namespace, sketch: Any, extra_sinks: list, eager: bool = False) -> StreamStats:
     tokenizer = _tokenizer(args)
     if getattr(args, "kind", None) == "dyadic" and not isinstance(tokenizer, Int64):
-        raise CLIError("--kind dyadic takes integer keys: give --int64 input")
+        raise UsageError("--kind dyadic takes integer keys: give --int64 input")
     paths = _input_paths(args)
     sinks = [sketch.update_batch, *extra_sinks]
-    return stream(paths, tokenizer, sinks, utf8=Utf8Policy(args.errors), header=args.header, quiet=args.quiet)
+    return stream(paths, tokenizer, sinks, utf8=_utf8(args), header=args.header, quiet=args.quiet,
+                  binary_ok=args.binary, eager=eager)
 
 
 def _require_items(sketch: Any) -> None:
@@ -241,9 +388,11 @@ def cmd_topk(args: argparse.Namespace) -> int:
         kinds.make_sketch, args.kind, args.memory, args.seed, args.depth, args.conservative, args.k
     )
     candidates = exact = None
+    view = _TopkView(args)
     if args.workers or args.scheduler:
-        if args.kind in kinds.LINEAR_KINDS or args.exact:
-            raise CLIError("with --workers/--scheduler, topk needs --kind spacesaving or heavyhitters and no --exact")
+        if args.kind in kinds.LINEAR_KINDS or args.exact or args.every:
+            raise UsageError("with --workers/--scheduler, topk needs --kind spacesaving or heavyhitters, "
+                             "and no --exact or --every")
         sketch = _distributed(args, _input_paths(args), make)
     else:
         sketch = make()
@@ -254,35 +403,126 @@ def cmd_topk(args: argparse.Namespace) -> int:
         if args.exact:
             exact = ExactCounts()
             extra.append(exact)
-        _fill(args, sketch, extra)
+        if args.every:
+            extra.append(_Every(args.every, lambda seen: view.show(sketch, candidates, exact, seen, final=False)))
+        _fill(args, sketch, extra, eager=bool(args.every))
     _require_items(sketch)
-    rows = kinds.top_rows(sketch, args.k, candidates)
-    total = sketch.total_weight
-    exact_of = exact.counts.get if exact else None
-    records = []
-    for rank, (item, est, lo, hi) in enumerate(rows, 1):
-        rec = {"rank": rank, "item": item, "estimate": est, "lower": lo, "upper": hi,
-               "share": est / total if total else 0.0}
-        if exact_of:
-            rec["exact"] = exact_of(item, 0)
-        records.append(rec)
-    summary = _topk_summary(sketch, candidates, exact, rows, args.k)
-    if args.json:
-        for rec in records:
-            emit_json({"type": "item", **rec})
-        emit_json({"type": "summary", **summary})
-        return 0
-    cols = ["rank", "item", "estimate", "lower", "upper", "share"] + (["exact"] if exact else [])
-    table = [[r["rank"], r["item"], r["estimate"], r["lower"], r["upper"], f"{100 * r['share']:.2f}%"]
-             + ([r["exact"]] if exact else []) for r in records]
-    if args.plain:
-        print_plain(table)
-        return 0
-    print_table(cols, table, numeric_from=2)
-    print()
-    for key, value in summary.items():
-        print(f"{key}: {value}")
+    rows = view.show(sketch, candidates, exact, sketch.total_weight, final=True)
+    message = _budget_warning(sketch, rows, args.k, args.memory)
+    if message:
+        warn(message)
     return 0
+
+
+class _Every:
+    """A sink that calls ``report(items_seen)`` every ``N`` items or every period of seconds,
+    checked after each batch (a batch is at most one 64 KiB chunk under ``--every``)."""
+
+    def __init__(self, spec: tuple[str, float], report: Any):
+        self.unit, self.amount = spec
+        self.report = report
+        self.seen = 0
+        self.due = self.amount if self.unit == "items" else time.monotonic() + self.amount
+
+    def __call__(self, items: Any, weights: Any) -> None:
+        self.seen += len(items) if weights is None else int(np.abs(weights).sum())
+        if self.unit == "items":
+            if self.seen >= self.due:
+                self.report(self.seen)
+                self.due = (self.seen // self.amount + 1) * self.amount
+        elif time.monotonic() >= self.due:
+            self.report(self.seen)
+            self.due = time.monotonic() + self.amount
+
+
+class _TopkView:
+    """Prints the top-k (``--every``: each report, then the final one) in the chosen format."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.reports = 0
+        self.start = time.monotonic()
+
+    def show(self, sketch: Any, candidates: Any, exact: Any, seen: int, final: bool) -> list:
+        args = self.args
+        if sketch.is_empty():
+            return []
+        self.reports += 1
+        rows = kinds.top_rows(sketch, args.k, candidates)
+        total = sketch.total_weight
+        exact_of = exact.counts.get if exact else None
+        records = []
+        for rank, (item, est, lo, hi) in enumerate(rows, 1):
+            rec = {"rank": rank, "item": item, "estimate": est, "lower": lo, "upper": hi,
+                   "share": est / total if total else 0.0}
+            if exact_of:
+                rec["exact"] = exact_of(item, 0)
+            if args.every:
+                rec["report"], rec["final"] = self.reports, final
+            records.append(rec)
+        summary = _topk_summary(sketch, candidates, exact, rows, args.k) if final else {}
+        if args.json:
+            for rec in records:
+                emit_json({"type": "item", **rec})
+            if final and args.summary:
+                emit_json({"type": "summary", **summary})
+        else:
+            cols = ["rank", "item", "estimate", "lower", "upper", "share"] + (["exact"] if exact else [])
+            table = [[r["rank"], r["item"], r["estimate"], r["lower"], r["upper"], f"{100 * r['share']:.2f}%"]
+                     + ([r["exact"]] if exact else []) for r in records]
+            if args.plain:
+                print_plain(table)
+                if not final:
+                    print()  # reports are separated by an empty line
+                elif args.summary:
+                    for key, value in summary.items():
+                        print(f"sketchkit: {key}: {kinds.number(value)}", file=sys.stderr)
+            else:
+                if args.every:
+                    when = "final" if final else f"report {self.reports}"
+                    print(f"# {when}: {seen:,} items, {time.monotonic() - self.start:.1f} s")
+                print_table(cols, table, numeric_from=2)
+                print()
+                for key, value in summary.items():
+                    print(f"{key}: {kinds.number(value)}")
+        sys.stdout.flush()  # a report is for now, not for when the buffer fills
+        return rows
+
+
+def _budget_text(n: float) -> str:
+    """A budget rounded up to a power of two, as --memory takes it (64KiB, 2MiB)."""
+    size = 1 << max(int(math.ceil(math.log2(max(n, 1.0)))), 0)
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            return f"{size >> shift}{unit}"
+    return str(size)
+
+
+def _budget_warning(sketch: Any, rows: list, k: int, memory: int) -> str | None:
+    """One line when the budget cannot answer ``-k``: the sketch was full with fewer than k items
+    (more distinct items arrived than it has slots), or some row's bounds are wider than half the
+    k-th estimate. The budget it names scales the given one by what is missing (a sketch's error
+    shrinks in proportion to its size), so it is an estimate: "or more"."""
+    if not rows:
+        return None
+    capacity = getattr(sketch, "capacity", None)
+    full = isinstance(capacity, int) and len(rows) < k and len(rows) >= capacity
+    widest = max(hi - lo for _, _, lo, hi in rows)
+    last = rows[-1][1]
+    loose = widest > 0 and 2 * widest > last
+    if not (full or loose):
+        return None
+    factor = 1.0
+    parts = []
+    if full:
+        factor = max(factor, k / capacity)
+        parts.append(f"holds {capacity:,} items, fewer than -k {k}")
+    if loose:
+        factor = max(factor, 2 * widest / last if last > 0 else 2 * widest)
+        parts.append(f"leaves bounds up to {widest:,} wide beside a count of {last:,} at row {len(rows)}")
+    need = _budget_text(memory * factor * 1.05)  # margin for per-sketch overhead that does not scale
+    return (f"--memory {_budget_text(memory) if memory & (memory - 1) == 0 else memory} "
+            f"{' and '.join(parts)}: try --memory {need} or more for -k {k}")
 
 
 def _topk_summary(sketch: Any, candidates: Any, exact: Any, rows: list, k: int) -> dict:
@@ -305,7 +545,8 @@ def _topk_summary(sketch: Any, candidates: Any, exact: Any, rows: list, k: int) 
     out["recall"] = correct / len(truth) if truth else 1.0
     out["precision"] = correct / len(rows) if rows else 1.0
     out["max_abs_error"] = max((abs(r[1] - counts.get(r[0], 0)) for r in rows), default=0)
-    out["bounds_hold"] = f"{sum(1 for r in rows if r[2] <= counts.get(r[0], 0) <= r[3])}/{len(rows)}"
+    out["rows"] = len(rows)
+    out["bounds_held"] = sum(1 for r in rows if r[2] <= counts.get(r[0], 0) <= r[3])  # rows whose bounds hold
     return out
 
 
@@ -360,8 +601,8 @@ def cmd_train_oracle(args: argparse.Namespace) -> int:
                 items.extend([item] * max(int(w), 0))
 
     tokenizer = _tokenizer(args)
-    stream(_input_paths(args), tokenizer, [collect], utf8=Utf8Policy(args.errors), header=args.header,
-           quiet=args.quiet)
+    stream(_input_paths(args), tokenizer, [collect], utf8=_utf8(args), header=args.header, quiet=args.quiet,
+           binary_ok=args.binary)
     if not items:
         raise CLIError("the input holds no items to train on")
     support.train_oracle(items, args.output, kind=args.oracle_kind)
@@ -460,9 +701,15 @@ def _run(argv: list[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
         return int(e.code or 0)
+    status = EXIT_ERROR
     try:
         return args.func(args)
-    except (CLIError, SketchError) as e:
+    except (CLIError, InvalidParameterError) as e:
+        message = str(e)
+        status = getattr(e, "status", EXIT_USAGE)  # a parameter a sketch refuses is a bad command line
+        if status == EXIT_USAGE:
+            message += f" (see 'sketchkit {args.command} --help')"
+    except SketchError as e:
         message = str(e)
     except BrokenPipeError:
         raise  # not an error: main() ends quietly
@@ -478,7 +725,7 @@ def _run(argv: list[str] | None) -> int:
             raise
         message = f"internal error: {type(e).__name__}: {e} (set SKETCHKIT_DEBUG=1 for the traceback)"
     print(f"sketchkit: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+    return status
 
 
 if __name__ == "__main__":
