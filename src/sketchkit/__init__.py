@@ -27,7 +27,7 @@ from .errors import (
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
-    from .similarity import MinHash, OnePermMinHash, Shingling
+    from .similarity import MinHash, MinHashLSH, OnePermMinHash, Shingling
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,7 @@ _LAZY = {
     "DEFAULT_SEED": ".hashing",
     "MinHash": ".similarity",
     "OnePermMinHash": ".similarity",
+    "MinHashLSH": ".similarity",
     "Shingling": ".similarity",
 }
 
@@ -75,6 +76,7 @@ __all__ = [
     "TopRow",
     "MinHash",
     "OnePermMinHash",
+    "MinHashLSH",
     "Shingling",
     "DEFAULT_SEED",
     "from_bytes",

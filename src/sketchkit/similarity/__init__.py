@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from ._text import Shingling
 from .bbit import bbit_jaccard, bbit_variance, to_bbit, unpack_bbit
+from .dedup import Clusters, find_clusters
+from .lsh import MinHashLSH, candidate_probability, optimal_params
 from .minhash import MinHash, OnePermMinHash, minhash_variance, oph_variance
 
 __all__ = [
     "MinHash",
     "OnePermMinHash",
+    "MinHashLSH",
     "Shingling",
+    "optimal_params",
+    "candidate_probability",
+    "find_clusters",
+    "Clusters",
     "minhash_variance",
     "oph_variance",
     "to_bbit",
