@@ -29,6 +29,7 @@ def test_int_hash_and_inverse_match_numba():
     keys = np.concatenate([rng.integers(-(1 << 63), (1 << 63) - 1, 5000, dtype=np.int64),
                            np.array([0, -1, 1, -(1 << 63), (1 << 63) - 1], dtype=np.int64)])
     c = H._hash_int64(keys, SEED)
+    assert len(keys) < H.NUMBA_INT_BATCH  # the C kernel's size
     assert np.array_equal(c, H._hash_int64_jit(keys, SEED))
     assert np.array_equal(H._unhash_int64(c, SEED), keys)
     assert np.array_equal(H._unhash_int64(c, SEED), H._unhash_int64_jit(c, SEED))

@@ -339,9 +339,13 @@ def _hash_offsets_jit(buf, offsets, seed):
 
 
 # The three batch kernels above also exist in C (sketchkit._pack, built at install; the same
-# hashes bit for bit, checked in tests/test_native.py): C needs no compilation on a first run,
-# and runs at the same speed. The numba kernels serve when the extension is absent.
+# hashes bit for bit, checked in tests/test_native.py): C needs no compilation on a first run.
+# Spans hash faster in C (41 vs 62 ms for W2's 2 M tokens); the int64 hash is a loop numba
+# vectorises and portable C does not (0.8 vs 3.7 ms for 2 M keys), so batches from
+# NUMBA_INT_BATCH keys on take the numba kernel, whose compilation such a batch repays.
+# The numba kernels also serve when the extension is absent.
 _U64_KINDS = (np.dtype(np.int64), np.dtype(np.uint64))
+NUMBA_INT_BATCH = 1 << 16
 
 
 def _native(name: str) -> Any:
@@ -351,7 +355,7 @@ def _native(name: str) -> Any:
 def _hash_int64(keys: np.ndarray, seed: Any) -> np.ndarray:
     """Item hash (spec item 2) of each int64 key."""
     fn = _native("hash_int64")
-    if fn is None or keys.dtype not in _U64_KINDS:
+    if fn is None or keys.dtype not in _U64_KINDS or keys.shape[0] >= NUMBA_INT_BATCH:
         return _hash_int64_jit(keys, seed)
     out = np.empty(keys.shape[0], dtype=np.uint64)
     fn(np.ascontiguousarray(keys), int(seed), out)
@@ -361,7 +365,7 @@ def _hash_int64(keys: np.ndarray, seed: Any) -> np.ndarray:
 def _unhash_int64(hashes: np.ndarray, seed: Any) -> np.ndarray:
     """The int64 keys whose item hashes these are (the int hash is a bijection)."""
     fn = _native("unhash_int64")
-    if fn is None or hashes.dtype not in _U64_KINDS:
+    if fn is None or hashes.dtype not in _U64_KINDS or hashes.shape[0] >= NUMBA_INT_BATCH:
         return _unhash_int64_jit(hashes, seed)
     out = np.empty(hashes.shape[0], dtype=np.int64)
     fn(np.ascontiguousarray(hashes), int(seed), out)
