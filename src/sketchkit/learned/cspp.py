@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .. import _ids as ids
-from .._base import INT32_MAX, Sketch, check_positive_int, parse_memory
+from .._base import INT32_MAX, Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..frequency import _kernels as K
@@ -47,7 +47,14 @@ from ..hashing import DEFAULT_SEED, derive_key, row_keys
 from ._common import COUNTER_BYTES, LEARNED_DOMAIN
 
 FAMILY = ids.COUNTSKETCH_PLUS_PLUS
+ROW_KEY_BYTES = 16  # two uint64 hash keys per row
 _EMPTY = np.empty(0, dtype=np.int64)
+
+
+def planned_nbytes(counters: int, rows: int) -> int:
+    """Bytes of a :class:`CountSketchPlusPlus` of ``counters`` int32 counters: tables and row keys."""
+    big, n_small, small = layout(counters, rows)
+    return 4 * rows * (big + n_small * small) + ROW_KEY_BYTES * rows * (1 + n_small)
 
 
 def layout(counters: int, rows: int) -> tuple[int, int, int]:
@@ -63,7 +70,8 @@ class CountSketchPlusPlus(Sketch):
 
     Parameters
     ----------
-    counters : total number of counters S (memory ≈ 4·S bytes at int32).
+    counters : total number of counters S (memory ≈ 4·S bytes at int32, plus 16 bytes of hash
+        keys per row of each table: :attr:`nbytes`).
     rows : rows per table (odd; the authors use 3).
     c : the threshold constant C of τ = C·log₂(S)/S·N (the authors try 5, 8, 11).
     seed : hash seed (identity; checked on merge).
@@ -99,8 +107,14 @@ class CountSketchPlusPlus(Sketch):
     def from_memory(
         cls, budget: int | str, *, rows: int = 3, c: float = 8.0, seed: int = DEFAULT_SEED
     ) -> CountSketchPlusPlus:
-        """As many counters as fit in ``budget`` at 4 bytes each."""
-        return cls(parse_memory(budget) // COUNTER_BYTES, rows=rows, c=c, seed=seed)
+        """The most counters whose tables and row keys (:attr:`nbytes`) fit in ``budget``."""
+        total = parse_memory(budget)
+        rows = check_positive_int("rows", rows, 15)
+        counters = largest_fitting(4 * rows, max(4 * rows, total // COUNTER_BYTES),
+                                   lambda s: planned_nbytes(s, rows) <= total)
+        if planned_nbytes(counters, rows) > total:
+            raise InvalidParameterError(f"memory budget {budget!r} is too small for tables of {rows} rows")
+        return cls(counters, rows=rows, c=c, seed=seed)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -122,7 +136,9 @@ class CountSketchPlusPlus(Sketch):
 
     @property
     def nbytes(self) -> int:
-        return int(self._big.nbytes + self._small.nbytes)
+        """Bytes of the counters and of every table's row keys."""
+        keys = self._big_keys.nbytes + sum(k.nbytes for k in self._small_keys)
+        return int(self._big.nbytes + self._small.nbytes + keys)
 
     def _shape(self) -> tuple:
         return (self._counters, self._rows, self._c)

@@ -279,7 +279,9 @@ class GBMOracle(Oracle):
 
     @property
     def nbytes(self) -> int:
-        return NODE_BYTES * len(self._feature) + WEIGHT_BYTES * (len(self._sizes) + 1 + len(self._ranks))
+        """Bytes of every array held (nodes, tree sizes and starts, ranks) and the float32 baseline."""
+        arrays = (self._feature, self._left, self._right, self._value, self._sizes, self._starts, self._ranks)
+        return sum(a.nbytes for a in arrays) + WEIGHT_BYTES
 
     def _payload(self) -> bytes:
         head = bytes([self._bits, self._max_n, len(self._ranks), OBJECTIVES.index(self._objective)])

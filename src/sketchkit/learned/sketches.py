@@ -32,16 +32,21 @@ is linear, so no mass is lost. An entry whose item may also have mass in the oth
 (that part's table was full) becomes *impure*: it answers exact count + sketch estimate, and the
 bounds above still hold for it. Merging is commutative.
 
-**Memory** (:attr:`budget_bytes`): 4 bytes per sketch counter, 12 per exact slot, plus the
-oracle's :attr:`~sketchkit.learned.oracles.Oracle.nbytes`. With ``capacity=0`` the oracle is
-dropped and the sketch is exactly the plain core sketch of the same width and depth.
+**Memory** (checked in ``tests/test_learned_sketches.py``): :attr:`nbytes` is the bytes of every
+array the sketch holds — the exact table with its empty slots (13 bytes a slot, at most
+⌈capacity/0.8⌉ slots: :mod:`._exact`), the wrapped sketch (counters and row keys) and the oracle
+(:attr:`~sketchkit.learned.oracles.Oracle.nbytes`). :meth:`from_memory` plans for the full table,
+so ``from_memory(b, ...).nbytes <= b`` for as long as the counters are int32 (total absolute
+weight below 2**31; like the core sketches, counts widen to int64 past that).
+:attr:`budget_bytes` is that planned size. With ``capacity=0`` the oracle is dropped, the table
+holds no array, and the sketch is exactly the plain core sketch of the same shape, bytes included.
 
 >>> from sketchkit.learned.oracles import LookupOracle
 >>> oracle = LookupOracle.from_counts({"the": 50, "cat": 2})
 >>> lcm = LearnedCountMin.from_memory(2048, oracle, heavy_fraction=0.1, threshold=3.0, depth=2)
 >>> lcm.update_batch("the cat sat on the mat".split())
->>> lcm.estimate("the"), lcm.lower_bound("the"), lcm.capacity
-(2, 2, 17)
+>>> lcm.estimate("the"), lcm.lower_bound("the"), lcm.capacity, lcm.budget_bytes <= 2048
+(2, 2, 12, True)
 """
 
 from __future__ import annotations
@@ -53,32 +58,39 @@ import numpy as np
 
 from .. import _format
 from .. import _ids as ids
-from .._base import Sketch, parse_memory
+from .._base import Sketch, largest_fitting, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
 from ..frequency import CountMin, CountSketch
 from ..frequency import _kernels as K
 from ..hashing import DEFAULT_SEED, _hash_batch
-from ._common import COUNTER_BYTES, SLOT_BYTES
-from ._exact import ExactTable
+from ._exact import ExactTable, table_bytes
 from .cspp import CountSketchPlusPlus
 from .oracles import Oracle
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
-def plan_memory(budget: int | str, oracle_nbytes: int, heavy_fraction: float) -> tuple[int, int]:
-    """``(capacity, counter_bytes)``: exact slots from ``heavy_fraction`` of the budget, the rest
-    (after the oracle, when slots exist) for the sketch's counters."""
+def capacity_for(budget: int | str, heavy_fraction: float) -> int:
+    """The most exact entries whose full table (:func:`~._exact.table_bytes`) fits in
+    ``heavy_fraction`` of ``budget`` bytes."""
     total = parse_memory(budget)
     heavy_fraction = float(heavy_fraction)
     if not 0.0 <= heavy_fraction < 1.0:
         raise InvalidParameterError(f"heavy_fraction must be in [0, 1), got {heavy_fraction}")
-    capacity = int(heavy_fraction * total) // SLOT_BYTES
-    rest = total - capacity * SLOT_BYTES - (oracle_nbytes if capacity else 0)
-    if rest < COUNTER_BYTES:
+    share = int(heavy_fraction * total)
+    return largest_fitting(0, share, lambda c: table_bytes(c) <= share)
+
+
+def plan_memory(budget: int | str, oracle_nbytes: int, heavy_fraction: float) -> tuple[int, int]:
+    """``(capacity, sketch_bytes)``: exact entries whose full table fits in ``heavy_fraction`` of
+    the budget, the rest (after the oracle, when entries exist) for the wrapped sketch."""
+    total = parse_memory(budget)
+    capacity = capacity_for(total, heavy_fraction)
+    rest = total - table_bytes(capacity) - (oracle_nbytes if capacity else 0)
+    if rest <= 0:
         raise InvalidParameterError(
-            f"budget {total} B leaves no room for the sketch after {capacity} exact slots and a "
+            f"budget {total} B leaves no room for the sketch after {capacity} exact entries and a "
             f"{oracle_nbytes}-byte oracle"
         )
     return capacity, rest
@@ -110,7 +122,8 @@ class _LearnedSketch(Sketch):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> Sketch:
+    def _inner_for(cls, nbytes: int, depth: int, seed: int) -> Sketch:
+        """The largest wrapped sketch of ``depth`` rows whose ``nbytes`` fit in ``nbytes``."""
         raise NotImplementedError
 
     @classmethod
@@ -124,8 +137,10 @@ class _LearnedSketch(Sketch):
         depth: int = 3,
         seed: int = DEFAULT_SEED,
     ):
-        """Split ``budget`` bytes: ``heavy_fraction`` to exact slots (12 B each), the oracle's
-        size, and the rest to the sketch (4 B per counter). ``heavy_fraction=0`` is the plain sketch."""
+        """Split ``budget`` bytes: ``heavy_fraction`` to the exact table (planned full: 13 B a slot,
+        ⌈capacity/0.8⌉ slots), the oracle's size, and the rest to the wrapped sketch (counters and
+        row keys). ``nbytes <= budget`` (see the module docstring); ``heavy_fraction=0`` is the
+        plain sketch."""
         nbytes = oracle.nbytes if oracle is not None else 0
         capacity, rest = plan_memory(budget, nbytes, heavy_fraction)
         if capacity and oracle is None:
@@ -162,15 +177,15 @@ class _LearnedSketch(Sketch):
 
     @property
     def budget_bytes(self) -> int:
-        """Memory under the cost model: 4 B per counter, 12 B per exact slot, plus the oracle."""
+        """:attr:`nbytes` once the exact table is full (what :meth:`from_memory` plans for)."""
         oracle = self._oracle.nbytes if self._oracle is not None else 0
-        return COUNTER_BYTES * _counter_count(self._inner) + SLOT_BYTES * self.capacity + oracle
+        return int(self._table.full_nbytes + self._inner.nbytes + oracle)
 
     @property
     def nbytes(self) -> int:
-        t = self._table
+        """Bytes of every array held: exact table (empty slots included), wrapped sketch, oracle."""
         oracle = self._oracle.nbytes if self._oracle is not None else 0
-        return int(t.keys.nbytes + t.used.nbytes + t.counts.nbytes + t.pure.nbytes + self._inner.nbytes + oracle)
+        return int(self._table.nbytes + self._inner.nbytes + oracle)
 
     def _shape(self) -> tuple:
         return (self.capacity, self._threshold, self._inner._shape())
@@ -182,12 +197,17 @@ class _LearnedSketch(Sketch):
     def _check_weights(self, weights, abs_total) -> None:
         self._inner._check_weights(weights, abs_total)
 
+    def _reserve(self, abs_total: int) -> None:
+        super()._reserve(abs_total)
+        # no exact count's magnitude exceeds the total absolute weight
+        self._table.widen(self._abs_total + abs_total)
+
     def _update_keys(self, keys, raw, weights, batch) -> None:
         hkeys = _hash_batch(keys, self._item_seed) if raw else keys
         w = _EMPTY if weights is None else weights
         if self.capacity:
-            eligible = self._eligible(hkeys, batch)
-            to_sketch = self._table.route(hkeys, eligible, w)
+            eligible, new_keys = self._eligible(hkeys, batch)
+            to_sketch = self._table.route(hkeys, eligible, w, new_keys)
         else:
             to_sketch = np.ones(len(hkeys), dtype=bool)
         if not to_sketch.any():
@@ -201,16 +221,20 @@ class _LearnedSketch(Sketch):
         self._inner._total += total
         self._inner._abs_total += abs_total
 
-    def _eligible(self, hkeys: np.ndarray, batch: Any) -> np.ndarray:
-        """Score each distinct key not yet in the table once; table members are always eligible."""
+    def _eligible(self, hkeys: np.ndarray, batch: Any) -> tuple[np.ndarray, int]:
+        """Score each distinct key not yet in the table once; table members are always eligible.
+        Returns the eligibility of each item and the number of distinct eligible new keys."""
         uniq, first, inverse = np.unique(hkeys, return_index=True, return_inverse=True)
         ok = self._table.find(uniq) >= 0
         need = np.flatnonzero(~ok)
+        new_keys = 0
         if len(need):
             idx = first[need]
             sub = batch[idx] if isinstance(batch, np.ndarray) else [batch[i] for i in idx]
-            ok[need] = self._oracle.score(sub) >= self._threshold
-        return ok[inverse.ravel()]
+            passed = self._oracle.score(sub) >= self._threshold
+            ok[need] = passed
+            new_keys = int(np.count_nonzero(passed))
+        return ok[inverse.ravel()], new_keys
 
     # ------------------------------------------------------------------ queries
     def _lookup(self, items: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,8 +247,8 @@ class _LearnedSketch(Sketch):
         out = sketch_vals.astype(np.int64, copy=True)
         if hit.any():
             p = pos[hit]
-            exact = self._table.counts[p]
-            pure = self._table.pure[p]
+            exact = self._table.counts_at(p)
+            pure = self._table.pure_at(p)
             out[hit] = np.where(pure, exact, exact + sketch_vals[hit])
         return out
 
@@ -301,9 +325,9 @@ class _LearnedSketch(Sketch):
             keep = np.sort(order[: self.capacity])
             keys, counts, pure = keys[keep], counts[keep], pure[keep]
             spilled = True
-        table = ExactTable(self.capacity)
+        table = ExactTable(self.capacity, self._table.counts.dtype.type)
         table.insert_all(keys, counts, pure)
-        table.state[1] = int(spilled)
+        table.spilled = bool(spilled)
         self._table = table
 
     # ------------------------------------------------------------------ bytes
@@ -346,14 +370,17 @@ class _LearnedSketch(Sketch):
         Sketch.__init__(out, seed)
         out._oracle = oracle
         out._threshold = float(threshold) if capacity else math.inf
-        out._table = ExactTable(capacity)
-        if n:
-            out._table.insert_all(keys, counts, pure.astype(bool))
-        out._table.state[1] = spilled
         out._inner = inner
         out._total, out._abs_total = int(total), int(abs_total)
-        if inner._abs_total > out._abs_total:
+        # every exact count came from weight the sketch did not get
+        exact_weight = out._abs_total - inner._abs_total
+        if exact_weight < 0 or (n and int(np.abs(counts).astype(np.float64).sum()) > exact_weight):
             raise CorruptSketchError(f"inconsistent {cls.__name__} weights")
+        out._table = ExactTable(capacity)
+        out._table.widen(out._abs_total)
+        if n:
+            out._table.insert_all(keys, counts, pure.astype(bool))
+        out._table.spilled = bool(spilled)
         return out
 
     def __repr__(self) -> str:
@@ -361,12 +388,6 @@ class _LearnedSketch(Sketch):
             f"{type(self).__name__}(oracle={self._oracle!r}, capacity={self.capacity}, threshold={self._threshold}, "
             f"sketch={self._inner!r})"
         )
-
-
-def _counter_count(inner: Sketch) -> int:
-    if isinstance(inner, CountSketchPlusPlus):
-        return inner._big.size + inner._small.size
-    return inner._table.size
 
 
 def _inner_estimate(inner: Sketch, hkeys: np.ndarray) -> np.ndarray:
@@ -402,8 +423,8 @@ class LearnedCountMin(_LearnedSketch):
         super().__init__(oracle, sketch, capacity=capacity, threshold=threshold)
 
     @classmethod
-    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> CountMin:
-        return CountMin(_width(counter_bytes, depth), depth, seed=seed)
+    def _inner_for(cls, nbytes: int, depth: int, seed: int) -> CountMin:
+        return CountMin.from_memory(nbytes, depth=depth, seed=seed)
 
 
 class LearnedCountSketch(_LearnedSketch):
@@ -414,8 +435,8 @@ class LearnedCountSketch(_LearnedSketch):
     _inner_type = CountSketch
 
     @classmethod
-    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> CountSketch:
-        return CountSketch(_width(counter_bytes, depth), depth, seed=seed)
+    def _inner_for(cls, nbytes: int, depth: int, seed: int) -> CountSketch:
+        return CountSketch.from_memory(nbytes, depth=depth, seed=seed)
 
 
 class LearnedCountSketchPlusPlus(_LearnedSketch):
@@ -426,15 +447,8 @@ class LearnedCountSketchPlusPlus(_LearnedSketch):
     _inner_type = CountSketchPlusPlus
 
     @classmethod
-    def _inner_for(cls, counter_bytes: int, depth: int, seed: int) -> CountSketchPlusPlus:
-        return CountSketchPlusPlus(counter_bytes // COUNTER_BYTES, rows=depth, seed=seed)
-
-
-def _width(counter_bytes: int, depth: int) -> int:
-    width = counter_bytes // (COUNTER_BYTES * depth)
-    if width < 1:
-        raise InvalidParameterError(f"{counter_bytes} bytes cannot hold {depth} rows of 4-byte counters")
-    return width
+    def _inner_for(cls, nbytes: int, depth: int, seed: int) -> CountSketchPlusPlus:
+        return CountSketchPlusPlus.from_memory(nbytes, rows=depth, seed=seed)
 
 
 register(ids.LEARNED_COUNTMIN, LearnedCountMin)

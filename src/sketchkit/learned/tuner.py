@@ -28,10 +28,10 @@ import numpy as np
 from .._base import check_positive_int
 from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
-from ._common import SLOT_BYTES, oracle_keys
+from ._common import oracle_keys
 from .metrics import loss_hsu
 from .oracles import HybridOracle, LookupOracle, Oracle, counts_arrays
-from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus
+from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus, capacity_for
 
 # oracles whose threshold comes from their own training ranking, not from validation scores
 RANKED = (LookupOracle, HybridOracle)
@@ -141,6 +141,17 @@ def prune_for(oracle: Oracle, threshold: float, capacity: int | None = None) -> 
     return oracle
 
 
+def charge(oracle: Oracle, capacity: int, scale: float) -> int:
+    """Bytes charged to ``oracle`` in a validation run at ``scale`` × a budget whose exact table
+    holds ``capacity`` entries: ``scale`` × what the oracle holds in that sketch (a ranked oracle
+    pruned for ``capacity`` as :meth:`TunedConfig.build` prunes it). Scaled once: pruning for the
+    validation capacity and then scaling again would charge a lookup ``scale²`` × its size."""
+    held = oracle
+    if isinstance(oracle, RANKED):
+        held = prune_for(oracle, oracle.threshold_for(capacity), capacity)
+    return int(math.ceil(held.nbytes * scale))
+
+
 def evaluate(sketch, items: Any, counts: np.ndarray, metric=loss_hsu) -> float:
     """Stream a count vector (items in the given order, weight = count) and score the estimates."""
     sketch.update_batch(items, counts)
@@ -165,10 +176,12 @@ def tune(
 ) -> TunedConfig:
     """Pick ``(depth, heavy_fraction)`` and the threshold on ``valid_counts`` (item -> count).
 
-    ``scale``: the validation runs get ``scale × budget`` bytes (oracle charged ``scale × nbytes``)
-    so that a budget sized for the test period keeps its counters per distinct key on a smaller
-    validation period (``scale = n_valid / n_test``); otherwise a validation period with fewer
-    distinct keys fits whole into exact counters and rewards any oracle. ``scores``: the oracle's
+    ``scale``: the validation runs get ``scale × budget`` bytes and the oracle is charged ``scale ×``
+    the bytes it will hold at the full budget (a lookup pruned to the full budget's capacity, as
+    :meth:`TunedConfig.build` prunes it), so that a budget sized for the test period keeps its
+    counters per distinct key on a smaller validation period (``scale = n_valid / n_test``) and
+    every part of the budget shrinks alike; otherwise a validation period with fewer distinct keys
+    fits whole into exact counters and rewards any oracle. ``scores``: the oracle's
     scores of the validation items, if already known. Grid points whose split leaves no room for
     the sketch are skipped. With ``oracle=None`` only ``heavy_fraction=0`` is tried.
 
@@ -217,14 +230,15 @@ def tune(
     grid: dict = {}
     best: dict[str, tuple[float, TunedConfig, tuple]] = {}
     for frac in fractions:
-        capacity = int(frac * small) // SLOT_BYTES
+        capacity = capacity_for(small, frac)
+        full_capacity = capacity_for(budget, frac)
         if not capacity:
             threshold = math.inf
         elif isinstance(oracle, RANKED):
             threshold = oracle.threshold_for(capacity)
         else:
             threshold = threshold_at_rank(scores, capacity)
-        charged = scored.charged(int(prune_for(oracle, threshold, capacity).nbytes * scale)) if capacity else None
+        charged = scored.charged(charge(oracle, full_capacity, scale)) if capacity else None
         for depth in depths:
             point = (depth, frac, threshold, charged)
             errs = errors(point, seed)
@@ -234,7 +248,7 @@ def tune(
             grid[(depth, frac)] = err
             side = "plain" if frac == 0 else "learned"
             if side not in best or err < best[side][0]:
-                cfg = TunedConfig(kind, int(budget), depth, frac, threshold, int(frac * budget) // SLOT_BYTES, err)
+                cfg = TunedConfig(kind, int(budget), depth, frac, threshold, full_capacity, err)
                 best[side] = (err, cfg, point)
     if not best:
         raise InvalidParameterError(f"budget {budget} B is too small for every grid point")
