@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._base import INT32_MAX, Sketch, check_positive_int, parse_memory
+from .._base import INT32_MAX, INT64_MAX, Sketch, check_positive_int, parse_memory
 from .._format import Reader, le_bytes
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED, row_keys
@@ -114,13 +114,19 @@ class LinearSketch(Sketch):
 
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader):
-        depth, width, itemsize, _reserved, total, abs_total = reader.unpack("IIBBqQ")
-        if depth < 1 or width < 1 or itemsize not in (4, 8):
+        """Read the payload and refuse any state the constructor and updates cannot reach:
+        shape outside the constructor's ranges (``_check_shape``), unknown flags, totals that
+        no stream gives, int32 counters past 2**31 − 1 total weight, or a table no stream of
+        that total weight fills (``_check_rows``), so later updates cannot wrap a counter."""
+        depth, width, itemsize, reserved, total, abs_total = reader.unpack("IIBBqQ")
+        if not (1 <= depth <= 1 << 16 and 1 <= width <= INT32_MAX) or itemsize not in (4, 8) or reserved:
             raise CorruptSketchError(f"invalid {cls.__name__} shape {depth}x{width} ({itemsize}-byte counters)")
+        cls._check_shape(depth, width)
         if depth * width * itemsize > reader.remaining:
             raise CorruptSketchError("sketch payload size does not match its declared shape")
-        if abs(total) > abs_total or (itemsize == 4 and abs_total > INT32_MAX):
-            raise CorruptSketchError("inconsistent total weights in sketch bytes")
+        check_totals(total, abs_total)
+        if itemsize == 4 and abs_total > INT32_MAX:
+            raise CorruptSketchError("int32 counters with a total absolute weight past 2**31 - 1")
         table = reader.array(np.int32 if itemsize == 4 else np.int64, depth * width).reshape(depth, width)
         out = cls.__new__(cls)
         Sketch.__init__(out, seed)
@@ -129,7 +135,19 @@ class LinearSketch(Sketch):
         out._total = int(total)
         out._abs_total = int(abs_total)
         out._set_flags(flags)
+        out._check_rows(*row_sums(table, abs_total))
         return out
+
+    @classmethod
+    def _check_shape(cls, depth: int, width: int) -> None:
+        """Hook: refuse a shape the class's constructor refuses (CountSketch: even depth)."""
+
+    def _check_rows(self, signed: list[int], absolute: list[int]) -> None:
+        """Refuse a table whose rows no stream gives: an update of weight w changes one
+        counter per row by ±w, so each row's sum of |counters| is at most the total absolute
+        weight (which bounds every counter). Subclasses add what their update rule keeps."""
+        if max(absolute) > self._abs_total:
+            raise CorruptSketchError(f"{type(self).__name__} counters exceed the total absolute weight")
 
     def _set_flags(self, flags: int) -> None:
         if flags:
@@ -140,6 +158,38 @@ class LinearSketch(Sketch):
             f"{type(self).__name__}(width={self.width}, depth={self.depth}, seed={self._seed}, "
             f"total_weight={self._total})"
         )
+
+
+def check_totals(total: int, abs_total: int, *, insertion_only: bool = False) -> None:
+    """Refuse stored totals no stream gives: the absolute total fits int64, bounds the signed
+    one and has its parity (Σ|w| − Σw = 2·Σ_{w<0}|w|); insertion-only they are equal."""
+    if abs_total > INT64_MAX or abs(total) > abs_total or (abs_total - total) % 2:
+        raise CorruptSketchError("inconsistent total weights in sketch bytes")
+    if insertion_only and total != abs_total:
+        raise CorruptSketchError("negative total weight in the bytes of an insertion-only sketch")
+
+
+def row_sums(table: np.ndarray, bound: int) -> tuple[list[int], list[int]]:
+    """Each row's exact sum and sum of absolute values, as Python ints; refuses a counter
+    whose magnitude exceeds ``bound`` first (so no absolute value overflows)."""
+    if table.size and (int(table.max()) > bound or int(table.min()) < -bound):
+        raise CorruptSketchError("a counter exceeds the total absolute weight")
+    if table.dtype == np.int32:  # width < 2**31 terms below 2**31: exact in int64
+        wide = table.astype(np.int64)
+        return wide.sum(axis=1).tolist(), np.abs(wide).sum(axis=1).tolist()
+    # int64: sum the high and low 32-bit halves of the magnitudes separately in uint64 (each
+    # sum stays below 2**63), then recombine exactly
+    mag = np.abs(table).view(np.uint64)
+    neg = table < 0
+
+    def split_sum(values: np.ndarray) -> list[int]:
+        hi = (values >> np.uint64(32)).sum(axis=1, dtype=np.uint64).tolist()
+        lo = (values & np.uint64(0xFFFFFFFF)).sum(axis=1, dtype=np.uint64).tolist()
+        return [(h << 32) + q for h, q in zip(hi, lo)]
+
+    absolute = split_sum(mag)
+    negative = split_sum(np.where(neg, mag, np.uint64(0)))
+    return [a - 2 * n for a, n in zip(absolute, negative)], absolute
 
 
 def log_inverse(delta: float) -> float:

@@ -27,6 +27,7 @@ from ..errors import CorruptSketchError
 from ..hashing import DEFAULT_SEED, _hash_batch, _unhash_int64
 from . import _tracked as T
 from ._items import decode_items, encode_items, encoded_size
+from ._linear import check_totals
 
 SLOT_BYTES = 8 + 4 + 4  # key, int32 count, int32 error (the index and queue are added below)
 ITEM_REF_BYTES = 8  # a list entry per slot, once a str/bytes item is tracked
@@ -260,22 +261,35 @@ class TrackedSummary(Sketch):
         return head + counts.astype("<i8").tobytes() + errors.astype("<i8").tobytes() + encode_items(items)
 
     def _read_summary(self, reader: Reader) -> None:
+        """Read the summary fields, refusing any state updates and merges cannot reach: a
+        capacity outside the constructor's range, totals of a stream with deletions, a floor or
+        a count above the total weight, a negative error or exact part (count − error), exact
+        parts that add up to more than the total weight (they count disjoint updates), or what
+        the subclass's own rule forbids (:meth:`_check_tracked`)."""
         capacity, size, floor, total, abs_total = reader.unpack("IIqqQ")
-        if capacity < 1 or size > capacity or floor < 0 or abs(total) > abs_total:
+        if not 1 <= capacity <= INT32_MAX or size > capacity or not 0 <= floor <= abs_total:
             raise CorruptSketchError(f"invalid {type(self).__name__} header (capacity {capacity}, size {size})")
+        check_totals(total, abs_total, insertion_only=True)
         counts = reader.array(np.int64, size)
         errors = reader.array(np.int64, size)
         items = decode_items(reader, size)
         keys = _hash_batch(items, self._item_seed) if size else np.zeros(0, dtype=np.uint64)
         if len(np.unique(keys)) != size:
             raise CorruptSketchError("duplicate tracked items in sketch bytes")
-        if size and (np.any(errors < 0) or np.any(counts < errors) or int(counts.max()) > abs_total):
+        if size and (
+            np.any(errors < 0) or np.any(counts < errors) or int(counts.max()) > abs_total
+            or sum((counts - errors).tolist()) > abs_total
+        ):
             raise CorruptSketchError("tracked counts and errors are inconsistent")
+        self._check_tracked(counts, errors, int(floor))
         self._capacity = int(capacity)
         self._total = int(total)
         self._abs_total = int(abs_total)
         self._state = T.empty_state(1)  # _set_live sizes from here
         self._set_live(keys, counts, errors, items, int(floor), self._count_dtype(self._abs_total))
+
+    def _check_tracked(self, counts: np.ndarray, errors: np.ndarray, floor: int) -> None:
+        """Hook: refuse tracked counts the subclass's update and merge rules never produce."""
 
     # ------------------------------------------------------------------ rows
     def _rows(self, k: int | None, lower: np.ndarray, upper: np.ndarray) -> list[TopRow]:

@@ -39,7 +39,7 @@ import numpy as np
 from .. import _ids as ids
 from .._base import check_probability
 from .._format import register
-from ..errors import InvalidParameterError
+from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
 from ._linear import LinearSketch
@@ -124,6 +124,17 @@ class CountMin(LinearSketch):
         if flags & ~FLAG_CONSERVATIVE:
             super()._set_flags(flags & ~FLAG_CONSERVATIVE)
         self._conservative = bool(flags & FLAG_CONSERVATIVE)
+
+    def _check_rows(self, signed: list[int], absolute: list[int]) -> None:
+        # plain update adds w to one counter per row: every row sums to the total weight;
+        # conservative update (weights >= 0) adds at most w per row and never lowers a counter
+        super()._check_rows(signed, absolute)
+        if self._conservative:
+            ok = self._total == self._abs_total and all(a == s <= self._total for s, a in zip(signed, absolute))
+        else:
+            ok = all(s == self._total for s in signed)
+        if not ok:
+            raise CorruptSketchError(f"{type(self).__name__} rows do not add up to a stream of its total weight")
 
     # ------------------------------------------------------------------ updates
     def _check_weights(self, weights, abs_total) -> None:

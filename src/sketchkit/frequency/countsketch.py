@@ -46,7 +46,7 @@ import numpy as np
 from .. import _ids as ids
 from .._base import check_positive_int, check_probability
 from .._format import register
-from ..errors import IncompatibleSketchError, InvalidParameterError
+from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
 from ._linear import LinearSketch
@@ -162,6 +162,12 @@ class CountSketch(LinearSketch):
     def upper_bound_batch(self, items: Any) -> np.ndarray:
         """estimate + error_bound(), rounded up (holds w.p. ≥ 1 − 2δ per item)."""
         return self.estimate_batch(items) + math.ceil(self.error_bound())
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def _check_shape(cls, depth: int, width: int) -> None:
+        if depth % 2 == 0:
+            raise CorruptSketchError(f"{cls.__name__} depth must be odd, the bytes say {depth}")
 
     def _check_compatible(self, other: Any) -> None:
         if not isinstance(other, CountSketch):

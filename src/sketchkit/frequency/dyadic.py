@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 
 from .. import _ids as ids
-from .._base import Sketch, check_positive_int, largest_fitting, parse_memory
+from .._base import INT32_MAX, Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, register
 from .._jit import njit
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key, mapping_batch
+from ._linear import check_totals, row_sums
 from ._summary import TopRow
 from .countsketch import CountSketch, median_failure
 
@@ -317,23 +318,30 @@ class DyadicHeavyHitters(Sketch):
         if flags:
             raise CorruptSketchError(f"unknown flags {flags:#x} for DyadicHeavyHitters")
         ubits, lbits, width, depth, total, abs_total = reader.unpack("BBIIqQ")
-        if not (1 <= ubits <= 64 and 1 <= lbits <= 16 and width >= 1 and depth >= 1 and depth % 2 == 1):
+        if not (1 <= ubits <= 64 and 1 <= lbits <= 16 and 1 <= width <= INT32_MAX and 1 <= depth <= 1 << 16
+                and depth % 2 == 1):
             raise CorruptSketchError("invalid DyadicHeavyHitters parameters")
-        if abs(total) > abs_total:
-            raise CorruptSketchError("inconsistent total weights in sketch bytes")
+        check_totals(total, abs_total)
         out = cls.__new__(cls)
         Sketch.__init__(out, seed)
         out._universe_bits, out._level_bits, out._width, out._depth = ubits, lbits, width, depth
         out._total, out._abs_total = int(total), int(abs_total)
         levels = []
         for j in range(out.n_levels):
+            # every update adds its weight to one prefix of every level
             if out._is_exact(j):
-                levels.append(reader.array(np.int64, 1 << out._bits(j)))
+                counts = reader.array(np.int64, 1 << out._bits(j))
+                signed, absolute = row_sums(counts[None, :], abs_total)
+                if signed[0] != total or absolute[0] > abs_total:
+                    raise CorruptSketchError("DyadicHeavyHitters level counts do not add up to its total weight")
+                levels.append(counts)
             else:
                 lseed = derive_key(seed, DYADIC_DOMAIN, j)
                 cs = CountSketch._from_payload(lseed, 0, reader)
                 if cs.width != width or cs.depth != depth:
                     raise CorruptSketchError("DyadicHeavyHitters level shape does not match its header")
+                if (cs._total, cs._abs_total) != (out._total, out._abs_total):
+                    raise CorruptSketchError("DyadicHeavyHitters level totals differ from its own")
                 levels.append(cs)
         out._levels = levels
         return out

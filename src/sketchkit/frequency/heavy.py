@@ -270,8 +270,9 @@ class HeavyHitters(TrackedSummary):
         TrackedSummary.__init__(out, 1, seed=seed)
         out._read_summary(reader)
         out._cs = CountSketch._from_payload(seed, 0, reader)
-        if out._cs.depth % 2 == 0:
-            raise CorruptSketchError("HeavyHitters sketch depth must be odd")
+        # every update reaches the sketch's totals (a candidate's weight leaves its table only)
+        if (out._cs._total, out._cs._abs_total) != (out._total, out._abs_total):
+            raise CorruptSketchError("HeavyHitters sketch totals differ from its own")
         return out
 
     def __repr__(self) -> str:

@@ -45,7 +45,7 @@ import numpy as np
 from .. import _ids as ids
 from .._base import parse_memory
 from .._format import Reader, register
-from ..errors import InvalidParameterError
+from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _tracked as T
 from ._summary import TopRow, TrackedSummary, capacity_for
@@ -151,6 +151,12 @@ class SpaceSaving(TrackedSummary):
         counts = counts.astype(np.int64)
         return self._rows(k, counts - errors, counts)
 
+    def _check_tracked(self, counts: np.ndarray, errors: np.ndarray, floor: int) -> None:
+        # An item starts at (floor + w, floor) and the floor only rises to an evicted (the
+        # smallest) count; merges add floors and counts alike: so error <= floor <= count.
+        if counts.size and (int(errors.max()) > floor or int(counts.min()) < floor):
+            raise CorruptSketchError("SpaceSaving counts and errors are inconsistent with its floor")
+
     def _absent_value(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         full = np.full(len(keys), self.floor, dtype=np.int64)
         return full, full
@@ -161,6 +167,8 @@ class SpaceSaving(TrackedSummary):
 
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader):
+        if flags:
+            raise CorruptSketchError(f"unknown flags {flags:#x} for SpaceSaving")
         out = cls.__new__(cls)
         TrackedSummary.__init__(out, 1, seed=seed)
         out._read_summary(reader)
