@@ -16,9 +16,9 @@ occurrence of the key went to its exact counter (False only after a merge, see :
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .._base import INT32_MAX
+from .._jit import njit
 
 USED = np.uint8(1)
 PURE = np.uint8(2)
