@@ -1,6 +1,8 @@
-"""One factory per sketch class: the generic contract suite runs against each of them.
+"""The frequency sketches the hypothesis-driven contract tests (tests/test_contract.py) run on.
 
-Other modules (robust, learned) append their classes here so the same contract covers them.
+Derived from the byte-format registry and each class's ``_contract_examples``, never from a list
+of names: a newly registered frequency sketch is covered as soon as it declares its examples.
+(Every registered family, frequency or not, also runs the shipped ``sketchkit.testing`` checks.)
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sketchkit as sk
+from sketchkit.frequency._query import FrequencySketch
+from sketchkit.testing import registered_sketch_classes
 
 
 @dataclass(frozen=True)
@@ -22,19 +25,31 @@ class Factory:
     other_shape: Callable[..., Any] | None = None  # an incompatible shape, same class
 
 
-FACTORIES = [
-    Factory("CountSketch", lambda seed=7: sk.CountSketch(64, 5, seed=seed), linear=True, signed=True,
-            other_shape=lambda seed=7: sk.CountSketch(32, 5, seed=seed)),
-    Factory("CountMin", lambda seed=7: sk.CountMin(64, 4, seed=seed), linear=True, signed=True,
-            other_shape=lambda seed=7: sk.CountMin(64, 3, seed=seed)),
-    Factory("CountMinConservative", lambda seed=7: sk.CountMin(64, 4, seed=seed, conservative=True), linear=False,
-            other_shape=lambda seed=7: sk.CountMin(64, 4, seed=seed)),
-    Factory("SpaceSaving", lambda seed=7: sk.SpaceSaving(8, seed=seed), linear=False,
-            other_shape=lambda seed=7: sk.SpaceSaving(9, seed=seed)),
-    Factory("HeavyHitters", lambda seed=7: sk.HeavyHitters(32, 3, 6, seed=seed), linear=False,
-            other_shape=lambda seed=7: sk.HeavyHitters(32, 3, 7, seed=seed)),
-    Factory("DyadicHeavyHitters",
-            lambda seed=7: sk.DyadicHeavyHitters(32, 3, universe_bits=12, level_bits=4, seed=seed),
-            linear=True, int_keys_only=True, signed=True,
-            other_shape=lambda seed=7: sk.DyadicHeavyHitters(32, 3, universe_bits=16, level_bits=4, seed=seed)),
-]
+def _pairs(cls: type, seed: int) -> list:
+    pairs = cls._contract_examples(seed)
+    return pairs if isinstance(pairs, list) else [pairs]
+
+
+def _factories() -> list[Factory]:
+    out = []
+    for cls in registered_sketch_classes():
+        if not issubclass(cls, FrequencySketch):
+            continue
+        try:
+            pairs = _pairs(cls, 7)
+        except NotImplementedError:  # test_contract checks that every class declares examples
+            continue
+        for k, (ex, _) in enumerate(pairs):
+            name = cls.__name__ if len(pairs) == 1 else f"{cls.__name__}[{k}]"
+            out.append(Factory(
+                name,
+                make=lambda seed=7, cls=cls, k=k: _pairs(cls, seed)[k][0],
+                linear=ex.linear,
+                int_keys_only=ex.item_kind == "int",
+                signed=ex.turnstile,
+                other_shape=lambda seed=7, cls=cls, k=k: _pairs(cls, seed)[k][1],
+            ))
+    return out
+
+
+FACTORIES = _factories()

@@ -1,4 +1,7 @@
-"""The generic contract every sketch honours, run against every class in sketch_factories."""
+"""The generic contract every sketch honours.
+
+Two layers: the shipped checks (``sketchkit.testing``) over every registered family, and
+hypothesis-driven property tests over every registered frequency sketch (sketch_factories)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 import sketchkit as sk
 from sketch_factories import FACTORIES, Factory
 from sketchkit import _format
+from sketchkit.testing import contract_checks, registered_sketch_classes
 
 IDS = [f.name for f in FACTORIES]
 params = pytest.mark.parametrize("f", FACTORIES, ids=IDS)
@@ -260,3 +264,69 @@ def test_built_in_one_process_identical_in_another(f, tmp_path):
     assert theirs == ours
     for item in sample_items(f):
         assert theirs.estimate(item) == ours.estimate(item) == 3
+
+
+# ---------------------------------------------------------------- the shipped contract check
+CLASSES = registered_sketch_classes()
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=[c.__name__ for c in CLASSES])
+def test_every_registered_class_declares_its_contract_examples(cls):
+    pairs = cls._contract_examples(7)
+    pairs = pairs if isinstance(pairs, list) else [pairs]
+    for example, other in pairs:
+        assert type(example) is cls and type(other) is cls
+        assert example.is_empty() and other.is_empty()
+        assert example.shape != other.shape
+
+
+def _checks():
+    out = []
+    for cls in CLASSES:
+        try:
+            out.extend(contract_checks(cls))
+        except NotImplementedError:  # reported by the test above
+            pass
+    return out
+
+
+CHECKS = _checks()
+
+
+@pytest.mark.parametrize("run", [r for _, r in CHECKS], ids=[n for n, _ in CHECKS])
+def test_shipped_contract_check(run):
+    run()
+
+
+def test_contract_check_catches_a_broken_sketch(monkeypatch):
+    """Each family of checks fails on a sketch broken the way it guards against."""
+    from sketchkit.frequency import _summary
+
+    ss = sk.SpaceSaving
+    # nbytes that counts item encodings instead of the objects held
+    monkeypatch.setattr(_summary, "held_size", lambda x: len(x) if isinstance(x, (str, bytes)) else 8)
+    with pytest.raises(AssertionError, match="nbytes"):
+        dict(contract_checks(ss))["SpaceSaving[0].nbytes_is_held_memory"]()
+    monkeypatch.undo()
+    # an update_batch that drops the last item
+    original = sk.CountMin.update_batch
+
+    def lossy(self, items, weights=None):  # drops the last item of a batch of several
+        items = list(items)
+        if len(items) > 1:
+            items, weights = items[:-1], None if weights is None else list(weights)[:-1]
+        original(self, items, weights)
+
+    monkeypatch.setattr(sk.CountMin, "update_batch", lossy)
+    with pytest.raises(AssertionError, match="update_batch differs"):
+        dict(contract_checks(sk.CountMin))["CountMin[0].update_batch_equals_loop"]()
+    monkeypatch.undo()
+    # a merge that forgets to check seeds
+    monkeypatch.setattr(sk.CountSketch, "_check_compatible", lambda self, other: None)
+    with pytest.raises(AssertionError, match="is_mergeable accepts|merge accepted"):
+        dict(contract_checks(sk.CountSketch))["CountSketch[0].merge_refusals"]()
+    monkeypatch.undo()
+    # a from_memory that ignores the budget's row keys
+    monkeypatch.setattr(sk.CountSketch, "_fixed_nbytes", -4096)
+    with pytest.raises(AssertionError, match="over budget"):
+        dict(contract_checks(sk.CountSketch))["CountSketch[0].from_memory"]()

@@ -166,8 +166,11 @@ def test_counts_widen_to_int64_before_they_could_overflow():
 
 
 def test_from_memory_counts_what_the_items_cost():
-    for item_bytes, items in ((0, np.arange(10**5)), (16, [f"k{i:06d}" for i in range(10**5)])):
-        ss = sk.SpaceSaving.from_memory("16KiB", item_bytes=item_bytes)
+    """Full of 7-character str items (objects smaller than the default plan's) or of ints
+    (which cost nothing beyond their slot), the summary stays inside its budget."""
+    for item_bytes, items in ((0, np.arange(10**5)), (None, [f"k{i:06d}" for i in range(10**5)])):
+        kw = {} if item_bytes is None else {"item_bytes": item_bytes}
+        ss = sk.SpaceSaving.from_memory("16KiB", **kw)
         ss.update_batch(items)
         assert ss.size == ss.capacity
         assert ss.nbytes <= 16 * 1024

@@ -114,14 +114,49 @@ def as_weights(weights: Any, n: int) -> tuple[np.ndarray | None, int, int]:
     return arr, sum(arr.tolist()), sum(abs(x) for x in arr.tolist())
 
 
-class Sketch:
-    """Base class: identity (family, seed), serialization, pickling, merging, equality.
+def check_hashes(hashes: Any) -> np.ndarray:
+    """A one-dimensional uint64 array of item hashes (what :meth:`Sketch.item_hashes` returns)."""
+    arr = np.asarray(hashes)
+    if arr.dtype != np.uint64 or arr.ndim != 1:
+        raise ItemTypeError(
+            f"hashes must be a one-dimensional uint64 array (from item_hashes), got {arr.dtype} of shape {arr.shape}"
+        )
+    return np.ascontiguousarray(arr)
 
-    Subclasses implement ``_payload``, ``_from_payload``, ``_shape``, ``_merge_state``,
-    ``_state_equal`` and ``_update_hashed``.
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes as a short human figure: ``'812 B'``, ``'16.0 KiB'``, ``'1.5 MiB'``."""
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}"
+    return f"{n} B"  # unreachable
+
+
+class Sketch:
+    """Base class: identity (family, seed), updates, merging, bytes, pickling, equality.
+
+    What every sketch offers (the contract :func:`sketchkit.testing.check_sketch` verifies):
+    ``update``/``update_batch`` (bit-identical to the loop), ``merge`` (also ``+``, ``+=``,
+    ``merge_all``) after :meth:`check_mergeable`, ``shape``, ``is_mergeable``, ``to_bytes``/
+    ``from_bytes`` and pickle through the same bytes, ``copy``, ``empty_like``, ``is_empty``,
+    ``from_error``/``from_memory`` (``from_memory(b).nbytes <= b``), read-only ``seed``,
+    ``total_weight`` and ``nbytes`` (the bytes the state really holds).
+
+    A subclass implements the hooks ``_shape``, ``_update_keys``, ``_merge_state``,
+    ``_payload``/``_from_payload``, ``empty_like`` and ``nbytes``, and declares the capabilities
+    below plus ``_contract_examples`` so the shipped contract check can exercise it.
     """
 
     _family: ClassVar[int]
+    # capabilities, read by sketchkit.testing.check_sketch
+    linear: ClassVar[bool] = False  # merge(sk(A), sk(B)) == sk(A ++ B), bit for bit
+    turnstile: ClassVar[bool] = False  # accepts negative weights
+    weighted: ClassVar[bool] = True  # accepts integer weights other than 1
+    item_kind: ClassVar[str] = "any"  # "any" (int, str, bytes), "int" (int keys only), "float"
+    hashed_updates: ClassVar[bool] = False  # update_hashed() is supported
     __slots__ = ("_seed", "_item_seed", "_total", "_abs_total", "__weakref__")
 
     def __init__(self, seed: int = DEFAULT_SEED):
@@ -145,7 +180,24 @@ class Sketch:
         """True when no update with a non-zero weight was ever applied."""
         return self._abs_total == 0
 
+    @property
+    def shape(self) -> tuple:
+        """Everything besides the seed that two sketches must share to merge (sizes, modes)."""
+        return self._shape()
+
     def _shape(self) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def _contract_from_memory(cls, budget: str) -> Sketch:
+        """The sketch ``from_memory(budget)`` gives with default options (the contract check's
+        memory tests); families whose from_memory needs more arguments override this."""
+        return cls.from_memory(budget)  # type: ignore[attr-defined]
+
+    @classmethod
+    def _contract_examples(cls, seed: int) -> tuple[Sketch, Sketch]:
+        """A small empty instance with ``seed`` and an empty one of an incompatible shape (the
+        same seed): what :func:`sketchkit.testing.check_sketch` builds its streams on."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ updates
@@ -201,7 +253,43 @@ class Sketch:
     def _keys_of(self, items: Any) -> tuple[np.ndarray, bool]:
         return self._hash_batch_of(as_item_list(items))
 
+    def item_hashes(self, items: Any) -> np.ndarray:
+        """The 64-bit item hashes this sketch places ``items`` by (uint64), for
+        :meth:`update_hashed`: hash once, feed several sketches of the same seed (or key)."""
+        keys, raw = self._keys_of(items)
+        return _hash_batch(keys, self._item_seed) if raw else np.ascontiguousarray(keys, dtype=np.uint64)
+
+    def update_hashed(self, hashes: np.ndarray, weights: Any = None) -> None:
+        """Add items given by their :meth:`item_hashes` (a uint64 array), exactly as
+        ``update_batch(items, weights)`` would. Sketches that must report items back (top-k
+        summaries) or place raw integer keys do not take hashes."""
+        if not self.hashed_updates:
+            raise ItemTypeError(f"{type(self).__name__} needs the items themselves, not their hashes")
+        h = check_hashes(hashes)
+        w, total, abs_total = as_weights(weights, len(h))
+        self._check_weights(w, abs_total)
+        if len(h) == 0:
+            return
+        self._reserve(abs_total)
+        self._update_keys(h, False, w, None)
+        self._total += total
+        self._abs_total += abs_total
+
     # ------------------------------------------------------------------ merging
+    def is_mergeable(self, other: Any) -> bool:
+        """True when :meth:`merge` would accept ``other`` (same class, seed and shape, and
+        whatever else the class requires, such as the same secret key)."""
+        try:
+            self.check_mergeable(other)
+        except IncompatibleSketchError:
+            return False
+        return True
+
+    def check_mergeable(self, other: Any) -> None:
+        """Raise :class:`~sketchkit.errors.IncompatibleSketchError`, naming both values, unless
+        ``other`` can be merged into this sketch."""
+        self._check_compatible(other)
+
     def _check_compatible(self, other: Any) -> None:
         if type(other) is not type(self):
             raise IncompatibleSketchError(
@@ -219,7 +307,7 @@ class Sketch:
 
         Raises :class:`~sketchkit.errors.IncompatibleSketchError` unless both have the same
         class, shape and seed."""
-        self._check_compatible(other)
+        self.check_mergeable(other)
         if other is self:
             other = other.copy()
         self._reserve(other._abs_total)
@@ -300,3 +388,20 @@ class Sketch:
     def nbytes(self) -> int:
         """Memory held by the sketch's state, in bytes."""
         raise NotImplementedError
+
+    def _describe(self) -> str:
+        """The parameters shown by ``repr`` (subclasses list theirs)."""
+        return ""
+
+    def guarantee(self) -> str:
+        """The sketch's guarantee in one line, with its current numbers."""
+        return ""
+
+    def __repr__(self) -> str:
+        params = self._describe()
+        head = f"{type(self).__name__}({params + ', ' if params else ''}seed={self._seed})"
+        parts = [f"total_weight={self._total}", f"{format_bytes(self.nbytes)}"]
+        g = self.guarantee()
+        if g:
+            parts.append(g)
+        return f"{head} [{'; '.join(parts)}]"

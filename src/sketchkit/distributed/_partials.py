@@ -92,7 +92,7 @@ def check_sketch(sketch: Any, what: str) -> None:
 
 
 def describe(sketch: Sketch) -> str:
-    return f"{type(sketch).__name__} shape={sketch._shape()} seed={sketch.seed}"
+    return f"{type(sketch).__name__} shape={sketch.shape} seed={sketch.seed}"
 
 
 def _mismatch(acc: Sketch, other: Sketch, context: str, exc: Exception) -> IncompatibleSketchError:
@@ -114,7 +114,7 @@ def merge_into(acc: Sketch, other: Sketch, context: str) -> Sketch:
 def check_same_config(acc: Sketch, other: Sketch, context: str) -> None:
     """Refuse, as :func:`merge_into` would, an ``other`` that ``acc`` could not merge."""
     try:
-        acc._check_compatible(other)
+        acc.check_mergeable(other)
     except IncompatibleSketchError as exc:
         raise _mismatch(acc, other, context, exc) from None
 

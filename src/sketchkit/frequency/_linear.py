@@ -22,14 +22,21 @@ from .._base import INT32_MAX, INT64_MAX, Sketch, check_positive_int, parse_memo
 from .._format import Reader, le_bytes
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED, row_keys
+from ._query import FrequencySketch
 
 _DTYPES = {"int32": np.int32, "int64": np.int64}
 
 
-class LinearSketch(Sketch):
+class LinearSketch(FrequencySketch):
     """A depth × width table of counters addressed by the hash family's rows."""
 
     __slots__ = ("_table", "_row_keys")
+    linear = True
+    turnstile = True
+    hashed_updates = True
+    # bytes a subclass holds beyond the table and the row keys (a secret key, say), so that
+    # from_memory(b).nbytes <= b holds for it too
+    _fixed_nbytes = 0
 
     def __init__(self, width: int, depth: int, *, seed: int = DEFAULT_SEED, dtype: str = "int32"):
         super().__init__(seed)
@@ -70,9 +77,13 @@ class LinearSketch(Sketch):
     def _shape(self) -> tuple:
         return (self.depth, self.width)
 
-    @staticmethod
-    def _width_for_memory(budget: int | str, depth: int, counter_bytes: int = 4) -> int:
-        nbytes = parse_memory(budget)
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        return cls(64, 5, seed=seed), cls(32, 5, seed=seed)
+
+    @classmethod
+    def _width_for_memory(cls, budget: int | str, depth: int, counter_bytes: int = 4) -> int:
+        nbytes = parse_memory(budget) - cls._fixed_nbytes
         width = (nbytes - 16 * depth) // (depth * counter_bytes)  # row keys: 16 bytes a row
         if width < 1:
             raise InvalidParameterError(f"memory budget {budget!r} is too small for {depth} rows")
@@ -81,7 +92,7 @@ class LinearSketch(Sketch):
     def empty_like(self):
         out = type(self).__new__(type(self))
         Sketch.__init__(out, self._seed)
-        out._table = np.zeros(self._table.shape, dtype=np.int32)
+        out._table = np.zeros(self._table.shape, dtype=self._table.dtype)
         out._row_keys = self._row_keys.copy()
         self._copy_params(out)
         return out
@@ -153,11 +164,8 @@ class LinearSketch(Sketch):
         if flags:
             raise CorruptSketchError(f"unknown flags {flags:#x} for {type(self).__name__}")
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(width={self.width}, depth={self.depth}, seed={self._seed}, "
-            f"total_weight={self._total})"
-        )
+    def _describe(self) -> str:
+        return f"width={self.width}, depth={self.depth}"
 
 
 def check_totals(total: int, abs_total: int, *, insertion_only: bool = False) -> None:

@@ -17,25 +17,31 @@ items (str, bytes) are kept as objects in a list that exists only once one arriv
 
 from __future__ import annotations
 
+import sys
+
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._base import INT32_MAX, Sketch, check_positive_int, largest_fitting
+from .._base import INT32_MAX, check_positive_int, largest_fitting
 from .._format import Reader
 from ..errors import CorruptSketchError
 from ..hashing import DEFAULT_SEED, _hash_batch, _unhash_int64
 from . import _tracked as T
-from ._items import decode_items, encode_items, encoded_size
+from ._items import decode_items, encode_items, held_size
 from ._linear import check_totals
+from ._query import FrequencySketch
 
 SLOT_BYTES = 8 + 4 + 4  # key, int32 count, int32 error (the index and queue are added below)
 ITEM_REF_BYTES = 8  # a list entry per slot, once a str/bytes item is tracked
+# what one str item costs when planning a budget: its list entry and a short str object
+# (CPython: a 49-byte header plus 8 ASCII characters)
+TYPICAL_ITEM_BYTES = ITEM_REF_BYTES + sys.getsizeof("8 chars.")
 
 
 def planned_nbytes(capacity: int, item_bytes: int) -> int:
     """nbytes of a full summary whose items each cost ``item_bytes`` (0 for int items,
-    ``ITEM_REF_BYTES`` + encoded length for str and bytes)."""
+    ``ITEM_REF_BYTES`` + the object's size for str and bytes)."""
     return (capacity * (SLOT_BYTES + item_bytes) + 4 * T.index_size(capacity)
             + T.QUEUE_ENTRY_BYTES * T.queue_size(capacity))
 
@@ -54,7 +60,10 @@ class TopRow(NamedTuple):
     upper: int
 
 
-class TrackedSummary(Sketch):
+class TrackedSummary(FrequencySketch):
+    """A bounded set of tracked items with counts: ``len`` is how many are tracked now,
+    ``top``/``most_common`` list them heaviest first."""
+
     __slots__ = ("_capacity", "_state", "_items")
 
     def __init__(self, capacity: int, *, seed: int = DEFAULT_SEED):
@@ -91,12 +100,20 @@ class TrackedSummary(Sketch):
         total = sum(int(st[k].nbytes) for k in T.STATE_ARRAYS)
         if self._items is not None:
             total += ITEM_REF_BYTES * len(self._items)
-            total += sum(encoded_size(x) for x in self._items[: self.size] if x is not None)
+            total += sum(held_size(x) for x in self._items[: self.size] if x is not None)
         return total
 
-    def __contains__(self, item: Any) -> bool:
-        """True when the item is tracked (no false positives up to 64-bit hash collisions)."""
-        return self._slots_of([item])[0] >= 0
+    def __len__(self) -> int:
+        """Number of items tracked now (``size``)."""
+        return self.size
+
+    def most_common(self, n: int | None = None) -> list[tuple[Any, int]]:
+        """``(item, estimate)`` pairs, heaviest first, like :meth:`collections.Counter.most_common`
+        (all tracked items when ``n`` is None)."""
+        return [(row.item, row.estimate) for row in self.top(n)]
+
+    def _describe(self) -> str:
+        return f"capacity={self._capacity}, size={self.size}"
 
     # ------------------------------------------------------------------ slots
     def _reserve(self, abs_total: int) -> None:
@@ -146,7 +163,9 @@ class TrackedSummary(Sketch):
             items[s] = x
 
     def _slots_of(self, items: Any) -> np.ndarray:
-        keys, raw = self._keys_of(items)
+        return self._slots_of_keys(*self._keys_of(items))
+
+    def _slots_of_keys(self, keys: np.ndarray, raw: bool) -> np.ndarray:
         hashes = _hash_batch(keys, self._item_seed) if raw else keys
         st = self._state
         return T.find_many(st["index"], st["keys"], np.ascontiguousarray(hashes, dtype=np.uint64))

@@ -77,25 +77,33 @@ class CountMin(LinearSketch):
         self._conservative = bool(conservative)
 
     @classmethod
-    def from_error(
-        cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED, conservative: bool = False
-    ) -> CountMin:
-        """Smallest sketch with f ≤ f̂ ≤ f + εN, the right side with probability ≥ 1 − δ."""
+    def from_error(cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED, **params: Any):
+        """Smallest sketch with f ≤ f̂ ≤ f + εN, the right side with probability ≥ 1 − δ;
+        ``params`` (``conservative``, a subclass's own options) go to the constructor."""
         epsilon = check_probability("epsilon", epsilon)
         delta = check_probability("delta", delta)
-        return cls(
-            width=math.ceil(math.e / epsilon),
-            depth=max(1, math.ceil(math.log(1.0 / delta))),
-            seed=seed,
-            conservative=conservative,
-        )
+        return cls(math.ceil(math.e / epsilon), max(1, math.ceil(math.log(1.0 / delta))), seed=seed, **params)
 
     @classmethod
-    def from_memory(
-        cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED, conservative: bool = False
-    ) -> CountMin:
-        """The widest sketch of ``depth`` rows whose counters fit in ``budget``."""
-        return cls(width=cls._width_for_memory(budget, depth), depth=depth, seed=seed, conservative=conservative)
+    def from_memory(cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED, **params: Any):
+        """The widest sketch of ``depth`` rows whose state fits in ``budget``."""
+        return cls(cls._width_for_memory(budget, depth), depth, seed=seed, **params)
+
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        return [
+            (cls(64, 4, seed=seed), cls(64, 3, seed=seed)),
+            (cls(64, 4, seed=seed, conservative=True), cls(64, 4, seed=seed)),
+        ]
+
+    @property
+    def linear(self) -> bool:  # type: ignore[override]
+        """Conservative update is not linear: merging adds tables, looser than one pass."""
+        return not self._conservative
+
+    @property
+    def turnstile(self) -> bool:  # type: ignore[override]
+        return not self._conservative
 
     @property
     def conservative(self) -> bool:
@@ -146,35 +154,26 @@ class CountMin(LinearSketch):
         kernel(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
 
     # ------------------------------------------------------------------ queries
-    def estimate(self, item: Any) -> int:
+    def _estimate_keys(self, keys, raw) -> np.ndarray:
         """Minimum over rows: never below the true count when net counts are non-negative."""
-        return int(self.estimate_batch([item])[0])
-
-    def estimate_batch(self, items: Any) -> np.ndarray:
-        keys, raw = self._keys_of(items)
         return K.cm_estimate(self._table, self._row_keys, keys, raw, self._item_seed)
+
+    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
+        """``(max(0, estimate − εN), estimate)``: the upper bound is deterministic, the lower
+        holds with probability ≥ 1 − δ per item."""
+        est = self._estimate_keys(keys, raw)
+        return np.maximum(est - math.floor(self.error_bound()), 0), est
 
     def error_bound(self) -> float:
         """ε·N: the overestimate exceeds this with probability at most δ per item."""
         return self.epsilon * self._abs_total
 
-    def upper_bound(self, item: Any) -> int:
-        return self.estimate(item)
-
-    def upper_bound_batch(self, items: Any) -> np.ndarray:
-        """Deterministic upper bound: the estimate itself."""
-        return self.estimate_batch(items)
-
-    def lower_bound(self, item: Any) -> int:
-        return int(self.lower_bound_batch([item])[0])
-
-    def lower_bound_batch(self, items: Any) -> np.ndarray:
-        """max(0, estimate − εN): below the true count with probability ≥ 1 − δ."""
-        return np.maximum(self.estimate_batch(items) - math.floor(self.error_bound()), 0)
-
-    def __repr__(self) -> str:
+    def _describe(self) -> str:
         extra = ", conservative=True" if self._conservative else ""
-        return f"CountMin(width={self.width}, depth={self.depth}, seed={self._seed}{extra}, total_weight={self._total})"
+        return super()._describe() + extra
+
+    def guarantee(self) -> str:
+        return f"f ≤ f̂ ≤ f + {self.epsilon:.3g}·N w.p. ≥ {1 - self.delta:.4g} per item"
 
 
 register(FAMILY, CountMin)

@@ -92,16 +92,18 @@ class CountSketch(LinearSketch):
 
     # ------------------------------------------------------------------ sizing
     @classmethod
-    def from_error(cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED) -> CountSketch:
-        """Smallest sketch with |f̂(x) − f(x)| ≤ ε‖f‖₂ with probability ≥ 1 − δ per query."""
+    def from_error(cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED, **params: Any):
+        """Smallest sketch with |f̂(x) − f(x)| ≤ ε‖f‖₂ with probability ≥ 1 − δ per query;
+        ``params`` go to the constructor (a subclass's own options)."""
         epsilon = check_probability("epsilon", epsilon)
         delta = check_probability("delta", delta)
-        return cls(width=math.ceil(4.0 / epsilon**2), depth=depth_for(delta), seed=seed)
+        return cls(math.ceil(4.0 / epsilon**2), depth_for(delta), seed=seed, **params)
 
     @classmethod
-    def from_memory(cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED) -> CountSketch:
-        """The widest sketch of ``depth`` rows whose counters fit in ``budget`` (e.g. '256KiB')."""
-        return cls(width=cls._width_for_memory(budget, depth), depth=depth, seed=seed)
+    def from_memory(cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED, **params: Any):
+        """The widest sketch of ``depth`` rows whose state fits in ``budget`` (e.g. '256KiB');
+        ``params`` go to the constructor."""
+        return cls(cls._width_for_memory(budget, depth), depth, seed=seed, **params)
 
     @property
     def epsilon(self) -> float:
@@ -118,14 +120,18 @@ class CountSketch(LinearSketch):
         K.cs_update(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
 
     # ------------------------------------------------------------------ queries
-    def estimate(self, item: Any) -> int:
-        """Median-of-rows estimate of the item's net count."""
-        return int(self.estimate_batch([item])[0])
-
-    def estimate_batch(self, items: Any) -> np.ndarray:
-        """Estimates for a batch of items, as an int64 array."""
-        keys, raw = self._keys_of(items)
+    def _estimate_keys(self, keys, raw) -> np.ndarray:
+        """Median-of-rows estimate of each item's net count."""
         return K.cs_estimate(self._table, self._row_keys, keys, raw, self._item_seed)
+
+    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
+        """estimate ∓ error_bound(), rounded outwards (holds w.p. ≥ 1 − 2δ per item)."""
+        est = self._estimate_keys(keys, raw)
+        e = math.ceil(self.error_bound())
+        return est - e, est + e
+
+    def guarantee(self) -> str:
+        return f"|f̂−f| ≤ {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - self.delta:.4g} per item"
 
     def row_estimates(self, items: Any) -> np.ndarray:
         """Each row's signed counter for each item, shape (n, depth): the median's inputs."""
@@ -139,7 +145,7 @@ class CountSketch(LinearSketch):
 
     def inner_product(self, other: CountSketch) -> float:
         """Estimate of ⟨f, g⟩ for the stream of ``other`` (same shape and seed)."""
-        self._check_compatible(other)
+        self.check_mergeable(other)
         a = self._table.astype(np.float64)
         b = other._table.astype(np.float64)
         return float(np.median(np.einsum("ij,ij->i", a, b)))
@@ -148,20 +154,6 @@ class CountSketch(LinearSketch):
         """Half-width ε·sqrt(F2_hi) of the per-item interval (see the module docstring)."""
         slack = min(math.sqrt(2.0) * self.epsilon, 0.5)
         return self.epsilon * math.sqrt(max(self.f2(), 0.0) / (1.0 - slack))
-
-    def lower_bound(self, item: Any) -> int:
-        return int(self.lower_bound_batch([item])[0])
-
-    def upper_bound(self, item: Any) -> int:
-        return int(self.upper_bound_batch([item])[0])
-
-    def lower_bound_batch(self, items: Any) -> np.ndarray:
-        """estimate − error_bound(), rounded down (holds w.p. ≥ 1 − 2δ per item)."""
-        return self.estimate_batch(items) - math.ceil(self.error_bound())
-
-    def upper_bound_batch(self, items: Any) -> np.ndarray:
-        """estimate + error_bound(), rounded up (holds w.p. ≥ 1 − 2δ per item)."""
-        return self.estimate_batch(items) + math.ceil(self.error_bound())
 
     # ------------------------------------------------------------------ loading
     @classmethod

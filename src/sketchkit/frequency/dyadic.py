@@ -41,6 +41,7 @@ from .._jit import njit
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key, mapping_batch
 from ._linear import check_totals, row_sums
+from ._query import FrequencySketch
 from ._summary import TopRow
 from .countsketch import CountSketch, median_failure
 
@@ -56,7 +57,7 @@ def _add_at(counts, idx, weights):
         counts[idx[i]] += 1 if unit else weights[i]
 
 
-class DyadicHeavyHitters(Sketch):
+class DyadicHeavyHitters(FrequencySketch):
     """Heavy hitters of integer keys under insertions and deletions, storing no key.
 
     Parameters
@@ -71,6 +72,9 @@ class DyadicHeavyHitters(Sketch):
 
     __slots__ = ("_universe_bits", "_level_bits", "_levels", "_width", "_depth")
     _family = FAMILY
+    linear = True
+    turnstile = True
+    item_kind = "int"
 
     def __init__(
         self,
@@ -239,21 +243,31 @@ class DyadicHeavyHitters(Sketch):
             return lv[prefixes]
         return lv.estimate_batch(prefixes)
 
-    def estimate(self, item: Any) -> int:
-        return int(self.estimate_batch([item])[0])
+    def _keys_of(self, items: Any) -> tuple[np.ndarray, bool]:
+        return self._int_keys(items), True
 
-    def estimate_batch(self, items: Any) -> np.ndarray:
+    def _estimate_keys(self, keys, raw) -> np.ndarray:
         """The leaf level's estimate of each key's net count."""
-        keys = self._int_keys(items)
         u = self._unsigned(keys)
         leaf = self.n_levels - 1
         return self._level_estimates(leaf, (u >> np.uint64(self._universe_bits - self._bits(leaf))).astype(np.int64))
 
-    def lower_bound(self, item: Any) -> int:
-        return self.estimate(item) - math.ceil(self.error_bound())
+    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
+        est = self._estimate_keys(keys, raw)
+        e = math.ceil(self.error_bound())
+        return est - e, est + e
 
-    def upper_bound(self, item: Any) -> int:
-        return self.estimate(item) + math.ceil(self.error_bound())
+    def guarantee(self) -> str:
+        return f"|f̂−f| ≤ {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - self.delta:.4g} per key"
+
+    def _describe(self) -> str:
+        return (f"width={self._width}, depth={self._depth}, universe_bits={self._universe_bits}, "
+                f"level_bits={self._level_bits}")
+
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        return (cls(32, 3, universe_bits=12, level_bits=4, seed=seed),
+                cls(32, 3, universe_bits=16, level_bits=4, seed=seed))
 
     def top(self, k: int = 100, *, beam: int | None = None) -> list[TopRow]:
         """The ``k`` keys of largest estimated positive net count, heaviest first, as
@@ -345,12 +359,6 @@ class DyadicHeavyHitters(Sketch):
                 levels.append(cs)
         out._levels = levels
         return out
-
-    def __repr__(self) -> str:
-        return (
-            f"DyadicHeavyHitters(width={self._width}, depth={self._depth}, universe_bits={self._universe_bits}, "
-            f"level_bits={self._level_bits}, seed={self._seed}, total_weight={self._total})"
-        )
 
 
 register(FAMILY, DyadicHeavyHitters)

@@ -55,13 +55,12 @@ from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
 from . import _tracked as T
-from ._summary import TopRow, TrackedSummary, planned_nbytes
+from ._summary import TYPICAL_ITEM_BYTES, TopRow, TrackedSummary, planned_nbytes
 from .countsketch import CountSketch, _w
 
 FAMILY = ids.HEAVY_HITTERS
 # Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
 # item costs a reference (8) plus its encoding. The default suits short tokens.
-TYPICAL_ITEM_BYTES = 16
 
 
 def _minus_at_least_zero(values: np.ndarray, e: int) -> np.ndarray:
@@ -194,39 +193,27 @@ class HeavyHitters(TrackedSummary):
         cs._abs_total += total
 
     # ------------------------------------------------------------------ queries
-    def estimate(self, item: Any) -> int:
-        return int(self.estimate_batch([item])[0])
-
-    def estimate_batch(self, items: Any) -> np.ndarray:
+    def _estimate_keys(self, keys, raw) -> np.ndarray:
         """``base + exact`` for candidates, the CountSketch estimate otherwise."""
-        slots = self._slots_of(items)
+        slots = self._slots_of_keys(keys, raw)
         counts = self._state["counts"]
-        est = self._cs.estimate_batch(items)
+        est = self._cs._estimate_keys(keys, raw)
         return np.where(slots >= 0, counts[np.maximum(slots, 0)], est).astype(np.int64)
 
-    def _bounds(self, items: Any) -> tuple[np.ndarray, np.ndarray]:
-        slots = self._slots_of(items)
+    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
+        slots = self._slots_of_keys(keys, raw)
         st = self._state
         s = np.maximum(slots, 0)
         e = self._error_int()
         # int64 before any arithmetic: counts may be int32 while count + e is not
         counts, base = st["counts"][s].astype(np.int64), st["errors"][s].astype(np.int64)
-        est = np.asarray(self._cs.estimate_batch(items), dtype=np.int64)
+        est = np.asarray(self._cs._estimate_keys(keys, raw), dtype=np.int64)
         lower = np.where(slots >= 0, counts - base + _minus_at_least_zero(base, e), _minus_at_least_zero(est, e))
         upper = _plus_saturating(np.where(slots >= 0, counts, est), e)
         return lower, upper
 
-    def lower_bound(self, item: Any) -> int:
-        return int(self._bounds([item])[0][0])
-
-    def upper_bound(self, item: Any) -> int:
-        return int(self._bounds([item])[1][0])
-
-    def lower_bound_batch(self, items: Any) -> np.ndarray:
-        return self._bounds(items)[0]
-
-    def upper_bound_batch(self, items: Any) -> np.ndarray:
-        return self._bounds(items)[1]
+    def guarantee(self) -> str:
+        return f"bounds within {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - 2 * self.delta:.4g}; lower ≥ exact part"
 
     def top(self, k: int | None = None) -> list[TopRow]:
         """Up to ``k`` candidates by ``base + exact``, as (item, estimate, lower, upper);
@@ -275,11 +262,12 @@ class HeavyHitters(TrackedSummary):
             raise CorruptSketchError("HeavyHitters sketch totals differ from its own")
         return out
 
-    def __repr__(self) -> str:
-        return (
-            f"HeavyHitters(width={self.width}, depth={self.depth}, capacity={self._capacity}, "
-            f"seed={self._seed}, total_weight={self._total})"
-        )
+    def _describe(self) -> str:
+        return f"width={self.width}, depth={self.depth}, capacity={self._capacity}, size={self.size}"
+
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        return cls(32, 3, 6, seed=seed), cls(32, 3, 7, seed=seed)
 
 
 register(FAMILY, HeavyHitters)

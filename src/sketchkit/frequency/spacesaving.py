@@ -38,8 +38,6 @@ recovered from its hash); a str or bytes item costs a reference and its encoding
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .. import _ids as ids
@@ -48,13 +46,12 @@ from .._format import Reader, register
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _tracked as T
-from ._summary import TopRow, TrackedSummary, capacity_for
+from ._summary import TYPICAL_ITEM_BYTES, TopRow, TrackedSummary, capacity_for
 from .countsketch import _w
 
 FAMILY = ids.SPACESAVING
 # Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
 # item costs a reference (8) plus its encoding. The default suits short tokens.
-TYPICAL_ITEM_BYTES = 16
 
 
 class SpaceSaving(TrackedSummary):
@@ -66,13 +63,14 @@ class SpaceSaving(TrackedSummary):
     @classmethod
     def from_memory(cls, budget: int | str, *, seed: int = DEFAULT_SEED, item_bytes: int = TYPICAL_ITEM_BYTES):
         """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per
-        item: 8 + the typical encoded length for str/bytes items (default 16), 0 for int items
-        (an int is recovered from its hash, so it costs nothing beyond its slot).
+        item: a list entry and the str/bytes object for str/bytes items (default: a short str,
+        ``TYPICAL_ITEM_BYTES``), 0 for int items (an int is recovered from its hash, so it costs
+        nothing beyond its slot).
 
         >>> SpaceSaving.from_memory("16KiB", item_bytes=0).capacity
         664
         >>> SpaceSaving.from_memory("16KiB").capacity
-        383
+        183
         """
         capacity = capacity_for(parse_memory(budget), item_bytes)
         if capacity < 1:
@@ -115,34 +113,29 @@ class SpaceSaving(TrackedSummary):
         self._record(placed, batch, raw)
 
     # ------------------------------------------------------------------ queries
-    def estimate(self, item: Any) -> int:
+    def _estimate_keys(self, keys, raw) -> np.ndarray:
         """The tracked count (an upper bound), or 0 for an untracked item."""
-        return int(self.estimate_batch([item])[0])
-
-    def estimate_batch(self, items: Any) -> np.ndarray:
-        slots = self._slots_of(items)
+        slots = self._slots_of_keys(keys, raw)
         counts = self._state["counts"]
         return np.where(slots >= 0, counts[np.maximum(slots, 0)], 0).astype(np.int64)
 
-    def lower_bound(self, item: Any) -> int:
-        return int(self.lower_bound_batch([item])[0])
-
-    def lower_bound_batch(self, items: Any) -> np.ndarray:
-        """count − error for tracked items, 0 otherwise (never above the true count)."""
-        slots = self._slots_of(items)
+    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
+        """``(count − error, count)`` for tracked items, ``(0, floor)`` otherwise: never above,
+        never below the true count."""
+        slots = self._slots_of_keys(keys, raw)
         st = self._state
         s = np.maximum(slots, 0)
-        exact = st["counts"][s].astype(np.int64) - st["errors"][s]
-        return np.where(slots >= 0, exact, 0)
+        counts = st["counts"][s].astype(np.int64)
+        lower = np.where(slots >= 0, counts - st["errors"][s].astype(np.int64), 0)
+        upper = np.where(slots >= 0, counts, self.floor).astype(np.int64)
+        return lower, upper
 
-    def upper_bound(self, item: Any) -> int:
-        return int(self.upper_bound_batch([item])[0])
+    def guarantee(self) -> str:
+        return f"lower ≤ f ≤ upper, upper − lower ≤ N/{self._capacity} (deterministic)"
 
-    def upper_bound_batch(self, items: Any) -> np.ndarray:
-        """count for tracked items, ``floor`` otherwise (never below the true count)."""
-        slots = self._slots_of(items)
-        counts = self._state["counts"]
-        return np.where(slots >= 0, counts[np.maximum(slots, 0)], self.floor).astype(np.int64)
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        return cls(8, seed=seed), cls(9, seed=seed)
 
     def top(self, k: int | None = None) -> list[TopRow]:
         """Up to ``k`` tracked items, heaviest first, as (item, estimate, lower, upper) with
@@ -173,12 +166,6 @@ class SpaceSaving(TrackedSummary):
         TrackedSummary.__init__(out, 1, seed=seed)
         out._read_summary(reader)
         return out
-
-    def __repr__(self) -> str:
-        return (
-            f"SpaceSaving(capacity={self._capacity}, size={self.size}, seed={self._seed}, "
-            f"total_weight={self._total})"
-        )
 
 
 register(FAMILY, SpaceSaving)

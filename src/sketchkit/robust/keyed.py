@@ -53,7 +53,7 @@ from .._format import Reader, register
 from ..errors import IncompatibleSketchError
 from ..frequency.countmin import CountMin
 from ..frequency.countsketch import CountSketch
-from ..hashing import DEFAULT_SEED, row_keys
+from ..hashing import DEFAULT_SEED, check_seed, derive_key, row_keys
 from ._siphash import KEY_BYTES, check_key, key_words, keyed_hash_batch
 
 __all__ = ["KeyedCountSketch", "KeyedCountMin", "new_key", "key_id", "KEYED_DOMAIN"]
@@ -78,6 +78,8 @@ class _Keyed:
     """Mix-in: keyed item hashing for a LinearSketch subclass (placed before it in the MRO)."""
 
     __slots__ = ()
+
+    _fixed_nbytes = KEY_BYTES  # the key, counted by from_memory
 
     def _init_key(self, key: bytes | None) -> None:
         self._key = new_key() if key is None else check_key(key)
@@ -120,13 +122,21 @@ class _Keyed:
     def nbytes(self) -> int:
         return super().nbytes + KEY_BYTES
 
-    def __repr__(self) -> str:
-        extra = ", conservative=True" if getattr(self, "_conservative", False) else ""
-        return (
-            f"{type(self).__name__}(width={self.width}, depth={self.depth}, seed={self._seed}, "
-            f"key_id={self.key_id:#018x}"
-            f"{extra}, total_weight={self._total})"
-        )
+
+    def _describe(self) -> str:
+        return super()._describe() + f", key_id={self.key_id:#018x}"
+
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        # a fixed key, so that separately built examples can merge
+        key = derive_key(check_seed(seed), KEYED_DOMAIN, 1 << 32).to_bytes(8, "little") * 2
+        pairs = super()._contract_examples(seed)
+        pairs = pairs if isinstance(pairs, list) else [pairs]
+        return [tuple(cls(s.width, s.depth, seed=seed, key=key, **_options(s)) for s in pair) for pair in pairs]
+
+
+def _options(sketch: Any) -> dict:
+    return {"conservative": True} if getattr(sketch, "conservative", False) else {}
 
 
 class KeyedCountSketch(_Keyed, CountSketch):
@@ -145,21 +155,6 @@ class KeyedCountSketch(_Keyed, CountSketch):
         self._init_key(key)
         super().__init__(width, depth, seed=seed, dtype=dtype)
         self._row_keys = row_keys(self._seed, self.depth, KEYED_DOMAIN)
-
-    @classmethod
-    def from_error(
-        cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED, key: bytes | None = None
-    ) -> KeyedCountSketch:
-        """Sized as :meth:`CountSketch.from_error` (``|f̂ − f| ≤ ε‖f‖₂`` w.p. ≥ 1 − δ)."""
-        plain = CountSketch.from_error(epsilon, delta)
-        return cls(plain.width, plain.depth, seed=seed, key=key)
-
-    @classmethod
-    def from_memory(
-        cls, budget: int | str, *, depth: int = 5, seed: int = DEFAULT_SEED, key: bytes | None = None
-    ) -> KeyedCountSketch:
-        """The widest keyed sketch of ``depth`` rows whose counters fit in ``budget``."""
-        return cls(cls._width_for_memory(budget, depth), depth, seed=seed, key=key)
 
 
 class KeyedCountMin(_Keyed, CountMin):
@@ -184,33 +179,6 @@ class KeyedCountMin(_Keyed, CountMin):
         self._init_key(key)
         super().__init__(width, depth, seed=seed, conservative=conservative, dtype=dtype)
         self._row_keys = row_keys(self._seed, self.depth, KEYED_DOMAIN)
-
-    @classmethod
-    def from_error(
-        cls,
-        epsilon: float,
-        delta: float = 0.01,
-        *,
-        seed: int = DEFAULT_SEED,
-        key: bytes | None = None,
-        conservative: bool = False,
-    ) -> KeyedCountMin:
-        """Sized as :meth:`CountMin.from_error` (``f ≤ f̂ ≤ f + εN``, right side w.p. ≥ 1 − δ)."""
-        plain = CountMin.from_error(epsilon, delta)
-        return cls(plain.width, plain.depth, seed=seed, key=key, conservative=conservative)
-
-    @classmethod
-    def from_memory(
-        cls,
-        budget: int | str,
-        *,
-        depth: int = 5,
-        seed: int = DEFAULT_SEED,
-        key: bytes | None = None,
-        conservative: bool = False,
-    ) -> KeyedCountMin:
-        """The widest keyed sketch of ``depth`` rows whose counters fit in ``budget``."""
-        return cls(cls._width_for_memory(budget, depth), depth, seed=seed, key=key, conservative=conservative)
 
 
 register(FAMILY_KEYED_COUNTSKETCH, KeyedCountSketch)
