@@ -8,6 +8,7 @@ put in, although a str and its UTF-8 bytes hash to the same item.
 from __future__ import annotations
 
 import struct
+import sys
 from typing import Any
 
 from .._format import Reader
@@ -53,10 +54,7 @@ def decode_items(reader: Reader, count: int) -> list[Any]:
     return out
 
 
-def encoded_size(item: Any) -> int:
-    """Bytes an item's canonical encoding takes (what nbytes counts per tracked item)."""
-    if isinstance(item, str):
-        return len(item.encode("utf-8"))
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        return len(item)
-    return 8
+def held_size(item: Any) -> int:
+    """Bytes the process holds for a tracked str/bytes item: the whole object (CPython's header
+    plus its data), not just its encoding — what nbytes counts per item."""
+    return sys.getsizeof(item)
