@@ -203,7 +203,7 @@ def bench_learned():
     """Learned vs random CountSketch, excess error ||A - A~||_F - ||A - A_k||_F on held-out matrices."""
     from sklearn.datasets import load_digits
 
-    from sketchkit.linalg.learned import LearnedCountSketch, rowspace_low_rank
+    from sketchkit.linalg.learned import LearnedSketchingMatrix, rowspace_low_rank
 
     def excess(sk, A, k):
         return sk.error(A, k) - np.linalg.norm(A - rowspace_low_rank(A, A, k))
@@ -214,11 +214,11 @@ def bench_learned():
     train, test = batches[:6], batches[6:]
     for k, m in ((5, 10), (10, 20)):
         t = time.perf_counter()
-        sk = LearnedCountSketch.fit(train, m, k, epochs=100, lr=0.02)
+        sk = LearnedSketchingMatrix.fit(train, m, k, epochs=100, lr=0.02)
         fit_s = time.perf_counter() - t
         ratios = []
         for A in test:
-            rnd = np.mean([excess(LearnedCountSketch.random(m, 64, seed=s), A, k) for s in range(10)])
+            rnd = np.mean([excess(LearnedSketchingMatrix.random(m, 64, seed=s), A, k) for s in range(10)])
             ratios.append(excess(sk, A, k) / rnd)
         row = dict(family="sklearn digits, 64 px x 150 images, train batches 0-5, test 6-10", k=k, m=m,
                    fit_s=fit_s, excess_ratio_per_test=ratios, mean_reduction=1 - float(np.mean(ratios)))
@@ -240,10 +240,10 @@ def bench_learned():
     test = [window(y) for y in range(1980, 1989, 2)]
     k, m = 5, 16
     for heavy, epochs in ((0, 60), (8, 1), (8, 60)):
-        sk = LearnedCountSketch.fit(train, m, k, heavy=heavy, epochs=epochs, lr=0.01 if epochs > 1 else 1e-12)
+        sk = LearnedSketchingMatrix.fit(train, m, k, heavy=heavy, epochs=epochs, lr=0.01 if epochs > 1 else 1e-12)
         ratios = []
         for A in test:
-            rnd = np.mean([excess(LearnedCountSketch.random(m, A.shape[0], seed=s), A, k) for s in range(5)])
+            rnd = np.mean([excess(LearnedSketchingMatrix.random(m, A.shape[0], seed=s), A, k) for s in range(5)])
             ratios.append(excess(sk, A, k) / rnd)
         row = dict(family="babynames top-3000 names x (year, sex), 30-year windows; train starts 1900-1950, "
                    "test starts 1980-1988", k=k, m=m, heavy=heavy, epochs=epochs,

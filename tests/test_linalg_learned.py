@@ -11,7 +11,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from sketchkit.errors import InvalidItemError, InvalidParameterError  # noqa: E402
 from sketchkit.linalg import CountSketchOperator  # noqa: E402
-from sketchkit.linalg.learned import LearnedCountSketch, rowspace_low_rank  # noqa: E402
+from sketchkit.linalg.learned import LearnedSketchingMatrix, rowspace_low_rank  # noqa: E402
 
 
 def digits_batches():
@@ -25,7 +25,7 @@ def excess(sk, A, k):
 
 
 def test_random_is_the_countsketch_operator():
-    sk = LearnedCountSketch.random(8, 50, seed=4)
+    sk = LearnedSketchingMatrix.random(8, 50, seed=4)
     np.testing.assert_array_equal(sk.matrix().toarray(), CountSketchOperator(8, 50, seed=4).to_sparse().toarray())
     A = np.random.default_rng(0).standard_normal((50, 7))
     np.testing.assert_allclose(sk.sketch(A), sk.matrix() @ A)
@@ -42,8 +42,9 @@ def test_estimator_is_eckart_young_when_sketch_is_identity():
 def test_mixed_sketch_never_worse_than_its_random_part(seed, k, extra):
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((60, 15)) * np.logspace(0, -2, 15)
-    learned = LearnedCountSketch(rng.integers(0, 5, 60), rng.standard_normal(60), 5, random_rows=k + extra, seed=seed)
-    random_part = LearnedCountSketch.random(k + extra, 60, seed=seed)
+    learned = LearnedSketchingMatrix(rng.integers(0, 5, 60), rng.standard_normal(60), 5, random_rows=k + extra,
+                                     seed=seed)
+    random_part = LearnedSketchingMatrix.random(k + extra, 60, seed=seed)
     assert learned.error(A, k) <= random_part.error(A, k) * (1 + 1e-9) + 1e-12
 
 
@@ -52,9 +53,9 @@ def test_learned_values_beat_random_on_held_out_digits():
     batches = digits_batches()
     train, test = batches[:2], batches[8:]
     k, m = 5, 10
-    sk = LearnedCountSketch.fit(train, m, k, epochs=15, lr=0.03, seed=1)
+    sk = LearnedSketchingMatrix.fit(train, m, k, epochs=15, lr=0.03, seed=1)
     learned = np.mean([excess(sk, A, k) for A in test])
-    random = np.mean([excess(LearnedCountSketch.random(m, 64, seed=s), A, k) for s in range(10) for A in test])
+    random = np.mean([excess(LearnedSketchingMatrix.random(m, 64, seed=s), A, k) for s in range(10) for A in test])
     assert learned < 0.8 * random
 
 
@@ -64,9 +65,9 @@ def test_learned_halves_excess_error_on_digits():
     batches = digits_batches()
     train, test = batches[:6], batches[6:]
     k, m = 5, 10
-    sk = LearnedCountSketch.fit(train, m, k, epochs=100, lr=0.02)
+    sk = LearnedSketchingMatrix.fit(train, m, k, epochs=100, lr=0.02)
     for A in test:
-        random = np.mean([excess(LearnedCountSketch.random(m, 64, seed=s), A, k) for s in range(10)])
+        random = np.mean([excess(LearnedSketchingMatrix.random(m, 64, seed=s), A, k) for s in range(10)])
         assert excess(sk, A, k) <= 0.5 * random
 
 
@@ -74,17 +75,17 @@ def test_heavy_rows_get_their_own_bucket():
     pytest.importorskip("torch")
     rng = np.random.default_rng(2)
     train = [rng.standard_normal((30, 8)) * np.r_[[100.0, 50.0], np.ones(28)][:, None] for _ in range(2)]
-    sk = LearnedCountSketch.fit(train, 6, 2, heavy=2, epochs=1, lr=1e-9)
+    sk = LearnedSketchingMatrix.fit(train, 6, 2, heavy=2, epochs=1, lr=1e-9)
     assert sk.positions[0] == 0 and sk.positions[1] == 1
     assert not np.isin(sk.positions[2:], [0, 1]).any()
 
 
 def test_bad_inputs():
     with pytest.raises(InvalidParameterError):
-        LearnedCountSketch(np.array([0, 5]), np.ones(2), 3)
+        LearnedSketchingMatrix(np.array([0, 5]), np.ones(2), 3)
     with pytest.raises(InvalidParameterError):
-        LearnedCountSketch(np.array([0, 1]), np.ones(3), 3)
-    sk = LearnedCountSketch.random(4, 10)
+        LearnedSketchingMatrix(np.array([0, 1]), np.ones(3), 3)
+    sk = LearnedSketchingMatrix.random(4, 10)
     with pytest.raises(InvalidParameterError):
         sk.sketch(np.ones((11, 2)))
     with pytest.raises(InvalidParameterError):
@@ -94,4 +95,4 @@ def test_bad_inputs():
     with pytest.raises(InvalidItemError):
         sk.low_rank(bad, 1)
     with pytest.raises(InvalidParameterError):
-        LearnedCountSketch.fit([], 4, 2)
+        LearnedSketchingMatrix.fit([], 4, 2)

@@ -6,7 +6,7 @@ approximation is the best rank-k matrix whose rows lie in :math:`\mathrm{rowspac
 :math:`\tilde A = [AV]_kV^T` with :math:`V` an orthonormal basis of :math:`\mathrm{rowspace}(SA)`
 (Clarkson & Woodruff 2009, the "SCW" estimator of the paper).
 
-:meth:`LearnedCountSketch.fit` learns from training matrices of one family:
+:meth:`LearnedSketchingMatrix.fit` learns from training matrices of one family:
 
 * positions (optional, ``heavy > 0``; in the spirit of the learned positions of Li et al., ICLR 2023):
   the ``heavy`` rows with the largest mean squared norm on the training set each get a sketch row of
@@ -26,7 +26,7 @@ The family-specific gain is measured, not promised: see docs/benchmarks/linalg.m
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> A = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 30))   # rank 6
->>> sk = LearnedCountSketch.random(m=12, n=500, seed=1)
+>>> sk = LearnedSketchingMatrix.random(m=12, n=500, seed=1)
 >>> bool(np.linalg.norm(A - sk.low_rank(A, 6)) < 1e-9 * np.linalg.norm(A))
 True
 """
@@ -45,7 +45,7 @@ from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from .operators import CountSketchOperator, as_matrix, check_finite
 
-__all__ = ["LearnedCountSketch", "rowspace_low_rank"]
+__all__ = ["LearnedSketchingMatrix", "rowspace_low_rank"]
 
 
 def rowspace_low_rank(A: np.ndarray, SA: np.ndarray, k: int) -> np.ndarray:
@@ -56,7 +56,7 @@ def rowspace_low_rank(A: np.ndarray, SA: np.ndarray, k: int) -> np.ndarray:
     return (U[:, :k] * s[:k]) @ (Wt[:k] @ V.T)
 
 
-class LearnedCountSketch:
+class LearnedSketchingMatrix:
     """A CountSketch matrix with given (learned) positions and values, plus an optional random part."""
 
     def __init__(self, positions: np.ndarray, values: np.ndarray, m: int, *, random_rows: int = 0,
@@ -74,7 +74,7 @@ class LearnedCountSketch:
         self._random = CountSketchOperator(self.random_rows, self.n, seed=seed) if self.random_rows else None
 
     @classmethod
-    def random(cls, m: int, n: int, *, seed: int = DEFAULT_SEED) -> LearnedCountSketch:
+    def random(cls, m: int, n: int, *, seed: int = DEFAULT_SEED) -> LearnedSketchingMatrix:
         """An ordinary random CountSketch (hash domain 3), the baseline learned sketches are compared with."""
         S = CountSketchOperator(m, n, seed=seed).to_sparse().tocsc()
         return cls(S.indices.copy(), S.data.copy(), m)
@@ -124,12 +124,12 @@ class LearnedCountSketch:
         epochs: int = 150,
         lr: float = 0.05,
         seed: int = DEFAULT_SEED,
-    ) -> LearnedCountSketch:
+    ) -> LearnedSketchingMatrix:
         """Learn positions (heavy rows first) and values on ``train`` (list of n x d arrays); needs torch."""
         try:
             import torch
         except ImportError as exc:  # pragma: no cover - only without the extra
-            raise ImportError("LearnedCountSketch.fit needs torch: pip install 'sketchkit[torch]'") from exc
+            raise ImportError("LearnedSketchingMatrix.fit needs torch: pip install 'sketchkit[torch]'") from exc
         mats = [as_matrix(A) for A in train]
         if not mats:
             raise InvalidParameterError("train must hold at least one matrix")
