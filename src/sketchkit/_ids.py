@@ -43,6 +43,7 @@ RELATIVE_QUANTILES = 41
 MINHASH = 50
 ONE_PERM_MINHASH = 51
 LSH_INDEX = 52
+FAST_SIMILARITY = 53  # Fast Similarity Sketching (Dahlgaard, Knudsen & Thorup 2017)
 
 # ---------------------------------------------------------------- hash domains
 ITEM_DOMAIN = 0  # item hash key: derive_key(seed, ITEM_DOMAIN, 0)
