@@ -143,7 +143,7 @@ def test_a_depth_past_the_constructor_range_is_refused(name):
 def test_a_countsketch_of_even_depth_is_refused(plain, family):
     """The constructor refuses an even depth (no single median row): so does the reader. A
     Count-Min payload of depth 4 relabelled as a CountSketch is otherwise well formed."""
-    s = (sk.CountMin if plain == "CountMin" else KeyedCountMin)(16, 4, seed=5, **({"key": KEY} if "Keyed" in plain else {}))
+    s = sk.CountMin(16, 4, seed=5) if plain == "CountMin" else KeyedCountMin(16, 4, seed=5, key=KEY)
     s.update_batch([1, 2, 3])
     _, _, seed, payload = _split(s)
     _refused(_repack(family, seed, payload), match="odd")

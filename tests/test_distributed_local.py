@@ -427,3 +427,38 @@ def test_a_non_linear_summary_comes_back_exactly_as_the_tree_built_it():
     got = sketch_array(da.from_array(keys, chunks=((1334, 1333, 1333),)), template, split_every=3)
     assert got == merge_partials(parts)  # the tree: one node of fan-in 3
     assert got.total_weight == len(keys)
+
+
+def test_a_uint64_column_past_int64_is_refused_naming_the_column():
+    """uint64 keys >= 2**63 lie outside the int item domain: refused, never wrapped to negative
+    int64 keys; the ones inside it give the one-pass sketch."""
+    big = np.array([1, 2**63 + 5, 7], dtype=np.uint64)
+    pdf = pd.DataFrame({"k": big, "ok": np.array([1, 2**63 - 1, 7], dtype=np.uint64), "w": big})
+    df = dd.from_pandas(pdf, npartitions=2)
+    cm = make_cm()
+    with pytest.raises(InvalidItemError, match=r"column 'k'.*2\*\*63"):
+        sketch_column(df, "k", cm)
+    with pytest.raises(InvalidItemError, match=r"weight column 'w'.*2\*\*63"):
+        sketch_column(df, "ok", cm, weight_column="w")
+    assert sketch_column(df, "ok", cm) == one_pass(cm, np.array([1, 2**63 - 1, 7], dtype=np.int64))
+    from sketchkit.distributed._partials import column_batch
+
+    with pytest.raises(InvalidItemError, match=r"column 'a'.*2\*\*63"):
+        column_batch(pa.array([3, 2**64 - 1], type=pa.uint64()), "column 'a'")
+    assert column_batch(pa.array([3, 2**63 - 1], type=pa.uint64())).tolist() == [3, 2**63 - 1]
+
+
+@pytest.mark.parametrize("make", [lambda: CountMin(width=97, depth=3, seed=4, dtype="int64"),
+                                  lambda: CountSketch(width=97, depth=3, seed=4, dtype="int64")])
+def test_an_int64_template_gives_int64_counters_bit_for_bit(make):
+    """The documented identity with ``copy(); update_batch`` holds for the counter width too."""
+    template = make()
+    keys = np.arange(300) % 23
+    want = one_pass(template, keys)
+    assert want.counter_dtype == "int64"
+    got_array = sketch_array(da.from_array(keys, chunks=70), template)
+    got_bag = sketch_bag(db.from_sequence(keys.tolist(), npartitions=3), template)
+    got_column = sketch_column(dd.from_pandas(pd.DataFrame({"k": keys}), npartitions=3), "k", template)
+    for got in (got_array, got_bag, got_column):
+        assert got.counter_dtype == "int64"
+        assert got.to_bytes() == want.to_bytes()

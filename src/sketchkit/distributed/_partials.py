@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._base import Sketch
+from .._base import INT64_MAX, Sketch
 from .._format import load
 from ..errors import IncompatibleSketchError, InvalidItemError, InvalidParameterError
 
@@ -133,7 +133,7 @@ def column_batch(values: Any, what: str = "column") -> list | np.ndarray:
             raise InvalidItemError(f"{what} holds {values.null_count} missing values; drop or fill them first")
         kind = str(values.type)
         if kind.startswith(("int", "uint")):
-            return values.to_numpy(zero_copy_only=False)
+            return _int64_keys(values.to_numpy(zero_copy_only=False), what)
         return values.to_pylist()
     if hasattr(values, "isna") and hasattr(values, "to_numpy"):  # pandas Series / Index
         missing = int(values.isna().sum())
@@ -141,11 +141,22 @@ def column_batch(values: Any, what: str = "column") -> list | np.ndarray:
             raise InvalidItemError(f"{what} holds {missing} missing values; drop or fill them first")
         kind = values.dtype.kind
         if kind in "iub":
-            return values.to_numpy(dtype=np.int64)
+            return _int64_keys(values.to_numpy(dtype=np.uint64 if kind == "u" else np.int64), what)
         return values.tolist()
     if isinstance(values, np.ndarray):
         return values.reshape(-1)
     return list(values)
+
+
+def _int64_keys(arr: np.ndarray, what: str) -> np.ndarray:
+    """An integer column as int64, refusing uint64 values past 2**63 − 1: they are outside the
+    int64 domain of int items, and a plain cast would turn them into negative keys."""
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > INT64_MAX:
+        raise InvalidItemError(
+            f"{what} holds uint64 values of 2**63 or more, outside the int64 range of int items; "
+            "map them into int64 yourself (say, subtract 2**64) or pass them as str or bytes"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 def weight_batch(values: Any, what: str = "weights") -> np.ndarray | None:
