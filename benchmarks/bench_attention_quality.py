@@ -43,7 +43,7 @@ from sketchkit.attention import (  # noqa: E402
     exact_attention_lse,
     exact_key_sets,
     hyper_attention,
-    merge_partials,
+    merge_lse_partials,
     scored_pairs_per_query,
 )
 
@@ -130,7 +130,7 @@ def sampled_baseline(q, k, v, scale, budget: int, window: int, causal: bool, gen
         l2 = torch.logsumexp(s2, -1)
         ref = torch.where(torch.isfinite(l2), l2, torch.zeros_like(l2))
         o2 = (torch.exp(s2 - ref.unsqueeze(-1)).unsqueeze(-2) @ vs).squeeze(-2)
-        o2, _ = merge_partials(o1, l1, o2, l2)
+        o2, _ = merge_lse_partials(o1, l1, o2, l2)
         outs.append(o2)
     return torch.cat(outs, dim=-2)
 

@@ -26,7 +26,7 @@ from sketchkit.attention import (  # noqa: E402
     gray_code,
     hyper_attention,
     lsh_projections,
-    merge_partials,
+    merge_lse_partials,
     sampled_residual,
     scored_pairs_per_query,
     sortlsh_order,
@@ -87,7 +87,7 @@ def test_merge_of_disjoint_key_sets_is_exact():
     a, b = perm[:170], perm[170:]
     o1, l1 = exact_attention_lse(q, k[..., a, :], v[..., a, :])
     o2, l2 = exact_attention_lse(q, k[..., b, :], v[..., b, :])
-    out, lse = merge_partials(o1, l1, o2, l2)
+    out, lse = merge_lse_partials(o1, l1, o2, l2)
     assert torch.allclose(out, exact(q, k, v), atol=1e-10, rtol=0)
     assert torch.allclose(lse, true_lse(q, k), atol=1e-10, rtol=0)
 
@@ -103,7 +103,7 @@ def test_merge_is_exact_in_any_order_and_grouping(labels, order):
         parts.append(exact_attention_lse(q, k[..., idx, :], v[..., idx, :]))
     out, lse = parts[0]
     for o, l in parts[1:]:
-        out, lse = merge_partials(out, lse, o, l)
+        out, lse = merge_lse_partials(out, lse, o, l)
     assert torch.allclose(out, exact(q, k, v), atol=1e-12)
     assert torch.allclose(lse, true_lse(q, k), atol=1e-12)
 

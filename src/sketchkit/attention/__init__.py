@@ -12,7 +12,7 @@ from __future__ import annotations
 from ._blocks import block_attention, block_diagonal_attention
 from ._causal import causal_recursion
 from ._hyper import DEFAULTS, PUBLISHED, exact_key_sets, hyper_attention, resolve_params, scored_pairs_per_query
-from ._lse import exact_attention_lse, fused_kernel_available, merge_partials
+from ._lse import exact_attention_lse, fused_kernel_available, merge_lse_partials
 from ._module import HyperAttention
 from ._residual import block_importance_sample, sampled_residual, uniform_sample
 from ._routing import cluster_key_blocks, kmeans, route_queries
@@ -35,7 +35,7 @@ __all__ = [
     "hyper_attention",
     "kmeans",
     "lsh_projections",
-    "merge_partials",
+    "merge_lse_partials",
     "resolve_params",
     "route_queries",
     "sampled_residual",

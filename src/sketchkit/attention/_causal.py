@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ._lse import merge_partials
+from ._lse import merge_lse_partials
 
 
 def causal_recursion(q, k, v, min_seq_len: int, off_diagonal, base):
@@ -31,7 +31,7 @@ def causal_recursion(q, k, v, min_seq_len: int, off_diagonal, base):
     stack = lambda t: torch.cat([t[:, :, :h], t[:, :, h:]], dim=1)  # noqa: E731 - halves as extra heads
     out_d, lse_d = causal_recursion(stack(q), stack(k), stack(v), min_seq_len, off_diagonal, base)
     out_off, lse_off = off_diagonal(q[:, :, h:], k[:, :, :h], v[:, :, :h])
-    out2, lse2 = merge_partials(out_d[:, heads:], lse_d[:, heads:], out_off, lse_off)
+    out2, lse2 = merge_lse_partials(out_d[:, heads:], lse_d[:, heads:], out_off, lse_off)
     out = torch.cat([out_d[:, :heads], out2], dim=2)[:, :, :n]
     lse = torch.cat([lse_d[:, :heads], lse2], dim=2)[:, :, :n]
     return out, lse

@@ -16,7 +16,7 @@ import torch
 from ..errors import InvalidParameterError, ItemTypeError
 from ._blocks import block_attention, block_diagonal_attention, to_blocks
 from ._causal import causal_recursion
-from ._lse import exact_attention_lse, merge_partials
+from ._lse import exact_attention_lse, merge_lse_partials
 from ._random import as_generator
 from ._residual import block_importance_sample, sampled_residual, uniform_sample
 from ._routing import cluster_key_blocks, route_queries
@@ -84,7 +84,7 @@ def _routed(qf, kf, vf, scale, p, gen, backend):
         k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
         v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
         out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale)
-        out, lse = merge_partials(out, lse, out_r, lse_r)
+        out, lse = merge_lse_partials(out, lse, out_r, lse_r)
     out = _scatter_rows(out.reshape(g, t * bq, -1)[:, :n_q], q_order)
     lse = torch.empty_like(lse.reshape(g, t * bq)[:, :n_q]).scatter(1, q_order, lse.reshape(g, t * bq)[:, :n_q])
     return out, lse
@@ -109,7 +109,7 @@ def _sortlsh(qf, kf, vf, scale, p, gen, backend):
             # samples landing in the query's own block are already counted exactly (the Triton path's mask)
             exclude = (idx // b).unsqueeze(1) == query_block.view(1, -1, 1)
         out_r, lse_r = sampled_residual(qs, _gather_rows(ks, idx), _gather_rows(vs, idx), log_w, exclude, scale)
-        out, lse = merge_partials(out, lse, out_r, lse_r)
+        out, lse = merge_lse_partials(out, lse, out_r, lse_r)
     return _scatter_rows(out, q_order), torch.empty_like(lse).scatter(1, q_order, lse)
 
 

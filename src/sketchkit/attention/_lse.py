@@ -3,7 +3,7 @@
 Every partial attention in this package returns ``(out, lse)`` where, for query row ``i`` and the key set
 ``S`` it covered, ``lse_i = log sum_{j in S} w_j exp(scale * q_i . k_j)`` (``w_j = 1`` for exact parts, the
 inverse inclusion weight for sampled parts) and ``out_i`` is the matching normalised average of the values.
-Two parts over disjoint key sets merge exactly through their normalisers (:func:`merge_partials`).
+Two parts over disjoint key sets merge exactly through their normalisers (:func:`merge_lse_partials`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import torch
 _SCORE_BUDGET = 1 << 25
 
 
-def merge_partials(out1, lse1, out2, lse2):
+def merge_lse_partials(out1, lse1, out2, lse2):
     """Merge two partial attentions over disjoint key sets: exact (``lse = logaddexp``; weights ``e^(lse_p - lse)``).
 
     Rows where both parts are empty (``lse = -inf``) give ``out = 0`` and ``lse = -inf``.
 
     >>> import torch
-    >>> o, l = merge_partials(torch.ones(1, 2), torch.zeros(1), torch.zeros(1, 2), torch.zeros(1))
+    >>> o, l = merge_lse_partials(torch.ones(1, 2), torch.zeros(1), torch.zeros(1, 2), torch.zeros(1))
     >>> o.tolist(), round(float(l[0]), 6)
     ([[0.5, 0.5]], 0.693147)
     """

@@ -56,7 +56,7 @@ def warm_process() -> None:
     import numpy as np
 
     from .. import CountMin, CountSketch
-    from . import files  # noqa: F401  (the readers, and dask's sizeof for sketches)
+    from . import _tree  # noqa: F401  (registers dask's sizeof for sketches)
 
     with contextlib.suppress(ImportError):
         import pyarrow.parquet  # noqa: F401
