@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 
-def zipf_stream(n: int, universe: int, s: float = 1.1, seed: int = 0) -> np.ndarray:
+def zipf_stream(n: int, universe: int, *, s: float = 1.1, seed: int = 0) -> np.ndarray:
     """n int64 keys from a Zipf(s) law truncated to ``universe`` ranks, ranks permuted."""
     rng = np.random.default_rng(seed)
     p = np.arange(1, universe + 1, dtype=np.float64) ** -s
