@@ -1,0 +1,5 @@
+"""Distinct counting (:class:`Distinct`, ExaLogLog) and set operations (:class:`ThetaSketch`)."""
+
+from .distinct import Distinct
+
+__all__ = ["Distinct"]
