@@ -44,6 +44,7 @@ _LAZY = {
     "OnePermMinHash": ".similarity",
     "MinHashLSH": ".similarity",
     "Shingling": ".similarity",
+    "Distinct": ".cardinality",
 }
 
 
@@ -78,6 +79,7 @@ __all__ = [
     "OnePermMinHash",
     "MinHashLSH",
     "Shingling",
+    "Distinct",
     "DEFAULT_SEED",
     "from_bytes",
     "SketchError",
