@@ -25,6 +25,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from .cardinality import Distinct
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
     from .similarity import MinHash, MinHashLSH, OnePermMinHash, Shingling
