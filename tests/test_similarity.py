@@ -21,6 +21,7 @@ from sketchkit.errors import (
 )
 from sketchkit.hashing import item_hash, mix64
 from sketchkit.similarity import (
+    FastSimilaritySketch,
     MinHash,
     OnePermMinHash,
     Shingling,
@@ -34,7 +35,7 @@ from sketchkit.similarity import (
 from sketchkit.similarity import _kernels as K
 from sketchkit.similarity import minhash as M
 
-CLASSES = [MinHash, OnePermMinHash]
+CLASSES = [MinHash, OnePermMinHash, FastSimilaritySketch]
 cls_param = pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 items = st.lists(st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(max_size=6)), max_size=40)
 
@@ -106,6 +107,8 @@ def test_seed_and_size_checked_on_merge_and_compare(cls):
         cls(16, seed=1).jaccard(cls(32, seed=1))
     with pytest.raises(IncompatibleSketchError):
         MinHash(16).jaccard(OnePermMinHash(16))
+    with pytest.raises(IncompatibleSketchError):
+        FastSimilaritySketch(16).jaccard(OnePermMinHash(16))
     with pytest.raises(InvalidParameterError):
         cls(0)
 
@@ -150,6 +153,8 @@ def test_crafted_bytes_that_no_update_could_produce_are_refused():
         OnePermMinHash.from_bytes(_crafted(OnePermMinHash, [1, 2, e, e], 1))
     with pytest.raises(CorruptSketchError):  # updated but all bins empty
         OnePermMinHash.from_bytes(_crafted(OnePermMinHash, [e, e, e, e], 2))
+    with pytest.raises(CorruptSketchError):  # fast similarity: every bin is filled by any update
+        FastSimilaritySketch.from_bytes(_crafted(FastSimilaritySketch, [1, 2, e, 4], 9))
     good = OnePermMinHash.from_bytes(_crafted(OnePermMinHash, [1, 2, e, e], 2))
     assert good.signature().tolist().count(e) == 0
     bad_totals = bytearray(_crafted(MinHash, [1, 2, 3, 4], 5))
@@ -274,6 +279,42 @@ def test_one_permutation_estimator_has_the_stated_variance(a, f):
     assert _matches_stated_variance(_errors(OnePermMinHash, a, f, REPS), oph_variance(a, f, 128))
 
 
+def _within_variance_bound(errors, bound):
+    """Mean within 4 standard errors of 0, mean squared error at most the bound plus 4
+    standard errors (one-sided: the stated variance is an upper bound)."""
+    n = errors.size
+    return abs(errors.mean()) <= 4 * math.sqrt(bound / n) and (errors**2).mean() / bound - 1 <= 4 * math.sqrt(2 / n)
+
+
+@pytest.mark.parametrize("a,f", CASES + [(3, 5)])
+def test_fast_similarity_estimator_is_unbiased_within_the_minhash_variance(a, f):
+    assert _within_variance_bound(_errors(FastSimilaritySketch, a, f, REPS), minhash_variance(a / f, 128))
+
+
+def test_fast_similarity_check_fails_when_rounds_reuse_one_bin(monkeypatch):
+    # every round sends an item to the same bin: a 70-item union covers only about 55 of 128
+    # bins, the rest copy filled ones, and the estimate is biased
+    from sketchkit._jit import njit
+
+    @njit
+    def one_bin(sig, hashes, key):
+        k = sig.shape[0]
+        for j in range(2 * k):
+            for t in range(hashes.shape[0]):
+                z = K.mix64_u(hashes[t] ^ key)
+                b = ((z >> np.uint64(32)) * np.uint64(k)) >> np.uint64(32)
+                v = np.uint32((np.uint64(j) << np.uint64(24)) | (K.mix64_u(z + np.uint64(j)) & np.uint64(0xFFFFFF)))
+                if v < sig[b]:
+                    sig[b] = v
+        filled = sig[sig != K.EMPTY]
+        for b in range(k):  # give empty bins some value so they compare as with densification
+            if sig[b] == K.EMPTY:
+                sig[b] = filled[b % filled.shape[0]]
+
+    monkeypatch.setattr(K, "fss_update", one_bin)
+    assert not _within_variance_bound(_errors(FastSimilaritySketch, 40, 70, REPS), minhash_variance(40 / 70, 128))
+
+
 def test_variance_check_fails_on_correlated_minhash_slots(monkeypatch):
     # every slot the same hash function: unbiased, but the variance is J(1-J), k times too big
     real = M._slot_keys
@@ -356,7 +397,7 @@ def test_text_estimates_track_exact_jaccard_of_word_shingles(cls):
         gy = {tuple(y.split()[i : i + 3]) for i in range(len(y.split()) - 2)}
         inter, union = len(gx & gy), len(gx | gy)
         j = inter / union
-        var = minhash_variance(j, 128) if cls is MinHash else oph_variance(inter, union, 128)
+        var = oph_variance(inter, union, 128) if cls is OnePermMinHash else minhash_variance(j, 128)
         est = float((u == v).mean())
         z2 += (est - j) ** 2 / max(var, 1e-9)
     assert z2 <= 60 + 4 * math.sqrt(120)

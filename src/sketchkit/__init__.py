@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from .cardinality import Distinct
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
-    from .similarity import MinHash, MinHashLSH, OnePermMinHash, Shingling
+    from .similarity import FastSimilaritySketch, MinHash, MinHashLSH, OnePermMinHash, Shingling
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,7 @@ _LAZY = {
     "DEFAULT_SEED": ".hashing",
     "MinHash": ".similarity",
     "OnePermMinHash": ".similarity",
+    "FastSimilaritySketch": ".similarity",
     "MinHashLSH": ".similarity",
     "Shingling": ".similarity",
     "Distinct": ".cardinality",
@@ -78,6 +79,7 @@ __all__ = [
     "TopRow",
     "MinHash",
     "OnePermMinHash",
+    "FastSimilaritySketch",
     "MinHashLSH",
     "Shingling",
     "Distinct",

@@ -7,11 +7,12 @@ from ._text import Shingling
 from .bbit import bbit_jaccard, bbit_variance, to_bbit, unpack_bbit
 from .dedup import Clusters, find_clusters
 from .lsh import MinHashLSH, candidate_probability, optimal_params
-from .minhash import MinHash, OnePermMinHash, minhash_variance, oph_variance
+from .minhash import FastSimilaritySketch, MinHash, OnePermMinHash, minhash_variance, oph_variance
 
 __all__ = [
     "MinHash",
     "OnePermMinHash",
+    "FastSimilaritySketch",
     "MinHashLSH",
     "Shingling",
     "optimal_params",

@@ -31,11 +31,13 @@ U_EMPTY = np.uint64(0xFFFFFFFF)
 U_TOP = np.uint64(0xFFFFFFFE)
 U_LO = np.uint64(0xFFFFFFFF)
 U_GOLD = np.uint64(0x9E3779B97F4A7C15)
+U1 = np.uint64(1)
 
 MODE_WORDS = 0
 MODE_CHARS = 1
 METHOD_KHASH = 0
 METHOD_OPH = 1
+METHOD_FSS = 2
 
 
 @njit(cache=True, inline="always")
@@ -62,6 +64,57 @@ def oph_one(bins, x):
     v = _clamp(x & U_LO)
     if v < bins[j]:
         bins[j] = np.uint32(v)
+
+
+@njit(cache=True, inline="always")
+def round_bits(k):
+    """Bits of a Fast Similarity Sketching value that hold the round (0 .. 2k - 1)."""
+    bits = 1
+    while (1 << bits) < 2 * k:
+        bits += 1
+    return bits
+
+
+@njit(cache=True)
+def fss_update(sig, hashes, key):
+    """Fast Similarity Sketching (Dahlgaard, Knudsen & Thorup, FOCS 2017). Round j < k sends
+    every item to a uniformly random bin; round k + i sends item x to bin (o(x) + i) mod k, so
+    by round 2k every bin is hit. Item x's value in round j is ``j`` in the top bits and a
+    fresh random fraction below, so earlier rounds always win; a bin keeps its minimum. Once
+    every bin holds a value from a round before j, no later round can change anything: stop.
+    The result is the minimum over all (item, round) values, a function of the set alone, so
+    merging is an element-wise minimum and batches equal loops."""
+    k = sig.shape[0]
+    rb = round_bits(k)
+    shift = np.uint64(32 - rb)
+    frac = (U1 << shift) - U1
+    uk = np.uint64(k)
+    filled = 0
+    for b in range(k):
+        if sig[b] != EMPTY:
+            filled += 1
+    for j in range(2 * k):
+        if filled == k:
+            top = np.uint32(0)
+            for b in range(k):
+                if sig[b] > top:
+                    top = sig[b]
+            if (np.uint64(top) >> shift) < np.uint64(j):
+                break
+        rkey = mix64_u(key + np.uint64(j + 1) * U_GOLD)
+        base = np.uint64(j) << shift
+        for t in range(hashes.shape[0]):
+            z = mix64_u(hashes[t] ^ rkey)
+            if j < k:
+                b = ((z >> U32) * uk) >> U32
+            else:
+                o = ((mix64_u(hashes[t] ^ key) >> U32) * uk) >> U32
+                b = (o + np.uint64(j - k)) % uk
+            v = _clamp(base | (z & frac))
+            if v < sig[b]:
+                if sig[b] == EMPTY:
+                    filled += 1
+                sig[b] = np.uint32(v)
 
 
 @njit(cache=True)
@@ -177,7 +230,7 @@ def _doc_shingles(buf, start, end, mode, n, item_seed, gkey, ring, out):
 
 
 @njit(cache=True)
-def text_signatures(buf, offsets, mode, n, item_seed, gkey, method, a, b, k):
+def text_signatures(buf, offsets, mode, n, item_seed, gkey, method, a, b, k, fkey):
     """Raw signature rows (n_docs × k uint32, EMPTY where nothing landed) of every document."""
     n_docs = offsets.shape[0] - 1
     out = np.full((n_docs, k), EMPTY, dtype=np.uint32)
@@ -192,6 +245,9 @@ def text_signatures(buf, offsets, mode, n, item_seed, gkey, method, a, b, k):
         if method == METHOD_OPH:
             for t in range(m):
                 oph_one(row, scratch[t])
+        elif method == METHOD_FSS:
+            if m:
+                fss_update(row, scratch[:m], fkey)
         else:
             for t in range(m):
                 khash_one(row, a, b, scratch[t])

@@ -14,7 +14,7 @@ false negatives are lost.
 Byte layout of an index (family ``LSH_INDEX``), after the common header::
 
     f64 threshold | u32 k | u32 bands | u32 rows | u32 n | u8 kind (0 any, 1 MinHash,
-    2 OnePermMinHash) | 3 × u8 reserved | n keys | n × k u32 signatures (row-major)
+    2 OnePermMinHash, 3 FastSimilaritySketch) | 3 × u8 reserved | n keys | n × k u32 signatures (row-major)
 
 A key is ``u8 0 | i64`` (an int) or ``u8 1 | u32 length | UTF-8`` (a str). The band tables are
 rebuilt on load (they are a function of the signatures).
@@ -35,9 +35,9 @@ from .._base import check_positive_int
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, check_seed
 from . import _kernels as K
-from .minhash import MAX_K, MinHash, OnePermMinHash, _Signature
+from .minhash import MAX_K, FastSimilaritySketch, MinHash, OnePermMinHash, _Signature
 
-_KINDS = {0: None, 1: MinHash, 2: OnePermMinHash}
+_KINDS = {0: None, 1: MinHash, 2: OnePermMinHash, 3: FastSimilaritySketch}
 
 
 def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
@@ -71,7 +71,10 @@ def optimal_params(threshold: float, k: int, fp_weight: float = 0.5, fn_weight: 
 
 
 def _sig_kind(sig: Any) -> int:
-    return 1 if isinstance(sig, MinHash) else 2 if isinstance(sig, OnePermMinHash) else 0
+    for kind, cls in _KINDS.items():
+        if cls is not None and type(sig) is cls:
+            return kind
+    return 0
 
 
 class MinHashLSH:

@@ -1,8 +1,9 @@
-r"""MinHash signatures of sets for Jaccard similarity: classic k-hash MinHash (Broder 1997) and
+r"""MinHash signatures of sets for Jaccard similarity: classic k-hash MinHash (Broder 1997),
 one-permutation hashing (Li, Owen & Zhang, NIPS 2012) with optimal densification (Shrivastava,
-ICML 2017).
+ICML 2017), and Fast Similarity Sketching (Dahlgaard, Knudsen & Thorup, FOCS 2017), the
+default of the batch and dedup tools: as fast as one permutation, lower variance than both.
 
-Both summarise a set :math:`A` (of items, or of a document's shingles) by ``k`` uint32 values;
+All three summarise a set :math:`A` (of items, or of a document's shingles) by ``k`` uint32 values;
 the Jaccard similarity :math:`J = |A\cap B|/|A\cup B|` of two sets is estimated by the share of
 equal values, :math:`\hat J = \frac1k\sum_i [s_i(A) = s_i(B)]`. Both are exact under union:
 the signature of :math:`A\cup B` is the element-wise minimum of the two signatures, so
@@ -12,10 +13,10 @@ Payload layout (little-endian), after the common header of :mod:`sketchkit._form
 
     u32 k | u32 reserved (0) | i64 total weight | u64 total absolute weight | k × u32 values
 
-Values are the raw slots (k-hash) or raw bins (one permutation, before densification);
-``0xFFFFFFFF`` marks an empty one. A k-hash signature is all empty (no update) or has no
-empty slot; a one-permutation signature has at most ``total`` non-empty bins, at least one
-once updated; the two totals are equal (every weight is 1). Bytes breaking these are refused.
+Values are the raw slots (k-hash, fast similarity) or raw bins (one permutation, before
+densification); ``0xFFFFFFFF`` marks an empty one. A k-hash or fast-similarity signature is
+all empty (no update) or has no empty slot; a one-permutation signature has at most
+``total`` non-empty bins, at least one once updated; the two totals are equal (every weight is 1). Bytes breaking these are refused.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MAX_K = 1 << 16
 # indices of the MINHASH_DOMAIN stream: 2i, 2i + 1 are slot i's multiplier and offset
 _DENSIFY_INDEX = 1 << 40
 _NGRAM_INDEX = (1 << 40) + 1
+_FSS_INDEX = (1 << 40) + 2
 
 
 def _mix64_array(z: np.ndarray) -> np.ndarray:
@@ -67,6 +69,10 @@ def densify_key(seed: int) -> np.uint64:
 
 def ngram_key(seed: int) -> np.uint64:
     return np.uint64(derive_key(seed, ids.MINHASH_DOMAIN, _NGRAM_INDEX))
+
+
+def fss_key(seed: int) -> np.uint64:
+    return np.uint64(derive_key(seed, ids.MINHASH_DOMAIN, _FSS_INDEX))
 
 
 def minhash_variance(j: float, k: int) -> float:
@@ -223,7 +229,8 @@ class _Signature(Sketch):
         item_seed = cls(1, seed=seed)._item_seed
         buf, off = document_buffer(docs, sh)
         a, b = _slot_keys(seed, k) if cls._method == K.METHOD_KHASH else (np.empty(0, np.uint64),) * 2
-        raw = K.text_signatures(buf, off, sh.mode, sh.n, item_seed, ngram_key(seed), cls._method, a, b, k)
+        raw = K.text_signatures(buf, off, sh.mode, sh.n, item_seed, ngram_key(seed), cls._method, a, b, k,
+                                fss_key(seed))
         return cls._finish_rows(raw, seed)
 
     @classmethod
@@ -383,5 +390,50 @@ class OnePermMinHash(_Signature):
         return f"σ ≤ {0.5 / math.sqrt(self.k):.3f} while no bin is empty (see oph_variance)"
 
 
+class FastSimilaritySketch(_Signature):
+    r"""Fast Similarity Sketching (Dahlgaard, Knudsen & Thorup, *Fast Similarity Sketching*,
+    FOCS 2017): k bins, no empty bin, no densification, exact under union.
+
+    Items are thrown into random bins in rounds; round j's values carry j in their top bits, so
+    a bin keeps an item of its earliest round; rounds stop as soon as every bin is filled
+    (after about :math:`\max(1, k\ln k/n)` rounds for n items; round k + i sends every item
+    to bin ``(o(x) + i) mod k``, so 2k rounds always fill every bin). A large set costs one hash
+    per item, like one-permutation hashing; a small one costs O(k log k) in all.
+
+    **Guarantee** (what ``tests/test_similarity.py`` checks): each bin's minimum over
+    :math:`A\cup B` comes from an element of :math:`A\cup B` chosen uniformly at random (every
+    element's values are i.i.d.), so :math:`P[s_b(A) = s_b(B)] = J` for every bin and
+    :math:`\hat J` is unbiased; its variance is at most the k-hash :math:`J(1-J)/k`
+    (one-round case: sampling without replacement; the paper shows the bins concentrate like
+    independent ones). The fraction below the round bits has :math:`32 - \lceil\log_2 2k
+ceil`
+    bits (24 at k = 128): two distinct items tie with probability :math:`2^{-24}` there.
+
+    Merging is an element-wise minimum (the sketch is the minimum over every (item, round)
+    value, a function of the set): ``merge`` equals one pass. State: k uint32 values.
+    """
+
+    __slots__ = ()
+    _family = ids.FAST_SIMILARITY
+    _method = K.METHOD_FSS
+    _slot_bytes = 4
+
+    def _fold(self, hashes: np.ndarray) -> None:
+        K.fss_update(self._values, hashes, fss_key(self._seed))
+
+    def variance_bound(self, j: float) -> float:
+        """:math:`J(1-J)/k`, the bound on the variance of :meth:`jaccard` at similarity ``j``."""
+        return minhash_variance(float(j), self.k)
+
+    @classmethod
+    def _check_filled(cls, filled: int, k: int, total: int) -> None:
+        if filled not in (0, k) or (filled == 0) != (total == 0):
+            raise CorruptSketchError(f"FastSimilaritySketch with {filled} of {k} bins set after {total} updates")
+
+    def guarantee(self) -> str:
+        return f"σ ≤ {0.5 / math.sqrt(self.k):.3f} (sd of J ≤ sqrt(J(1-J)/k))"
+
+
 register(ids.MINHASH, MinHash)
+register(ids.FAST_SIMILARITY, FastSimilaritySketch)
 register(ids.ONE_PERM_MINHASH, OnePermMinHash)
