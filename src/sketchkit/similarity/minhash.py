@@ -16,7 +16,8 @@ Payload layout (little-endian), after the common header of :mod:`sketchkit._form
 Values are the raw slots (k-hash, fast similarity) or raw bins (one permutation, before
 densification); ``0xFFFFFFFF`` marks an empty one. A k-hash or fast-similarity signature is
 all empty (no update) or has no empty slot; a one-permutation signature has at most
-``total`` non-empty bins, at least one once updated; the two totals are equal (every weight is 1). Bytes breaking these are refused.
+``total`` non-empty bins, at least one once updated; the two totals are equal (every weight
+is 1). Bytes breaking these are refused.
 """
 
 from __future__ import annotations
