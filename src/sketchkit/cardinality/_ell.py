@@ -181,21 +181,21 @@ def reg_merge(a, b):
 
 @njit(cache=True, inline="always")
 def reg_units(r, rho, tail):
-    """Units of update values whose arrival would change register r."""
+    """Units of update values whose arrival would change register r: those above u, and the
+    values in the window below u (>= 1) whose bit is clear (visited clear bit by clear bit)."""
     u = r >> UD
     c = tail[u]
-    if u == U0:
+    if u <= U1:
         return c
-    for j in range(1, D + 1):
-        uj = np.uint64(j)
-        if uj >= u:
-            break
-        if (r >> (UD - uj)) & U1 == U0:
-            c += rho[u - uj]
+    jmax = min(UD, u - U1)
+    clear = (~r) & HMASK & ~((U1 << (UD - jmax)) - U1)
+    while clear != U0:
+        b = U63 - np.uint64(leading_zeros(clear))
+        c += rho[u - UD + b]
+        clear ^= U1 << b
     return c
 
 
-# ------------------------------------------------------------------ updates
 CHUNK = 2048
 
 
@@ -228,7 +228,10 @@ def dense_update_hip(w32, p, keys, raw, item_seed, start, est_box, alpha_box, rh
                 set_reg(w32, idx, r2)
                 # mu = alpha / 2**64; an all-empty array has alpha = 2**64 (stored as 0)
                 est += TWO64 / float(alpha) if alpha != U0 else 1.0
-                alpha = alpha - reg_units(r, rho, tail) + reg_units(r2, rho, tail)
+                if k < (r >> UD):  # one clear history bit set: that value's mass leaves alpha
+                    alpha -= rho[k]
+                else:
+                    alpha = alpha - reg_units(r, rho, tail) + reg_units(r2, rho, tail)
     est_box[0] = est
     alpha_box[0] = alpha
 
