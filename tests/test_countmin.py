@@ -32,25 +32,68 @@ def test_never_underestimates(stream, conservative):
         assert cm.upper_bound(k) == cm.estimate(k)
 
 
-def test_overestimate_exceeds_eps_n_at_most_delta_of_the_time():
-    keys = zipf_stream(50_000, 20_000, s=0.8, seed=6)
+def count_min_guarantee_failures(keys: np.ndarray, seeds=range(10), width: int = 64, depth: int = 3) -> list[str]:
+    """The Count-Min guarantee (class docstring) over sketches of ``keys`` built with each seed:
+    no estimate or upper bound below the truth, overestimates past εN (N the total weight) at
+    most δ of the time, lower bounds above the truth at most δ of the time. Returns what fails."""
     truth = exact_counts(keys)
     items = list(truth)
     f = np.array([truth[k] for k in items])
-    rates, lower_ok = [], []
-    for seed in range(10):
-        cm = sk.CountMin(64, 3, seed=seed)
+    failures, rates, lower_ok = [], [], []
+    for seed in seeds:
+        cm = sk.CountMin(width, depth, seed=seed)
         cm.update_batch(keys)
         over = cm.estimate_batch(items) - f
-        assert over.min() >= 0
-        rates.append(np.mean(over > cm.epsilon * len(keys)))
+        if over.min() < 0 or np.any(cm.upper_bound_batch(items) < f):
+            failures.append(f"seed {seed}: an estimate below the true count")
+        rates.append(np.mean(over > cm.epsilon * cm.total_weight))
         lower_ok.append(np.mean(cm.lower_bound_batch(items) <= f))
-    assert np.mean(rates) <= math.exp(-3)
-    assert np.mean(lower_ok) >= 1 - math.exp(-3)
+    delta = math.exp(-depth)
+    if np.mean(rates) > delta:
+        failures.append(f"overestimates past εN in {np.mean(rates):.3f} of queries > δ = {delta:.3f}")
+    if np.mean(lower_ok) < 1 - delta:
+        failures.append(f"lower bound held in {np.mean(lower_ok):.3f} of queries < 1 − δ")
+    return failures
 
 
-def test_conservative_update_is_tighter_but_still_an_upper_bound():
-    keys = zipf_stream(30_000, 5_000, seed=7)
+_CM_KEYS = zipf_stream(50_000, 20_000, s=0.8, seed=6)
+
+
+def test_overestimate_exceeds_eps_n_at_most_delta_of_the_time():
+    assert count_min_guarantee_failures(_CM_KEYS) == []
+
+
+def test_the_guarantee_check_fails_on_a_broken_count_min(monkeypatch):
+    """The check above is not vacuous: an estimator biased up by twice the bound εN is
+    reported (overestimate rate 1 > δ)."""
+    original = sk.CountMin._estimate_keys
+
+    def biased(self, keys, raw):
+        return original(self, keys, raw) + 2 * math.ceil(self.error_bound())
+
+    monkeypatch.setattr(sk.CountMin, "_estimate_keys", biased)
+    assert any("past εN" in x for x in count_min_guarantee_failures(_CM_KEYS, seeds=range(3)))
+
+
+def test_the_guarantee_check_fails_on_a_lower_bound_without_its_margin(monkeypatch):
+    """A lower bound that forgets to subtract εN (error bound 0) is reported."""
+    monkeypatch.setattr(sk.CountMin, "error_bound", lambda self: 0.0)
+    assert any("lower bound" in x for x in count_min_guarantee_failures(_CM_KEYS, seeds=range(3)))
+
+
+def test_the_one_sided_check_catches_an_underestimate_by_one(monkeypatch):
+    """At width 64 every item of the Zipf stream above collides in every row, so an estimate
+    one too low is still above the truth there; on a stream with collision-free items (what
+    test_never_underestimates draws) the same check reports it."""
+    original = sk.CountMin._estimate_keys
+    monkeypatch.setattr(sk.CountMin, "_estimate_keys", lambda self, keys, raw: original(self, keys, raw) - 1)
+    sparse = np.arange(40, dtype=np.int64)
+    assert any("below the true count" in x for x in count_min_guarantee_failures(sparse, seeds=range(2), width=4096))
+
+
+def conservative_failures(keys: np.ndarray) -> list[str]:
+    """Conservative update never underestimates, is never above plain Count-Min of the same
+    seed, and on a skewed stream cuts the total overestimate by at least a fifth."""
     truth = exact_counts(keys)
     items = list(truth)
     f = np.array([truth[k] for k in items])
@@ -58,10 +101,36 @@ def test_conservative_update_is_tighter_but_still_an_upper_bound():
     plain.update_batch(keys)
     cons.update_batch(keys)
     ep, ec = plain.estimate_batch(items), cons.estimate_batch(items)
-    assert np.all(ec >= f) and np.all(ec <= ep)
-    assert (ec - f).sum() < 0.8 * (ep - f).sum()
+    failures = []
+    if np.any(ec < f):
+        failures.append("a conservative estimate below the true count")
+    if np.any(ec > ep):
+        failures.append("a conservative estimate above plain Count-Min")
+    if not (ec - f).sum() < 0.8 * (ep - f).sum():
+        failures.append(f"overestimate only cut to {(ec - f).sum() / (ep - f).sum():.2f} of plain")
+    return failures
+
+
+_CONSERVATIVE_KEYS = zipf_stream(30_000, 5_000, seed=7)
+
+
+def test_conservative_update_is_tighter_but_still_an_upper_bound():
+    assert conservative_failures(_CONSERVATIVE_KEYS) == []
     with pytest.raises(sk.InvalidParameterError, match="non-negative"):
-        cons.update("a", -1)
+        sk.CountMin(64, 4, conservative=True).update("a", -1)
+
+
+def test_the_conservative_check_fails_when_updates_are_not_conservative(monkeypatch):
+    """A "conservative" sketch that updates like plain Count-Min is reported (no tightening)."""
+    monkeypatch.setattr(sk.CountMin, "_update_keys", _plain_update)
+    assert conservative_failures(_CONSERVATIVE_KEYS) != []
+
+
+def _plain_update(self, keys, raw, weights, batch):
+    from sketchkit.frequency import _kernels as K
+    from sketchkit.frequency.countsketch import _w
+
+    K.cm_update(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
 
 
 def test_white_box_values():
