@@ -1,0 +1,6 @@
+"""Quantile sketches: :class:`KLL` (additive rank error, any ordered data) and :class:`DDSketch`
+(relative value error, for tails such as p99.9 latency). See docs/quantiles.md."""
+
+from .kll import KLL
+
+__all__ = ["KLL"]
