@@ -25,6 +25,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from ._threads import get_threads, set_threads, threads
     from .cardinality import Distinct
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
@@ -47,6 +48,9 @@ _LAZY = {
     "MinHashLSH": ".similarity",
     "Shingling": ".similarity",
     "Distinct": ".cardinality",
+    "get_threads": "._threads",
+    "set_threads": "._threads",
+    "threads": "._threads",
 }
 
 
@@ -85,6 +89,9 @@ __all__ = [
     "Distinct",
     "DEFAULT_SEED",
     "from_bytes",
+    "get_threads",
+    "set_threads",
+    "threads",
     "SketchError",
     "InvalidParameterError",
     "ItemTypeError",

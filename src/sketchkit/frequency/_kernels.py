@@ -54,7 +54,7 @@ def sort_small(vals):
 CHUNK = 1024
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
     # Hash a chunk of items, then walk it once per row: each pass touches one row of the
     # table only and its iterations are independent, measured 1.66x faster than item-major
@@ -78,7 +78,7 @@ def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
                     table[r, b] -= w
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cs_update(table, row_keys, keys, raw, item_seed, weights):
     add_rows(table, row_keys, keys, raw, item_seed, weights, True)
 
@@ -116,7 +116,7 @@ def cs_row_values(table, row_keys, keys, raw, item_seed):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cm_update(table, row_keys, keys, raw, item_seed, weights):
     # Conservative update (below) stays item-major: there the order of updates matters.
     add_rows(table, row_keys, keys, raw, item_seed, weights, False)

@@ -20,11 +20,13 @@ import numpy as np
 
 from .._base import INT32_MAX, INT64_MAX, Sketch, check_positive_int, parse_memory
 from .._format import Reader, le_bytes
+from .._threads import split_update
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED, row_keys
 from ._query import FrequencySketch
 
 _DTYPES = {"int32": np.int32, "int64": np.int64}
+_NO_WEIGHTS = np.empty(0, dtype=np.int64)  # the kernels' "every weight is 1"
 
 
 class LinearSketch(FrequencySketch):
@@ -105,6 +107,16 @@ class LinearSketch(FrequencySketch):
         super()._reserve(abs_total)
         if self._table.dtype == np.int32 and self._abs_total + abs_total > INT32_MAX:
             self._table = self._table.astype(np.int64)
+
+    def _add(self, kernel: Any, keys: np.ndarray, raw: bool, weights: np.ndarray | None) -> None:
+        """Run an additive update kernel over the batch, split across threads when it is large
+        (:mod:`sketchkit._threads`: bit-identical to one thread)."""
+        w = _NO_WEIGHTS if weights is None else weights
+
+        def update(table: np.ndarray, start: int, stop: int) -> None:
+            kernel(table, self._row_keys, keys[start:stop], raw, self._item_seed, w[start:stop] if w.size else w)
+
+        split_update(self._table, len(keys), update)
 
     # ------------------------------------------------------------------ merge
     def _merge_state(self, other: Any) -> None:

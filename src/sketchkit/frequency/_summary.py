@@ -18,7 +18,6 @@ items (str, bytes) are kept as objects in a list that exists only once one arriv
 from __future__ import annotations
 
 import sys
-
 from typing import Any, NamedTuple
 
 import numpy as np

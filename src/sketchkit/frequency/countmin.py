@@ -150,8 +150,10 @@ class CountMin(LinearSketch):
             raise InvalidParameterError("conservative-update Count-Min takes non-negative weights only")
 
     def _update_keys(self, keys, raw, weights, batch) -> None:
-        kernel = K.cm_update_conservative if self._conservative else K.cm_update
-        kernel(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
+        if self._conservative:  # order-dependent, so one thread
+            K.cm_update_conservative(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
+        else:
+            self._add(K.cm_update, keys, raw, weights)
 
     # ------------------------------------------------------------------ queries
     def _estimate_keys(self, keys, raw) -> np.ndarray:

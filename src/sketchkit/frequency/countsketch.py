@@ -117,7 +117,7 @@ class CountSketch(LinearSketch):
 
     # ------------------------------------------------------------------ updates
     def _update_keys(self, keys, raw, weights, batch) -> None:
-        K.cs_update(self._table, self._row_keys, keys, raw, self._item_seed, _w(weights))
+        self._add(K.cs_update, keys, raw, weights)
 
     # ------------------------------------------------------------------ queries
     def _estimate_keys(self, keys, raw) -> np.ndarray:
