@@ -13,16 +13,29 @@ from _streams import exact_counts, zipf_stream
 streams = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6)), max_size=300)
 
 
-def check_bounds(ss: sk.SpaceSaving, truth, total):
-    assert ss.floor <= total / ss.capacity
+def bounds_failures(ss: sk.SpaceSaving, truth, total) -> list[str]:
+    """The deterministic guarantee (class docstring) for every item of ``truth``: floor <= N/m,
+    lower <= f <= upper in ``top`` and in the point bounds, estimate == upper, upper − lower
+    <= floor, and every item with f > floor tracked. Returns what fails."""
+    failures = []
+    if ss.floor > total / ss.capacity:
+        failures.append(f"floor {ss.floor} > N/m = {total / ss.capacity}")
     for row in ss.top():
-        assert row.lower <= truth.get(row.item, 0) <= row.upper
-        assert row.estimate == row.upper
-        assert row.upper - row.lower <= ss.floor
+        if not row.lower <= truth.get(row.item, 0) <= row.upper:
+            failures.append(f"top row {row} does not bracket {truth.get(row.item, 0)}")
+        if row.estimate != row.upper or row.upper - row.lower > ss.floor:
+            failures.append(f"top row {row}: estimate != upper or gap past the floor {ss.floor}")
     for item, f in truth.items():
-        assert ss.lower_bound(item) <= f <= ss.upper_bound(item)
-        if f > ss.floor:
-            assert item in ss
+        if not ss.lower_bound(item) <= f <= ss.upper_bound(item):
+            failures.append(f"{item!r}: bounds [{ss.lower_bound(item)}, {ss.upper_bound(item)}] miss {f}")
+        if f > ss.floor and item not in ss:
+            failures.append(f"{item!r} (count {f} > floor {ss.floor}) is not tracked")
+    return failures
+
+
+def check_bounds(ss: sk.SpaceSaving, truth, total):
+    failures = bounds_failures(ss, truth, total)
+    assert failures == [], failures[:5]
 
 
 @given(streams, st.integers(1, 12))
@@ -62,15 +75,49 @@ def test_merge_is_exact_when_nothing_was_evicted():
     assert {tuple(r) for r in (a + b).top()} == {tuple(r) for r in one.top()}
 
 
-def test_heavy_items_of_a_zipf_stream_are_found_with_tight_bounds():
-    keys = zipf_stream(100_000, 50_000, seed=8)
-    truth = exact_counts(keys)
-    ss = sk.SpaceSaving.from_memory("64KiB")
-    ss.update_batch(keys)
-    assert ss.nbytes <= 64 * 1024
+_ZIPF_KEYS = zipf_stream(100_000, 50_000, seed=8)
+
+
+def zipf_failures(capacity: int | None = None) -> list[str]:
+    """On a Zipf(1.1) stream, a 64 KiB summary (or one of ``capacity``) reports exactly the 20
+    heaviest items in its top 20, within the bounds of :func:`bounds_failures`."""
+    truth = exact_counts(_ZIPF_KEYS)
+    ss = sk.SpaceSaving.from_memory("64KiB") if capacity is None else sk.SpaceSaving(capacity)
+    ss.update_batch(_ZIPF_KEYS)
+    failures = [] if ss.nbytes <= 64 * 1024 else [f"nbytes {ss.nbytes} past 64 KiB"]
     top20 = {k for k, _ in truth.most_common(20)}
-    assert {r.item for r in ss.top(20)} == top20
-    check_bounds(ss, truth, len(keys))
+    if {r.item for r in ss.top(20)} != top20:
+        failures.append("top 20 differs from the 20 heaviest items")
+    return failures + bounds_failures(ss, truth, len(_ZIPF_KEYS))
+
+
+def test_heavy_items_of_a_zipf_stream_are_found_with_tight_bounds():
+    assert zipf_failures() == []
+
+
+def test_the_bounds_check_fails_on_an_upper_bound_one_too_low(monkeypatch):
+    """Upper bounds one count too low (an exact count then sits above its interval) are reported."""
+    original = sk.SpaceSaving._bounds_keys
+
+    def low(self, keys, raw):
+        lower, upper = original(self, keys, raw)
+        return lower, upper - 1
+
+    monkeypatch.setattr(sk.SpaceSaving, "_bounds_keys", low)
+    assert any("miss" in x for x in zipf_failures())
+
+
+def test_the_bounds_check_fails_on_a_floor_of_zero(monkeypatch):
+    """A summary claiming no untracked item has weight (floor 0) is reported: untracked items
+    then fall above their upper bound, and items above the floor are missing."""
+    monkeypatch.setattr(sk.SpaceSaving, "floor", property(lambda self: 0))
+    failures = zipf_failures()
+    assert any("not tracked" in x for x in failures) and any("miss" in x for x in failures)
+
+
+def test_the_zipf_check_fails_on_a_summary_too_small_for_the_top_20(monkeypatch):
+    """With 20 slots on a 50,000-key stream the tracked set is noise: reported."""
+    assert any("top 20" in x for x in zipf_failures(capacity=20))
 
 
 def test_white_box_eviction_order():
