@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["njit", "LazyKernel", "compile_notice", "user_cache_dir", "load_numba"]
+__all__ = ["njit", "LazyKernel", "compile_notice", "cache_home", "user_cache_dir", "load_numba"]
 
 compile_notice: Callable[[], None] | None = None
 
@@ -36,13 +36,19 @@ _numba: Any = None
 _notice_given = False
 
 
+def cache_home() -> str:
+    """sketchkit's per-user cache directory: ``$SKETCHKIT_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/sketchkit`` (``~/.cache/sketchkit``)."""
+    base = os.environ.get("SKETCHKIT_CACHE_DIR")
+    if base:
+        return base
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(xdg, "sketchkit")
+
+
 def user_cache_dir() -> str:
     """Where compiled kernels go when the package's own ``__pycache__`` is not writable."""
-    base = os.environ.get("SKETCHKIT_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(xdg, "sketchkit")
-    return os.path.join(base, "numba")
+    return os.path.join(cache_home(), "numba")
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -293,7 +293,7 @@ def build_parser() -> Parser:
     p.add_argument("--memory", type=_memory, default=parse_memory("64KiB"), metavar="BYTES",
                    help="sketch memory budget (default 64KiB)")
     p.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
-    p.add_argument("--plot", metavar="PNG", help="plot path (default docs/demo_topk.png if docs/ exists)")
+    p.add_argument("--plot", metavar="PNG", help="plot path (default ~/.cache/sketchkit/demo/demo_topk.png)")
     p.add_argument("--no-plot", action="store_true", help="skip the plot")
     p.add_argument("--source", metavar="DIR", help="directory of .py files (default: the standard library)")
     p.set_defaults(func=cmd_demo)
