@@ -66,33 +66,84 @@ def test_sketch_holds_the_stream_minus_the_candidates_exact_parts(parts, capacit
     assert np.array_equal(_sketch_plus_candidates(merged), whole.table)
 
 
-def test_recall_and_bounds_on_a_zipf_stream():
-    keys = zipf_stream(200_000, 100_000, seed=10)
-    truth = exact_counts(keys)
-    top50 = [k for k, _ in truth.most_common(50)]
+def top_failures(rows, truth, k: int, min_recall: int, delta: float) -> list[str]:
+    """A top-k report checked against exact counts: at least ``min_recall`` of the true k
+    heaviest items reported, and lower <= f <= upper for at least 1 − 2δ of the rows (the
+    class docstring's per-item probability). Returns what fails."""
+    failures = []
+    found = len({r.item for r in rows} & {x for x, _ in truth.most_common(k)})
+    if found < min_recall:
+        failures.append(f"recall {found} of the top {k} < {min_recall}")
+    inside = np.mean([r.lower <= truth[r.item] <= r.upper for r in rows]) if rows else 0.0
+    if inside < 1 - 2 * delta:
+        failures.append(f"bounds bracket {inside:.3f} of the rows < 1 − 2δ = {1 - 2 * delta:.3f}")
+    return failures
+
+
+def _biased_top(monkeypatch, cls):
+    """Make ``cls.top`` report every row shifted up by twice its interval plus one: the truth,
+    which lies in [lower, upper], then lies below every reported interval."""
+    original = cls.top
+
+    def shifted(self, *args, **kwargs):
+        rows = original(self, *args, **kwargs)
+        return [r._replace(estimate=r.estimate + 2 * (r.upper - r.lower) + 1, lower=r.upper + 1,
+                           upper=2 * r.upper - r.lower + 1) for r in rows]
+
+    monkeypatch.setattr(cls, "top", shifted)
+
+
+def _reversed_top(monkeypatch, cls):
+    """Make ``cls.top(k)`` report the k lightest candidates instead of the k heaviest."""
+    original = cls.top
+    monkeypatch.setattr(cls, "top", lambda self, k=None, **kw: original(self, None, **kw)[::-1][:k])
+
+
+_ZIPF_10 = zipf_stream(200_000, 100_000, seed=10)
+
+
+def zipf_top_failures() -> list[str]:
+    truth = exact_counts(_ZIPF_10)
     hh = sk.HeavyHitters.from_memory("64KiB", k=50, seed=5)
-    hh.update_batch(keys)
-    assert hh.nbytes <= 64 * 1024
-    rows = hh.top(50)
-    assert len({r.item for r in rows} & set(top50)) >= 48
-    inside = np.mean([r.lower <= truth[r.item] <= r.upper for r in rows])
-    assert inside >= 1 - 2 * hh.delta
+    hh.update_batch(_ZIPF_10)
+    failures = [] if hh.nbytes <= 64 * 1024 else [f"nbytes {hh.nbytes} past 64 KiB"]
+    return failures + top_failures(hh.top(50), truth, 50, 48, hh.delta)
 
 
-def test_merged_heavy_hitters_keep_their_bounds():
-    keys = zipf_stream(100_000, 30_000, seed=11)
-    truth = exact_counts(keys)
-    parts = np.array_split(keys, 4)
+def test_recall_and_bounds_on_a_zipf_stream():
+    assert zipf_top_failures() == []
+
+
+@pytest.mark.parametrize(("breakage", "reported"), [(_biased_top, "bracket"), (_reversed_top, "recall")])
+def test_the_top_check_fails_on_a_broken_heavy_hitters(monkeypatch, breakage, reported):
+    breakage(monkeypatch, sk.HeavyHitters)
+    assert any(reported in x for x in zipf_top_failures())
+
+
+_ZIPF_11 = zipf_stream(100_000, 30_000, seed=11)
+
+
+def merged_top_failures() -> list[str]:
+    truth = exact_counts(_ZIPF_11)
     sketches = []
-    for p in parts:
+    for p in np.array_split(_ZIPF_11, 4):
         s = sk.HeavyHitters(512, 5, 100, seed=6)
         s.update_batch(p)
         sketches.append(s)
     merged = sk.HeavyHitters.merge_all(sketches)
-    rows = merged.top(30)
-    assert len({r.item for r in rows} & {k for k, _ in truth.most_common(30)}) >= 28
-    assert np.mean([r.lower <= truth[r.item] <= r.upper for r in rows]) >= 1 - 2 * merged.delta
-    assert merged.total_weight == len(keys)
+    failures = [] if merged.total_weight == len(_ZIPF_11) else ["merged total weight"]
+    return failures + top_failures(merged.top(30), truth, 30, 28, merged.delta)
+
+
+def test_merged_heavy_hitters_keep_their_bounds():
+    assert merged_top_failures() == []
+
+
+def test_the_merged_check_fails_when_merging_skips_the_candidates(monkeypatch):
+    """A merge that adds the CountSketches but keeps only the first part's candidate counts
+    reports about a quarter of each heavy count: the bounds miss it."""
+    monkeypatch.setattr(sk.HeavyHitters, "_merge_state", lambda self, other: self._merge_extra(other))
+    assert any("bracket" in x for x in merged_top_failures())
 
 
 def test_heavy_hitters_refuse_deletions():
@@ -109,22 +160,53 @@ def _turnstile_stream(seed):
     return keys, deleted, truth
 
 
-@pytest.mark.parametrize("universe_bits", [64, 20])
-def test_dyadic_finds_net_heavy_hitters_after_deletions(universe_bits):
-    keys, deleted, truth = _turnstile_stream(12)
+_TURNSTILE_12 = _turnstile_stream(12)
+
+
+def dyadic_failures(universe_bits: int) -> list[str]:
+    """The dyadic guarantee (class docstring) on a Zipf stream with half its occurrences
+    deleted: keys clearly above the 50th net count (by 2E) are found, none clearly below it
+    is reported, at least 40 of the true top 50 are, and the rows' bounds bracket the truth
+    for at least 1 − 2δ of them."""
+    keys, deleted, truth = _TURNSTILE_12
     d = sk.DyadicHeavyHitters.from_memory("128KiB", universe_bits=universe_bits, seed=7)
     d.update_batch(keys)
     d.update_batch(deleted, weights=-1)
-    assert d.nbytes <= 128 * 1024
+    failures = [] if d.nbytes <= 128 * 1024 else [f"nbytes {d.nbytes} past 128 KiB"]
     rows = d.top(50)
-    # the guarantee's terms: keys clearly above the 50th count are found, none clearly below
     kth = truth.most_common(50)[-1][1]
     e = d.error_bound()
     reported = {r.item for r in rows}
-    assert {k for k, v in truth.items() if v > kth + 2 * e} <= reported
-    assert all(truth[x] >= kth - 2 * e for x in reported)
-    assert len(reported & {k for k, _ in truth.most_common(50)}) >= 40
-    assert np.mean([r.lower <= truth[r.item] <= r.upper for r in rows]) >= 1 - 2 * d.delta
+    if not {k for k, v in truth.items() if v > kth + 2 * e} <= reported:
+        failures.append("a key clearly above the 50th count is missing")
+    if not all(truth[x] >= kth - 2 * e for x in reported):
+        failures.append("a key clearly below the 50th count is reported")
+    return failures + top_failures(rows, truth, 50, 40, d.delta)
+
+
+@pytest.mark.parametrize("universe_bits", [64, 20])
+def test_dyadic_finds_net_heavy_hitters_after_deletions(universe_bits):
+    assert dyadic_failures(universe_bits) == []
+
+
+def test_the_dyadic_check_fails_on_biased_bounds(monkeypatch):
+    _biased_top(monkeypatch, sk.DyadicHeavyHitters)
+    assert any("bracket" in x for x in dyadic_failures(20))
+
+
+def test_the_dyadic_check_fails_when_deletions_are_ignored(monkeypatch):
+    """A sketch that drops negative weights reports gross counts: keys whose net count is
+    small but gross count large are reported, and the bounds miss the net counts."""
+    original = sk.DyadicHeavyHitters.update_batch
+
+    def insert_only(self, items, weights=None):
+        if isinstance(weights, int) and weights < 0:
+            return None
+        return original(self, items, weights)
+
+    monkeypatch.setattr(sk.DyadicHeavyHitters, "update_batch", insert_only)
+    failures = dyadic_failures(20)
+    assert any("bracket" in x for x in failures)
 
 
 def test_dyadic_is_linear_and_handles_negative_keys():
