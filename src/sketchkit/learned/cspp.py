@@ -38,10 +38,11 @@ from typing import Any
 import numpy as np
 
 from .. import _ids as ids
-from .._base import INT32_MAX, Sketch, check_positive_int, largest_fitting, parse_memory
+from .._base import INT32_MAX, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..frequency import _kernels as K
+from ..frequency._query import FrequencySketch
 from ..frequency.countsketch import median_failure
 from ..hashing import DEFAULT_SEED, derive_key, row_keys
 from ._common import COUNTER_BYTES, LEARNED_DOMAIN
@@ -65,7 +66,7 @@ def layout(counters: int, rows: int) -> tuple[int, int, int]:
     return big, n_small, small
 
 
-class CountSketchPlusPlus(Sketch):
+class CountSketchPlusPlus(FrequencySketch):
     """CountSketch++: a big CountSketch answering only items the small ones call heavy.
 
     Parameters
@@ -79,6 +80,10 @@ class CountSketchPlusPlus(Sketch):
 
     __slots__ = ("_counters", "_rows", "_c", "_big", "_small", "_big_keys", "_small_keys")
     _family = FAMILY
+    # capabilities (sketchkit.testing): tables add on merge; any integer weights; hashes suffice
+    linear = True
+    turnstile = True
+    hashed_updates = True
 
     def __init__(self, counters: int, *, rows: int = 3, c: float = 8.0, seed: int = DEFAULT_SEED):
         super().__init__(seed)
@@ -143,6 +148,10 @@ class CountSketchPlusPlus(Sketch):
     def _shape(self) -> tuple:
         return (self._counters, self._rows, self._c)
 
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        return (cls(300, seed=seed), cls(300, rows=5, seed=seed))
+
     def empty_like(self) -> CountSketchPlusPlus:
         return CountSketchPlusPlus(self._counters, rows=self._rows, c=self._c, seed=self._seed)
 
@@ -160,15 +169,8 @@ class CountSketchPlusPlus(Sketch):
             K.cs_update(self._small[t], rk, keys, raw, self._item_seed, w)
 
     # ------------------------------------------------------------------ queries
-    def estimate(self, item: Any) -> int:
-        return int(self.estimate_batch([item])[0])
-
-    def estimate_batch(self, items: Any) -> np.ndarray:
-        """0 where the small tables' median is below τ, the big table's estimate elsewhere."""
-        keys, raw = self._keys_of(items)
-        return self._estimate_keys(keys, raw)
-
     def _estimate_keys(self, keys: np.ndarray, raw: bool) -> np.ndarray:
+        """0 where the small tables' median is below τ, the big table's estimate elsewhere."""
         big = K.cs_estimate(self._big, self._big_keys, keys, raw, self._item_seed)
         small = np.stack([K.cs_estimate(self._small[t], rk, keys, raw, self._item_seed)
                           for t, rk in enumerate(self._small_keys)])
@@ -180,6 +182,11 @@ class CountSketchPlusPlus(Sketch):
         f2 = float(np.median(np.einsum("ij,ij->i", t, t)))
         eps_b = 2.0 / math.sqrt(self._big.shape[1])
         return f2 / (1.0 - min(math.sqrt(2.0) * eps_b, 0.5))
+
+    @property
+    def epsilon(self) -> float:
+        """ε_b = 2/√w_b, the big table's ε (the guarantee adds τ + ε_s‖f‖₂ for zeroed answers)."""
+        return 2.0 / math.sqrt(self._big.shape[1])
 
     def error_bound(self) -> float:
         """max(τ + ε_s·√F2_hi, ε_b·√F2_hi), F2_hi the big table's upper estimate of ‖f‖₂²."""
@@ -194,18 +201,17 @@ class CountSketchPlusPlus(Sketch):
         d_r = median_failure(self._rows)
         return d_r + _tail(self._small.shape[0], d_r)
 
-    def lower_bound_batch(self, items: Any) -> np.ndarray:
-        """estimate − error_bound(): below the true count w.p. about 1 − δ (see the guarantee)."""
-        return self.estimate_batch(items) - math.ceil(self.error_bound())
+    def _bounds_keys(self, keys: np.ndarray, raw: bool) -> tuple[np.ndarray, np.ndarray]:
+        """estimate ∓ error_bound(), rounded outwards: around the true count w.p. ≥ 1 − δ."""
+        est = self._estimate_keys(keys, raw)
+        e = math.ceil(self.error_bound())
+        return est - e, est + e
 
-    def upper_bound_batch(self, items: Any) -> np.ndarray:
-        return self.estimate_batch(items) + math.ceil(self.error_bound())
+    def guarantee(self) -> str:
+        return f"|f̂−f| ≤ {self.error_bound():.4g} w.p. ≥ {1 - self.delta:.4g} per item"
 
-    def lower_bound(self, item: Any) -> int:
-        return int(self.lower_bound_batch([item])[0])
-
-    def upper_bound(self, item: Any) -> int:
-        return int(self.upper_bound_batch([item])[0])
+    def _describe(self) -> str:
+        return f"counters={self._counters}, rows={self._rows}, c={self._c}"
 
     # ------------------------------------------------------------------ merge
     def _merge_state(self, other: Any) -> None:
@@ -246,11 +252,6 @@ class CountSketchPlusPlus(Sketch):
         out._total, out._abs_total = int(total), int(abs_total)
         return out
 
-    def __repr__(self) -> str:
-        return (
-            f"CountSketchPlusPlus(counters={self._counters}, rows={self._rows}, c={self._c}, seed={self._seed}, "
-            f"total_weight={self._total})"
-        )
 
 
 def _tail(n: int, p: float) -> float:

@@ -25,6 +25,10 @@ counts and :math:`f_s` for the counts of the sub-stream routed to the sketch
 * :class:`LearnedCountSketchPlusPlus`: CountSketch++'s guarantee (:mod:`.cspp`) on the residual
   stream.
 
+The wrapped sketch is used only through the public sketch contract (``update_hashed``,
+``estimate_hashed``, ``bounds_hashed``, ``merge``, ``shape``): the learned sketch hashes each item
+once, with the seed it shares with the wrapped sketch, and hands the residual items' hashes on.
+
 **Merging** needs the same class, seed, oracle (byte-equal), threshold, capacity and sketch shape.
 Exact tables are united; when the union exceeds the capacity the entries with the largest
 merged counts stay (ties: smaller item hash) and the others' counts move into the sketch, which
@@ -62,11 +66,11 @@ from .._base import Sketch, largest_fitting, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
 from ..frequency import CountMin, CountSketch
-from ..frequency import _kernels as K
-from ..hashing import DEFAULT_SEED, _hash_batch
+from ..frequency._query import FrequencySketch
+from ..hashing import DEFAULT_SEED
 from ._exact import ExactTable, table_bytes
 from .cspp import CountSketchPlusPlus
-from .oracles import Oracle
+from .oracles import LookupOracle, Oracle
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -96,14 +100,19 @@ def plan_memory(budget: int | str, oracle_nbytes: int, heavy_fraction: float) ->
     return capacity, rest
 
 
-class _LearnedSketch(Sketch):
+class _LearnedSketch(FrequencySketch):
     """Shared machinery; subclasses fix the wrapped sketch type."""
 
     __slots__ = ("_oracle", "_threshold", "_table", "_inner")
     _inner_type: ClassVar[type]
+    # capabilities (sketchkit.testing): merging re-selects the exact entries, so it is not linear;
+    # the oracle reads the items themselves, so pre-hashed updates cannot be routed
+    linear = False
+    turnstile = True
+    hashed_updates = False
 
     def __init__(self, oracle: Oracle | None, sketch: Sketch, *, capacity: int, threshold: float):
-        if not isinstance(sketch, self._inner_type) or type(sketch) is not self._inner_type:
+        if type(sketch) is not self._inner_type:
             raise InvalidParameterError(f"{type(self).__name__} wraps a {self._inner_type.__name__}")
         if not sketch.is_empty() or sketch.total_weight:
             raise InvalidParameterError("the wrapped sketch must be empty")
@@ -147,6 +156,24 @@ class _LearnedSketch(Sketch):
             raise InvalidParameterError("heavy_fraction > 0 needs an oracle")
         return cls(oracle, cls._inner_for(rest, depth, seed), capacity=capacity, threshold=threshold)
 
+    # the contract check's examples: a lookup oracle that knows a few of its items
+    _CONTRACT_ORACLE = {"the": 40, "a": 30, 7: 20, "zz": 9, "item-1": 50, 2: 25}
+
+    @classmethod
+    def _contract_examples(cls, seed: int):
+        oracle = LookupOracle.from_counts(cls._CONTRACT_ORACLE)
+        return [
+            (cls.from_memory(4096, oracle, heavy_fraction=0.1, threshold=1.0, seed=seed),
+             cls.from_memory(4096, oracle, heavy_fraction=0.2, threshold=1.0, seed=seed)),
+            (cls.from_memory(4096, None, heavy_fraction=0.0, threshold=1.0, seed=seed),
+             cls.from_memory(8192, None, heavy_fraction=0.0, threshold=1.0, seed=seed)),
+        ]
+
+    @classmethod
+    def _contract_from_memory(cls, budget: str):
+        oracle = LookupOracle.from_counts({f"item-{i}": 1000 - i for i in range(1, 200, 2)})
+        return cls.from_memory(budget, oracle, heavy_fraction=0.3, threshold=oracle.threshold_for(100))
+
     # ------------------------------------------------------------------ properties
     @property
     def oracle(self) -> Oracle | None:
@@ -172,8 +199,9 @@ class _LearnedSketch(Sketch):
 
     @property
     def exact_weight(self) -> int:
-        """Absolute weight held by exact counters: the stream's coverage is this / abs total."""
-        return self._abs_total - self._inner._abs_total
+        """Net weight held by exact counters (total weight − the wrapped sketch's): with
+        non-negative weights, the stream's coverage is this / :attr:`total_weight`."""
+        return self._total - self._inner.total_weight
 
     @property
     def budget_bytes(self) -> int:
@@ -188,38 +216,31 @@ class _LearnedSketch(Sketch):
         return int(self._table.nbytes + self._inner.nbytes + oracle)
 
     def _shape(self) -> tuple:
-        return (self.capacity, self._threshold, self._inner._shape())
+        return (self.capacity, self._threshold, self._inner.shape)
 
     def empty_like(self):
         return type(self)(self._oracle, self._inner.empty_like(), capacity=self.capacity, threshold=self._threshold)
 
     # ------------------------------------------------------------------ updates
-    def _check_weights(self, weights, abs_total) -> None:
-        self._inner._check_weights(weights, abs_total)
-
     def _reserve(self, abs_total: int) -> None:
         super()._reserve(abs_total)
         # no exact count's magnitude exceeds the total absolute weight
         self._table.widen(self._abs_total + abs_total)
 
+    def _hashes(self, keys: np.ndarray, raw: bool) -> np.ndarray:
+        """Item hashes under the shared seed (raw int64 keys are the items themselves)."""
+        return self.item_hashes(keys) if raw else keys
+
     def _update_keys(self, keys, raw, weights, batch) -> None:
-        hkeys = _hash_batch(keys, self._item_seed) if raw else keys
+        hkeys = self._hashes(keys, raw)
         w = _EMPTY if weights is None else weights
         if self.capacity:
             eligible, new_keys = self._eligible(hkeys, batch)
             to_sketch = self._table.route(hkeys, eligible, w, new_keys)
         else:
             to_sketch = np.ones(len(hkeys), dtype=bool)
-        if not to_sketch.any():
-            return
-        ws = w[to_sketch] if len(w) else None
-        n = int(to_sketch.sum())
-        total = int(ws.sum()) if ws is not None else n
-        abs_total = int(np.abs(ws).sum()) if ws is not None else n
-        self._inner._reserve(abs_total)
-        self._inner._update_keys(hkeys[to_sketch], False, ws, None)
-        self._inner._total += total
-        self._inner._abs_total += abs_total
+        if to_sketch.any():
+            self._inner.update_hashed(hkeys[to_sketch], w[to_sketch] if len(w) else None)
 
     def _eligible(self, hkeys: np.ndarray, batch: Any) -> tuple[np.ndarray, int]:
         """Score each distinct key not yet in the table once; table members are always eligible.
@@ -237,61 +258,66 @@ class _LearnedSketch(Sketch):
         return ok[inverse.ravel()], new_keys
 
     # ------------------------------------------------------------------ queries
-    def _lookup(self, items: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keys, raw = self._keys_of(items)
-        hkeys = _hash_batch(keys, self._item_seed) if raw else keys
-        pos = self._table.find(hkeys)
-        return hkeys, pos, pos >= 0
-
-    def _combine(self, pos: np.ndarray, hit: np.ndarray, sketch_vals: np.ndarray) -> np.ndarray:
-        out = sketch_vals.astype(np.int64, copy=True)
+    def _combine(self, pos: np.ndarray, sketch_vals: np.ndarray) -> np.ndarray:
+        """Pure exact entries answer their count; impure ones count + the sketch's value."""
+        out = np.array(sketch_vals, dtype=np.int64, copy=True)
+        hit = pos >= 0
         if hit.any():
             p = pos[hit]
             exact = self._table.counts_at(p)
-            pure = self._table.pure_at(p)
-            out[hit] = np.where(pure, exact, exact + sketch_vals[hit])
+            out[hit] = np.where(self._table.pure_at(p), exact, exact + out[hit])
         return out
 
-    def estimate_batch(self, items: Any) -> np.ndarray:
+    def _estimate_keys(self, keys: np.ndarray, raw: bool) -> np.ndarray:
         """Exact count for items with exact counters; the sketch's estimate otherwise."""
-        hkeys, pos, hit = self._lookup(items)
-        return self._combine(pos, hit, _inner_estimate(self._inner, hkeys))
+        hkeys = self._hashes(keys, raw)
+        return self._combine(self._table.find(hkeys), self._inner.estimate_hashed(hkeys))
 
-    def estimate(self, item: Any) -> int:
-        return int(self.estimate_batch([item])[0])
+    def _bounds_keys(self, keys: np.ndarray, raw: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Pure exact entries: both bounds are the count; others: the sketch's bounds (+ the
+        exact count for impure entries)."""
+        hkeys = self._hashes(keys, raw)
+        pos = self._table.find(hkeys)
+        lo, hi = self._inner.bounds_hashed(hkeys)
+        return self._combine(pos, lo), self._combine(pos, hi)
 
-    def lower_bound_batch(self, items: Any) -> np.ndarray:
-        hkeys, pos, hit = self._lookup(items)
-        return self._combine(pos, hit, _inner_bound(self._inner, hkeys, lower=True))
+    @property
+    def epsilon(self) -> float:
+        """The wrapped sketch's ε, on the residual stream."""
+        return self._inner.epsilon
 
-    def upper_bound_batch(self, items: Any) -> np.ndarray:
-        hkeys, pos, hit = self._lookup(items)
-        return self._combine(pos, hit, _inner_bound(self._inner, hkeys, lower=False))
+    @property
+    def delta(self) -> float:
+        """The wrapped sketch's δ, on the residual stream."""
+        return self._inner.delta
 
-    def lower_bound(self, item: Any) -> int:
-        return int(self.lower_bound_batch([item])[0])
+    def error_bound(self) -> float:
+        """The wrapped sketch's error bound on the residual stream (exact items: 0)."""
+        return self._inner.error_bound()
 
-    def upper_bound(self, item: Any) -> int:
-        return int(self.upper_bound_batch([item])[0])
+    def guarantee(self) -> str:
+        g = self._inner.guarantee()
+        return f"exact for {self.n_exact} items" + (f"; others, on the residual stream: {g}" if g else "")
+
+    def _describe(self) -> str:
+        inner = f"{type(self._inner).__name__}{self._inner.shape}"
+        return f"oracle={self._oracle!r}, capacity={self.capacity}, threshold={self._threshold}, sketch={inner}"
 
     # ------------------------------------------------------------------ merge
     def _check_compatible(self, other: Any) -> None:
         if type(other) is not type(self):
             raise IncompatibleSketchError(f"cannot merge a {type(other).__name__} into a {type(self).__name__}")
-        if other._seed != self._seed:
-            raise IncompatibleSketchError(f"cannot merge sketches with different seeds: {self._seed} and {other._seed}")
+        if other.seed != self.seed:
+            raise IncompatibleSketchError(f"cannot merge sketches with different seeds: {self.seed} and {other.seed}")
         if other.capacity != self.capacity or other._threshold != self._threshold:
             raise IncompatibleSketchError(
-                f"cannot merge learned sketches with different exact tables: capacity {self.capacity} threshold "
+                f"cannot merge learned sketches of different shapes (exact tables): capacity {self.capacity} threshold "
                 f"{self._threshold} vs capacity {other.capacity} threshold {other._threshold}"
             )
         if self._oracle != other._oracle and not (self._oracle is None and other._oracle is None):
             raise IncompatibleSketchError(f"cannot merge learned sketches with different oracles: "
                                           f"{self._oracle!r} and {other._oracle!r}")
-        if other._inner._shape() != self._inner._shape():
-            raise IncompatibleSketchError(
-                f"cannot merge sketches of different shapes: {self._inner._shape()} and {other._inner._shape()}"
-            )
+        self._inner.check_mergeable(other._inner)
 
     def _merge_state(self, other: Any) -> None:
         self._inner.merge(other._inner)
@@ -317,11 +343,7 @@ class _LearnedSketch(Sketch):
         if len(keys) > self.capacity:
             order = np.lexsort((keys, -np.abs(counts)))
             out = order[self.capacity :]
-            moved = counts[out]
-            self._inner._reserve(int(np.abs(moved).sum()))
-            self._inner._update_keys(keys[out], False, moved, None)
-            self._inner._total += int(moved.sum())
-            self._inner._abs_total += int(np.abs(moved).sum())
+            self._inner.update_hashed(keys[out], counts[out])  # linear: the moved counts lose nothing
             keep = np.sort(order[: self.capacity])
             keys, counts, pure = keys[keep], counts[keep], pure[keep]
             spilled = True
@@ -348,7 +370,8 @@ class _LearnedSketch(Sketch):
         (threshold,) = reader.unpack("d")
         total, abs_total = reader.unpack("qQ")
         n_oracle, n_inner, n = reader.unpack("QQQ")
-        if flags or spilled > 1 or n > capacity or (spilled and n != capacity) or abs(total) > abs_total:
+        if (flags or spilled > 1 or n > capacity or (spilled and n != capacity) or abs(total) > abs_total
+                or (abs_total - total) % 2 or capacity >= 1 << 31):
             raise CorruptSketchError(f"invalid {cls.__name__} header")
         if n_oracle + n_inner + 17 * n != reader.remaining:
             raise CorruptSketchError(f"{cls.__name__} payload size does not match its header")
@@ -366,44 +389,23 @@ class _LearnedSketch(Sketch):
             or np.any(pure > 1)
         ):
             raise CorruptSketchError(f"inconsistent {cls.__name__} bytes")
+        # every unit of weight went to an exact count or to the sketch: the signed sums add up,
+        # and no count is larger than the stream's absolute weight
+        exact = counts.tolist()
+        if sum(exact) != total - inner.total_weight or sum(map(abs, exact)) > abs_total:
+            raise CorruptSketchError(f"inconsistent {cls.__name__} weights")
         out = cls.__new__(cls)
         Sketch.__init__(out, seed)
         out._oracle = oracle
         out._threshold = float(threshold) if capacity else math.inf
         out._inner = inner
         out._total, out._abs_total = int(total), int(abs_total)
-        # every exact count came from weight the sketch did not get
-        exact_weight = out._abs_total - inner._abs_total
-        if exact_weight < 0 or (n and int(np.abs(counts).astype(np.float64).sum()) > exact_weight):
-            raise CorruptSketchError(f"inconsistent {cls.__name__} weights")
         out._table = ExactTable(capacity)
         out._table.widen(out._abs_total)
         if n:
             out._table.insert_all(keys, counts, pure.astype(bool))
         out._table.spilled = bool(spilled)
         return out
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(oracle={self._oracle!r}, capacity={self.capacity}, threshold={self._threshold}, "
-            f"sketch={self._inner!r})"
-        )
-
-
-def _inner_estimate(inner: Sketch, hkeys: np.ndarray) -> np.ndarray:
-    if isinstance(inner, CountMin):
-        return K.cm_estimate(inner._table, inner._row_keys, hkeys, False, inner._item_seed)
-    if isinstance(inner, CountSketch):
-        return K.cs_estimate(inner._table, inner._row_keys, hkeys, False, inner._item_seed)
-    return inner._estimate_keys(hkeys, False)
-
-
-def _inner_bound(inner: Sketch, hkeys: np.ndarray, *, lower: bool) -> np.ndarray:
-    est = _inner_estimate(inner, hkeys)
-    if isinstance(inner, CountMin):
-        return np.maximum(est - math.floor(inner.error_bound()), 0) if lower else est
-    slack = math.ceil(inner.error_bound())
-    return est - slack if lower else est + slack
 
 
 class LearnedCountMin(_LearnedSketch):
@@ -414,7 +416,7 @@ class LearnedCountMin(_LearnedSketch):
     """
 
     __slots__ = ()
-    _family = 20
+    _family = ids.LEARNED_COUNTMIN
     _inner_type = CountMin
 
     def __init__(self, oracle: Oracle | None, sketch: CountMin, *, capacity: int, threshold: float):
@@ -431,7 +433,7 @@ class LearnedCountSketch(_LearnedSketch):
     """Exact counters for predicted-heavy items + CountSketch (odd depth) for the rest."""
 
     __slots__ = ()
-    _family = 21
+    _family = ids.LEARNED_COUNTSKETCH
     _inner_type = CountSketch
 
     @classmethod
@@ -443,7 +445,7 @@ class LearnedCountSketchPlusPlus(_LearnedSketch):
     """Exact counters for predicted-heavy items + CountSketch++ (``depth`` = rows per table)."""
 
     __slots__ = ()
-    _family = 27
+    _family = ids.LEARNED_COUNTSKETCH_PLUS_PLUS
     _inner_type = CountSketchPlusPlus
 
     @classmethod
