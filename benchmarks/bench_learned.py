@@ -173,7 +173,7 @@ def run_test(cfg: TunedConfig, cand: Candidate | None, test: Period, seed: int) 
         "ewa": loss_weighted_aamand(counts, est),
         "prec": p,
         "rec": r,
-        "cov": sk.exact_weight / max(sk._abs_total, 1),
+        "cov": sk.exact_weight / max(sk.total_weight, 1),
         "bytes": sk.nbytes,  # bytes really held after the test stream
         "over": int(sk.nbytes > cfg.budget),
     }
@@ -295,7 +295,18 @@ def main() -> None:
 
 def machine() -> str:
     py = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"{platform.machine()}, {os.cpu_count()} cores, {py}, numpy {np.__version__}"
+    return f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} cores, {py}, numpy {np.__version__}"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
