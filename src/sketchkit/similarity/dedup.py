@@ -125,12 +125,19 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, *, skip: np.ndarray
                     max_compare: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Distinct ``(left, right)`` index pairs (left < right) that share a band."""
     bk = K.band_keys(np.ascontiguousarray(sigs, dtype=np.uint32), bands, rows)
+    return candidate_pairs_from_keys(bk, skip=skip, max_compare=max_compare)
+
+
+def candidate_pairs_from_keys(bkeys: np.ndarray, *, skip: np.ndarray | None = None,
+                              max_compare: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`candidate_pairs` from an n × bands matrix of band keys, sorted by (left, right)."""
+    n = bkeys.shape[0]
     if skip is None:
-        skip = np.zeros(sigs.shape[0], dtype=np.bool_)
-    left, right = _candidate_pairs(bk, max_compare, skip)
+        skip = np.zeros(n, dtype=np.bool_)
+    left, right = _candidate_pairs(np.ascontiguousarray(bkeys, dtype=np.uint64), max_compare, skip)
     if left.size:
-        code = np.unique(left * sigs.shape[0] + right)
-        left, right = code // sigs.shape[0], code % sigs.shape[0]
+        code = np.unique(left * n + right)
+        left, right = code // n, code % n
     return left, right
 
 
