@@ -26,7 +26,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from ._threads import get_threads, set_threads, threads
-    from .cardinality import Distinct
+    from .cardinality import Distinct, ThetaSketch
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
     from .similarity import FastSimilaritySketch, MinHash, MinHashLSH, OnePermMinHash, Shingling
@@ -48,6 +48,7 @@ _LAZY = {
     "MinHashLSH": ".similarity",
     "Shingling": ".similarity",
     "Distinct": ".cardinality",
+    "ThetaSketch": ".cardinality",
     "get_threads": "._threads",
     "set_threads": "._threads",
     "threads": "._threads",
@@ -87,6 +88,7 @@ __all__ = [
     "MinHashLSH",
     "Shingling",
     "Distinct",
+    "ThetaSketch",
     "DEFAULT_SEED",
     "from_bytes",
     "get_threads",
