@@ -25,6 +25,7 @@ chunks were sorted by numpy beforehand ends in exactly the state of the loop of 
 from __future__ import annotations
 
 import numpy as np
+
 from .._jit import njit
 
 MIN_CAP = 8
@@ -33,8 +34,10 @@ _C2 = np.uint64(0xD6E8FEB86659FD93)
 
 
 def level0_size(k: int) -> int:
-    """B: the level-0 buffer (even, 16..128, about k/3)."""
-    return int(max(16, min(128, 8 * -(-k // 24))))
+    """B: the level-0 buffer, the smallest multiple of 8 that is at least k/3 (and 16). The first
+    compaction then happens after B >= k/3 items, so its error of one item is at most 3/k of the
+    stream: the rank error bound stays below 3/k from the first item on."""
+    return int(max(16, 8 * -(-k // 24)))
 
 
 def capacity_tables(k: int, top: int) -> tuple[np.ndarray, np.ndarray]:

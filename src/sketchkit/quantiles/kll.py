@@ -43,9 +43,10 @@ the analysis models that hash as random, which an adversary who knows the seed c
 Section 3); keeping the top :math:`s = O(\log\log(1/\delta))` levels at capacity ``k`` gives the
 mergeable :math:`O((1/\varepsilon)\log^2\log(1/\delta))` space of KLL's Section 4. The paper's
 optimal :math:`O((1/\varepsilon)\log\log(1/\delta))` needs a deterministic (non-mergeable) summary
-on top and is not implemented. Measured (tests): ``rank_error(0.01)`` :math:`\le 2.6/k`
-at ``top_levels=1`` for unit-weight streams; DataSketches states 1.33 % for k = 200 as an empirical
-99th percentile, this bound is a proof.
+on top and is not implemented. For unit-weight streams ``rank_error(0.01)`` :math:`\le 3/k` at
+every length (checked on a grid of lengths in the tests; :meth:`from_error` sizes by it).
+DataSketches states 1.33 % for its k = 200 as an empirical 99th percentile; this bound is a
+proof (given random coins), and measured errors are about half of it.
 
 **When to use it.** Rank-uniform questions: medians, deciles, CDFs, histograms with equal-count
 bins, any data type that only orders. For tail *values* (p99.9 latency) rank error :math:`\varepsilon`
@@ -83,9 +84,10 @@ FAMILY = ids.KLL
 MAX_K = 1 << 16
 MAX_TOP = 8
 MAX_LEVELS = 63  # an item of weight 2**62 is the heaviest an int64 total allows
-#: rank_error(0.01) * k never exceeds this for unit-weight streams at top_levels=1 (measured
-#: over every stream length up to 2**24 for k in 8..1000 by tests/test_quantiles_kll.py)
-C_RANK = 2.6
+#: rank_error(0.01) * k stays below this for unit-weight streams at top_levels=1: one item in
+#: the first B >= k/3 gives 3/k, and later lengths measured up to 2**22 for k in 8..3000 stay
+#: under 2.7 (tests/test_quantiles_kll.py checks a grid of lengths)
+C_RANK = 3.0
 _NO_WEIGHTS = np.empty(0, dtype=np.int64)
 _SORT_BLOCK = 1 << 16  # items sorted per numpy call on the batch path (bounds the scratch copy)
 
@@ -104,7 +106,7 @@ class KLL(Sketch):
 
     Parameters
     ----------
-    k : capacity of the top level(s); about 3k items are kept. Rank error ~ 2.6/k at 99 %.
+    k : capacity of the top level(s); about 3.5k items are kept. ``rank_error(0.01)`` <= 3/k.
     top_levels : levels kept at full capacity k (1 like DataSketches; more trades space for a
         smaller failure probability, see the module docstring).
     seed : keys the compaction coins (identity: checked on merge, stored in the bytes).
@@ -145,7 +147,8 @@ class KLL(Sketch):
         cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED
     ) -> KLL:
         """The smallest sketch whose :meth:`rank_error` ``(delta)`` stays ≤ ``epsilon`` for
-        unit-weight streams (``k = ⌈C·√(ln(2/δ)/ln 200)/ε⌉``, C = 2.6 measured at δ = 0.01)."""
+        unit-weight streams: ``k = ⌈3·max(1, √(ln(2/δ)/ln 200))/ε⌉`` (3/k is the bound at
+        δ = 0.01; the Azuma term grows like √ln(2/δ))."""
         epsilon = check_probability("epsilon", epsilon)
         delta = check_probability("delta", delta)
         scale = max(1.0, math.sqrt(math.log(2.0 / delta) / math.log(200.0)))
