@@ -145,19 +145,34 @@ def test_from_error_and_memory_sizes_match_plain():
     assert KeyedCountSketch.from_memory("64KiB").width == CountSketch.from_memory("64KiB").width
 
 
-def test_keyed_countsketch_guarantee_holds_on_oblivious_zipf():
-    # |f̂ − f| ≤ (2/√w)‖f‖₂ per item w.p. ≥ 1 − δ(5) = 1 − 0.104; check the failure rate over 2000
-    # items is below δ + 4 binomial standard deviations.
+def oblivious_guarantee_failures() -> list[str]:
+    """|f̂ − f| ≤ (2/√w)‖f‖₂ per item w.p. ≥ 1 − δ(5) = 1 − 0.104 on an oblivious Zipf stream:
+    the failure rate over 2000 items must stay below δ + 4 binomial standard deviations."""
     rng = np.random.default_rng(3)
     stream = rng.zipf(1.3, 100_000) % 50_000
     sk = KeyedCountSketch(256, 5, key=KEY)
     sk.update_batch(stream)
     keys, counts = np.unique(stream, return_counts=True)
     f2 = float((counts.astype(float) ** 2).sum())
-    probe = keys[:2000]
-    err = np.abs(sk.estimate_batch(probe) - counts[:2000])
+    err = np.abs(sk.estimate_batch(keys[:2000]) - counts[:2000])
     rate = float(np.mean(err > sk.epsilon * math.sqrt(f2)))
-    assert rate <= sk.delta + 4 * math.sqrt(sk.delta / 2000)
+    limit = sk.delta + 4 * math.sqrt(sk.delta / 2000)
+    return [] if rate <= limit else [f"error past ε‖f‖₂ for {rate:.3f} of items > {limit:.3f}"]
+
+
+def test_keyed_countsketch_guarantee_holds_on_oblivious_zipf():
+    assert oblivious_guarantee_failures() == []
+
+
+def test_the_oblivious_check_fails_on_a_biased_keyed_sketch(monkeypatch):
+    """Estimates moved by twice the bound are reported."""
+    original = KeyedCountSketch._estimate_keys
+
+    def biased(self, keys, raw):
+        return original(self, keys, raw) + 2 * math.ceil(self.epsilon * math.sqrt(self.f2()))
+
+    monkeypatch.setattr(KeyedCountSketch, "_estimate_keys", biased)
+    assert oblivious_guarantee_failures() != []
 
 
 # ----------------------------------------------------------------------------- attack A1
@@ -184,18 +199,31 @@ def test_countsketch_known_seed_attack_breaks_plain(mode):
         assert res.success, res
 
 
+def targets_within_guarantee(make, plain_cls, mode: str, targets=range(20)) -> int:
+    """How many targets stay within the guarantee (error/guarantee ≤ 1) in the sketch ``make(t)``
+    when the colliders found for the public seed of ``plain_cls`` are inserted."""
+    ok = 0
+    for t in targets:
+        cols = collision_attack(plain_cls(2048, 5), target=t, mode=mode, rng=t).details["colliders"]
+        res = collision_attack(make(t), target=t, mode=mode, colliders=cols, rng=t)
+        ok += res.error_ratio <= 1.0
+    return ok
+
+
 @pytest.mark.parametrize("cls,mode", [(KeyedCountMin, "inflate"), (KeyedCountSketch, "inflate"),
                                       (KeyedCountSketch, "deflate")])
 def test_same_colliders_miss_a_keyed_sketch(cls, mode):
     # Robust side of T1a/T1b: the colliders found for the public seed, inserted into a keyed
-    # sketch, leave ≥ 19 of 20 targets within the guarantee (error/guarantee ≤ 1).
+    # sketch, leave ≥ 19 of 20 targets within the guarantee.
     plain_cls = CountMin if cls is KeyedCountMin else CountSketch
-    ok = 0
-    for t in range(20):
-        cols = collision_attack(plain_cls(2048, 5), target=t, mode=mode, rng=t).details["colliders"]
-        res = collision_attack(cls(2048, 5, key=bytes([t]) * 16), target=t, mode=mode, colliders=cols, rng=t)
-        ok += res.error_ratio <= 1.0
-    assert ok >= 19
+    assert targets_within_guarantee(lambda t: cls(2048, 5, key=bytes([t]) * 16), plain_cls, mode) >= 19
+
+
+@pytest.mark.parametrize("plain_cls,mode", [(CountMin, "inflate"), (CountSketch, "deflate")])
+def test_the_collider_check_fails_on_a_sketch_that_ignores_its_key(plain_cls, mode):
+    """A "keyed" sketch whose hash ignores the key is the plain sketch of the public seed: the
+    same check then counts no target within the guarantee."""
+    assert targets_within_guarantee(lambda t: plain_cls(2048, 5), plain_cls, mode, targets=range(5)) == 0
 
 
 @settings(max_examples=40, deadline=None)
