@@ -79,3 +79,19 @@ def test_thread_count_settings(monkeypatch):
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(sk.InvalidParameterError):
             sk.set_threads(bad)
+
+
+@pytest.mark.parametrize("parts", [2, 5])
+def test_dyadic_levels_in_parallel_are_bit_identical(parts, tiny_thresholds):
+    rng = np.random.default_rng(parts)
+    keys = rng.integers(0, 2**20, 4000)
+    weights = rng.integers(-3, 9, 4000)
+    make = lambda: sk.DyadicHeavyHitters(64, 3, universe_bits=20, level_bits=4, seed=5)  # noqa: E731
+    for w in (None, weights):
+        with sk.threads(1):
+            one = make()
+            one.update_batch(keys, w)
+        with sk.threads(parts):
+            many = make()
+            many.update_batch(keys, w)
+        assert many == one

@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import InvalidParameterError
 
-__all__ = ["get_threads", "set_threads", "threads", "split_update"]
+__all__ = ["get_threads", "set_threads", "threads", "split_update", "run_tasks"]
 
 MIN_KEYS_PER_THREAD = 1 << 17
 TABLE_PASSES = 4
@@ -136,3 +136,15 @@ def split_update(table: np.ndarray, n_keys: int, update: Callable[[np.ndarray, i
         f.result()
     for t in extra:
         table += t
+
+
+def run_tasks(tasks: list[Callable[[], None]], n_keys: int) -> None:
+    """Run independent tasks (each touching its own state, releasing the GIL) on the pool when
+    the batch of ``n_keys`` is large enough to pay for threads, else one after another."""
+    workers = min(get_threads(), len(tasks))
+    if workers <= 1 or n_keys < MIN_KEYS_PER_THREAD:
+        for task in tasks:
+            task()
+        return
+    for f in [_executor(workers).submit(task) for task in tasks]:
+        f.result()

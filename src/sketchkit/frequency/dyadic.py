@@ -29,6 +29,7 @@ sketch is linear: merging adds the tables and equals one pass over both streams 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -38,8 +39,10 @@ from .. import _ids as ids
 from .._base import INT32_MAX, Sketch, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, register
 from .._jit import njit
+from .._threads import run_tasks
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key, mapping_batch
+from . import _kernels as K
 from ._linear import check_totals, row_sums
 from ._query import FrequencySketch
 from ._summary import TopRow
@@ -50,7 +53,7 @@ DYADIC_DOMAIN = ids.DYADIC_DOMAIN
 _SIGN = np.int64(-(1 << 63))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_at(counts, idx, weights):
     unit = weights.shape[0] == 0
     for i in range(idx.shape[0]):
@@ -227,12 +230,19 @@ class DyadicHeavyHitters(FrequencySketch):
         w = np.empty(0, dtype=np.int64) if weights is None else weights
         total = int(w.sum()) if weights is not None else len(keys)
         abs_total = int(np.abs(w).sum()) if weights is not None else len(keys)
-        for j, lv in enumerate(self._levels):
+
+        def update_level(j: int) -> None:
+            # levels are independent tables: they run in parallel on large batches
+            lv = self._levels[j]
             prefix = (u >> np.uint64(self._universe_bits - self._bits(j))).astype(np.int64)
             if isinstance(lv, np.ndarray):
                 _add_at(lv, prefix, w)
             else:
-                lv._update_keys(prefix, True, weights, None)
+                K.cs_update(lv._table, lv._row_keys, prefix, True, lv._item_seed, w)
+
+        run_tasks([functools.partial(update_level, j) for j in range(self.n_levels)], len(keys))
+        for lv in self._levels:
+            if not isinstance(lv, np.ndarray):
                 lv._total += total
                 lv._abs_total += abs_total
 
