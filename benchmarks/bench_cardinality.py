@@ -81,7 +81,7 @@ def cpu_model() -> str:
 def interleaved(contenders: dict, n: int, reps: int) -> dict:
     """Median M items/s of each contender, repetitions interleaved."""
     times: dict = {k: [] for k in contenders}
-    for name, fn in contenders.items():  # warm-up (compilation, caches)
+    for fn in contenders.values():  # warm-up (compilation, caches)
         fn()
     for _ in range(reps):
         for name, fn in contenders.items():
@@ -300,7 +300,8 @@ def plot(rows: list[dict], path: Path) -> None:
             groups.setdefault(label + " (in memory)", []).append((r["mem_bytes"], r["rmse_pct"]))
     for label, pts in groups.items():
         pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label, linestyle="--" if "memory" in label else "-")
+        style = "--" if "memory" in label else "-"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label, linestyle=style)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("bytes")
@@ -367,7 +368,8 @@ def report(r: dict) -> str:
     ]
     for k, v in sorted(si.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {k} | {v:.1f} | {sk_i / v:.1f} |")
-    lines += ["", f"## Speed from a list[str] ({r['n_speed']:,} items)", "", "| contender | M/s | sketchkit × |", "|---|---|---|"]
+    lines += ["", f"## Speed from a list[str] ({r['n_speed']:,} items)", ""]
+    lines += ["| contender | M/s | sketchkit × |", "|---|---|---|"]
     for k, v in sorted(ss.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {k} | {v:.2f} | {sk_s / v:.1f} |")
     lines += ["", "## Merge (µs per merge, best of 5 batches)", "", "| operation | µs |", "|---|---|"]
