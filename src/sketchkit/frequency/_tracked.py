@@ -180,6 +180,33 @@ def _q_pop(qcount, qkey, qslot, qmeta):
 
 
 @njit(cache=True)
+def _select(a, k):
+    """The k-th smallest value of ``a`` (0-based; ``a`` is reordered): ``np.partition(a, k)[k]``
+    by Hoare's quickselect, written out because numba's ``np.partition`` took about 5 s of a
+    first run's compilation (the C copy in sketchkit._pack is the same loop)."""
+    lo, hi = 0, a.shape[0] - 1
+    while hi > lo:
+        x = a[lo + (hi - lo) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@njit(cache=True)
 def _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
     """Fill the queue with the ``L`` smallest live slots by ``(count, key)``: a few linear
     passes (selection, not sorting: the threshold level can hold most of the slots)."""
@@ -187,7 +214,7 @@ def _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
     vals = np.empty(size, dtype=np.int64)
     for s in range(size):
         vals[s] = counts[s]
-    thr = np.partition(vals, take - 1)[take - 1]
+    thr = _select(vals, take - 1)  # vals is only written after this (slot numbers)
     qmeta[_Q_N] = 0
     qmeta[_Q_VALID] = 1
     n_at = 0
@@ -202,7 +229,7 @@ def _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
     at_keys = np.empty(n_at, dtype=np.uint64)
     for j in range(n_at):
         at_keys[j] = keys[vals[j]]
-    last = np.partition(at_keys, room - 1)[room - 1] if room < n_at else at_keys.max()
+    last = _select(at_keys, room - 1) if room < n_at else at_keys.max()
     for j in range(n_at):
         s = vals[j]
         if keys[s] <= last:
