@@ -757,6 +757,12 @@ def main(argv: list[str] | None = None) -> int:
         res = json.loads(args.render.read_text())
         return report(res, doc, png)
 
+    # equal thread counts: every peer here runs on one thread, so sketchkit does too (its
+    # multi-threaded figures are measured apart: bench_threads.py, ratio_w1_vs_np_unique.py)
+    sketchkit.set_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     t_start = time.perf_counter()
 
     def log(msg: str) -> None:
