@@ -23,6 +23,7 @@ DYADIC_HEAVY_HITTERS = 5
 # robust (10-19)
 KEYED_COUNTSKETCH = 10
 KEYED_COUNTMIN = 11
+ROBUST_COUNTSKETCH = 12  # keyed CountSketch answering through a noisy median, with a query budget
 # learned (20-29)
 LEARNED_COUNTMIN = 20
 LEARNED_COUNTSKETCH = 21
