@@ -31,7 +31,7 @@ one process, on one platform, under one ``PYTHONHASHSEED`` answers identically i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -392,8 +392,73 @@ def _int_array(items: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(items, dtype=np.int64)
 
 
+class EncodedBatch(Sequence):
+    """A batch of str (or bytes) items held as their canonical encodings in one uint8 buffer
+    with n + 1 int64 offsets — an Arrow string column's own layout. The hash kernels read the
+    buffer directly; an item becomes a Python object only when asked for (``batch[i]``), as a
+    top-k summary does for the items it keeps."""
+
+    __slots__ = ("data", "offsets", "is_str")
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray, is_str: bool):
+        self.data, self.offsets, self.is_str = data, offsets, is_str
+
+    def __len__(self) -> int:
+        return self.offsets.shape[0] - 1
+
+    def __getitem__(self, i: Any) -> Any:
+        if not isinstance(i, (int, np.integer)):
+            raise TypeError("EncodedBatch takes integer indices")
+        raw = self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
+        return raw.decode("utf-8") if self.is_str else raw
+
+
+def _arrow_batch(items: Any) -> EncodedBatch | np.ndarray:
+    """An Arrow array or chunked array of strings/binary as an EncodedBatch (no Python object
+    per item), of integers as an int64 array; nulls and other types are refused."""
+    import pyarrow as pa
+
+    arr = items.combine_chunks() if isinstance(items, pa.ChunkedArray) else items
+    t = arr.type
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        if arr.null_count:
+            raise ItemTypeError(f"cannot sketch null items: the column has {arr.null_count} nulls")
+        return as_item_list(arr.to_numpy(zero_copy_only=False))
+    is_str = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+    if not (is_str or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)):
+        raise ItemTypeError(f"cannot sketch an Arrow column of type {t}: items must be int, str or bytes")
+    if arr.null_count:
+        raise ItemTypeError(f"cannot sketch null items: the column has {arr.null_count} nulls")
+    if pa.types.is_string_view(t) or pa.types.is_binary_view(t):
+        arr = arr.cast(pa.large_string() if is_str else pa.large_binary())
+    _, offsets_buf, data_buf = arr.buffers()
+    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if wide else np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = offsets.astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    return EncodedBatch(data, offsets, is_str)
+
+
+def _column_batch(items: Any) -> Any:
+    """A pandas Series/Index or an Arrow array as a batch, or None when ``items`` is neither.
+    Arrow-backed pandas strings are read through Arrow, without a Python object per item."""
+    module = type(items).__module__
+    if module.startswith("pyarrow"):
+        return _arrow_batch(items)
+    if module.startswith("pandas"):
+        values = getattr(items, "array", None)
+        if values is not None and hasattr(values, "__arrow_array__"):
+            import pyarrow as pa
+
+            return _arrow_batch(pa.array(values))
+        return as_item_list(items.to_numpy())
+    return None
+
+
 def int_list_array(batch: list) -> np.ndarray | None:
     """A list whose items are all ints as an int64 array (None for any other list)."""
+    if isinstance(batch, EncodedBatch):
+        return None
     if not isinstance(batch[0], _INT_TYPES) or not all(isinstance(x, _INT_TYPES) for x in batch):
         return None
     try:
@@ -432,6 +497,8 @@ def encoded_buffer(batch: list) -> tuple[np.ndarray, np.ndarray]:
     all-bytes list is packed by the compiled helper in one pass (or, without it, joined);
     anything else is encoded item by item, which also raises the precise error for a bad
     item."""
+    if isinstance(batch, EncodedBatch):
+        return batch.data, batch.offsets
     if _pack is not None and type(batch) is list:
         first = batch[0]
         packer = _pack.pack_str if isinstance(first, str) else _pack.pack_bytes if isinstance(first, bytes) else None
@@ -483,8 +550,11 @@ def as_item_list(items: Any) -> list | np.ndarray:
             f"update_batch takes a sequence of items, not a single {type(items).__name__}; "
             "use update() for one item"
         )
-    if isinstance(items, list):
+    if isinstance(items, (list, EncodedBatch)):
         return items
+    column = _column_batch(items)
+    if column is not None:
+        return column
     if isinstance(items, Iterable):
         return list(items)
     raise ItemTypeError(f"a batch of items must be an array or iterable, got {type(items).__name__}")
