@@ -199,3 +199,19 @@ def test_the_inner_product_check_fails_on_a_biased_estimate(monkeypatch):
 
     monkeypatch.setattr(sk.CountSketch, "inner_product", biased)
     assert any("inner product" in x for x in f2_and_inner_product_failures(_F2_A, _F2_B, seeds=range(3)))
+
+
+@pytest.mark.parametrize("make", [lambda: sk.CountSketch(4, 1), lambda: sk.CountSketch(1, 1), lambda: sk.CountMin(1, 1),
+                                  lambda: sk.DyadicHeavyHitters(1, 1, universe_bits=16)])
+def test_bounds_past_int64_saturate_instead_of_wrapping(make):
+    """A half-width past 2**63 (one huge weight in a tiny sketch): the bounds are clipped to
+    ±(2**63 − 1), which still bracket any count (|f| is at most the int64 total weight),
+    instead of raising OverflowError or wrapping to an upper bound below the estimate."""
+    s = make()
+    s.update(1, 1 << 62)
+    assert s.error_bound() > 2**63 / 4
+    lower, upper = s.lower_bound(1), s.upper_bound(1)
+    assert -(2**63 - 1) <= lower <= 1 << 62 <= upper <= 2**63 - 1
+    assert s.lower_bound_batch([1, 2]).tolist()[0] == lower and s.upper_bound_batch([1, 2]).tolist()[0] == upper
+    for row in getattr(s, "top", lambda: [])():
+        assert -(2**63 - 1) <= row.lower <= row.estimate <= row.upper <= 2**63 - 1

@@ -41,6 +41,7 @@ from .._base import check_probability
 from .._format import register
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
+from . import _bounds as B
 from . import _kernels as K
 from ._linear import LinearSketch
 from .countsketch import _w
@@ -164,7 +165,7 @@ class CountMin(LinearSketch):
         """``(max(0, estimate − εN), estimate)``: the upper bound is deterministic, the lower
         holds with probability ≥ 1 − δ per item."""
         est = self._estimate_keys(keys, raw)
-        return np.maximum(est - math.floor(self.error_bound()), 0), est
+        return np.maximum(B.minus(est, math.floor(self.error_bound())), 0), est
 
     def error_bound(self) -> float:
         """ε·N: the overestimate exceeds this with probability at most δ per item."""

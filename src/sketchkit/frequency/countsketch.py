@@ -48,6 +48,7 @@ from .._base import check_positive_int, check_probability
 from .._format import register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
+from . import _bounds as B
 from . import _kernels as K
 from ._linear import LinearSketch
 
@@ -128,7 +129,7 @@ class CountSketch(LinearSketch):
         """estimate ∓ error_bound(), rounded outwards (holds w.p. ≥ 1 − 2δ per item)."""
         est = self._estimate_keys(keys, raw)
         e = math.ceil(self.error_bound())
-        return est - e, est + e
+        return B.minus(est, e), B.plus(est, e)
 
     def guarantee(self) -> str:
         return f"|f̂−f| ≤ {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - self.delta:.4g} per item"

@@ -42,6 +42,7 @@ from .._jit import njit
 from .._threads import run_tasks
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, as_item_list, derive_key, mapping_batch
+from . import _bounds as B
 from . import _kernels as K
 from ._linear import check_totals, row_sums
 from ._query import FrequencySketch
@@ -265,7 +266,7 @@ class DyadicHeavyHitters(FrequencySketch):
     def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
         est = self._estimate_keys(keys, raw)
         e = math.ceil(self.error_bound())
-        return est - e, est + e
+        return B.minus(est, e), B.plus(est, e)
 
     def guarantee(self) -> str:
         return f"|f̂−f| ≤ {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - self.delta:.4g} per key"
@@ -305,7 +306,9 @@ class DyadicHeavyHitters(FrequencySketch):
         u = frontier[order].astype(np.uint64)
         keys = (u ^ np.uint64(1 << 63)).view(np.int64) if self._universe_bits == 64 else u.view(np.int64)
         e = math.ceil(self.error_bound())
-        return [TopRow(int(x), int(v), int(v) - e, int(v) + e) for x, v in zip(keys.tolist(), est[order].tolist())]
+        est = est[order]
+        return [TopRow(int(x), int(v), int(lo), int(hi))
+                for x, v, lo, hi in zip(keys.tolist(), est.tolist(), B.minus(est, e).tolist(), B.plus(est, e).tolist())]
 
     # ------------------------------------------------------------------ merge, copy
     def _merge_state(self, other: Any) -> None:

@@ -49,10 +49,11 @@ from typing import Any
 import numpy as np
 
 from .. import _ids as ids
-from .._base import INT64_MAX, check_positive_int, parse_memory
+from .._base import check_positive_int, parse_memory
 from .._format import Reader, register
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
+from . import _bounds as B
 from . import _kernels as K
 from . import _tracked as T
 from ._summary import TYPICAL_ITEM_BYTES, TopRow, TrackedSummary, planned_nbytes
@@ -61,17 +62,6 @@ from .countsketch import CountSketch, _w
 FAMILY = ids.HEAVY_HITTERS
 # Per tracked item beyond its slot: 0 for ints (recovered from their hashes); a str or bytes
 # item costs a reference (8) plus its encoding. The default suits short tokens.
-
-
-def _minus_at_least_zero(values: np.ndarray, e: int) -> np.ndarray:
-    """max(values − e, 0) for int64 ``values`` and 0 ≤ e ≤ 2**63 − 1, without overflow."""
-    return np.where(values > e, values - np.minimum(values, e), 0)
-
-
-def _plus_saturating(values: np.ndarray, e: int) -> np.ndarray:
-    """min(values + e, 2**63 − 1) for int64 ``values`` and 0 ≤ e ≤ 2**63 − 1: a true count is
-    at most the total weight, itself an int64, so the cap keeps every upper bound valid."""
-    return np.minimum(values, INT64_MAX - e) + e
 
 
 def admission_rank(depth: int) -> int:
@@ -204,12 +194,12 @@ class HeavyHitters(TrackedSummary):
         slots = self._slots_of_keys(keys, raw)
         st = self._state
         s = np.maximum(slots, 0)
-        e = self._error_int()
+        e = math.ceil(self._cs.error_bound())
         # int64 before any arithmetic: counts may be int32 while count + e is not
         counts, base = st["counts"][s].astype(np.int64), st["errors"][s].astype(np.int64)
         est = np.asarray(self._cs._estimate_keys(keys, raw), dtype=np.int64)
-        lower = np.where(slots >= 0, counts - base + _minus_at_least_zero(base, e), _minus_at_least_zero(est, e))
-        upper = _plus_saturating(np.where(slots >= 0, counts, est), e)
+        lower = np.maximum(B.minus(np.where(slots >= 0, base, est), e), 0) + np.where(slots >= 0, counts - base, 0)
+        upper = B.plus(np.where(slots >= 0, counts, est), e)
         return lower, upper
 
     def guarantee(self) -> str:
@@ -220,13 +210,8 @@ class HeavyHitters(TrackedSummary):
         ``lower >= exact`` deterministically, both bounds hold w.p. ≥ 1 − 2δ."""
         _, counts, errors, _ = self._live()
         counts, errors = counts.astype(np.int64), errors.astype(np.int64)
-        e = self._error_int()
-        return self._rows(k, counts - errors + _minus_at_least_zero(errors, e), _plus_saturating(counts, e))
-
-    def _error_int(self) -> int:
-        """``ceil(error_bound())`` as an int in [0, 2**63 - 1]: no count exceeds the total
-        weight (an int64), so a larger half-width would not change any bound."""
-        return min(math.ceil(self._cs.error_bound()), INT64_MAX)
+        e = math.ceil(self._cs.error_bound())
+        return self._rows(k, counts - errors + np.maximum(B.minus(errors, e), 0), B.plus(counts, e))
 
     # ------------------------------------------------------------------ merge
     def _absent_value(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
