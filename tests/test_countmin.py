@@ -203,3 +203,15 @@ def test_a_tracker_adds_a_mappings_counts():
     got.update_batch({"a": 5, "b": 1})
     want.update_batch(["a", "b"], [5, 1])
     assert [s.to_bytes() for s in got._feeds] == [s.to_bytes() for s in want._feeds]
+
+
+@pytest.mark.parametrize("make", _EVERY_FREQUENCY_SKETCH)
+def test_an_empty_batch_with_an_empty_weight_list_is_a_no_op(make):
+    """update_batch([], []) is the loop of no updates (an empty list has no dtype to refuse)."""
+    s = make()
+    before = s.to_bytes()
+    s.update_batch([], [])
+    s.update_batch(np.array([], dtype=np.int64), ())
+    assert s.to_bytes() == before
+    with pytest.raises(sk.ItemTypeError, match="integers"):
+        s.update_batch([], np.array([], dtype=np.float64))  # an explicit float array stays refused

@@ -89,6 +89,8 @@ def as_weights(weights: Any, n: int) -> tuple[np.ndarray | None, int, int]:
         arr = np.full(n, w, dtype=np.int64)
         return arr, w * n, abs(w) * n
     arr = np.asarray(weights)
+    if arr.size == 0 and not isinstance(weights, np.ndarray):
+        arr = arr.astype(np.int64)  # an empty list or tuple: numpy would call it float64
     if arr.dtype == object:
         if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr.ravel()):
             raise ItemTypeError("weights must be integers")
