@@ -1,6 +1,7 @@
 """Quantile sketches: :class:`KLL` (additive rank error, any ordered data) and :class:`DDSketch`
 (relative value error, for tails such as p99.9 latency). See docs/quantiles.md."""
 
+from .ddsketch import DDSketch
 from .kll import KLL
 
-__all__ = ["KLL"]
+__all__ = ["KLL", "DDSketch"]
