@@ -27,6 +27,7 @@ from .errors import (
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from ._threads import get_threads, set_threads, threads
     from .cardinality import Distinct, ThetaSketch
+    from .quantiles import KLL, DDSketch
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
     from .similarity import FastSimilaritySketch, MinHash, MinHashLSH, OnePermMinHash, Shingling
@@ -49,6 +50,8 @@ _LAZY = {
     "Shingling": ".similarity",
     "Distinct": ".cardinality",
     "ThetaSketch": ".cardinality",
+    "KLL": ".quantiles",
+    "DDSketch": ".quantiles",
     "get_threads": "._threads",
     "set_threads": "._threads",
     "threads": "._threads",
@@ -89,6 +92,8 @@ __all__ = [
     "Shingling",
     "Distinct",
     "ThetaSketch",
+    "KLL",
+    "DDSketch",
     "DEFAULT_SEED",
     "from_bytes",
     "get_threads",
