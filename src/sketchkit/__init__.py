@@ -27,9 +27,9 @@ from .errors import (
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from ._threads import get_threads, set_threads, threads
     from .cardinality import Distinct, ThetaSketch
-    from .quantiles import KLL, DDSketch
     from .frequency import CountMin, CountSketch, DyadicHeavyHitters, HeavyHitters, SpaceSaving, TopRow
     from .hashing import DEFAULT_SEED
+    from .quantiles import KLL, DDSketch
     from .similarity import FastSimilaritySketch, MinHash, MinHashLSH, OnePermMinHash, Shingling
 
 __version__ = "0.1.0"
