@@ -7,7 +7,8 @@ Three ways in, each taking any sketchkit sketch as a template (its class, shape 
   :func:`sketch_groupby` / :func:`sketch_aggregation` for one sketch per group;
 * :func:`sketch_text_files`, :func:`sketch_csv`, :func:`sketch_parquet` to read files by glob,
   each task streaming its share in bounded batches;
-* :func:`merge_sketches` for a bag of sketches built elsewhere.
+* :func:`merge_sketches` for a bag of sketches built elsewhere;
+* :func:`distinct_count`: a :class:`~sketchkit.cardinality.Distinct` of an array, bag or column.
 
 :func:`dask_client` runs any of them on a fresh local cluster (:func:`local_cluster`, configured
 by ``LOCAL_CLUSTER_CONFIG``, its workers warmed by :func:`warm_workers`) or on a running one.
@@ -27,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("sketchkit.distributed needs dask: pip install 'sketchkit[dask]'") from exc
 
 from ._partials import STREAM_BATCH
+from .cardinality import distinct_count
 from .cluster import LOCAL_CLUSTER_CONFIG, WarmSketchkit, dask_client, local_cluster, warm_workers
 from .collections import merge_sketches, sketch_array, sketch_bag, sketch_column
 from .files import sketch_csv, sketch_parquet, sketch_text_files
@@ -37,6 +39,7 @@ __all__ = [
     "STREAM_BATCH",
     "WarmSketchkit",
     "dask_client",
+    "distinct_count",
     "local_cluster",
     "merge_sketches",
     "sketch_aggregation",
