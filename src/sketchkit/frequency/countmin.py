@@ -4,24 +4,11 @@ conservative update (Estan & Varghese, SIGCOMM 2002).
 Each of ``depth`` rows hashes an item to one of ``width`` counters and adds the weight; the
 estimate is the minimum over rows.
 
-**Guarantee** (what ``tests/test_countmin_stats.py`` checks). Let :math:`f` be the net counts,
-:math:`N = \lVert f\rVert_1` and :math:`\varepsilon = e/w`. When every net count is
-non-negative (insertion-only or strict turnstile streams):
-
-* deterministically, :math:`f(x) \le \hat f(x)` — the estimate never underestimates, so
-  :meth:`CountMin.upper_bound` is the estimate itself;
-* for every item, :math:`\Pr[\hat f(x) > f(x) + \varepsilon N] \le \delta = e^{-d}` (Markov per
-  row: the excess in a row has mean at most :math:`N/w`; the minimum fails only if every row
-  does), so :meth:`CountMin.lower_bound` is :math:`\max(0, \hat f(x) - \varepsilon N)`.
-
-:meth:`CountMin.from_error` uses :math:`w = \lceil e/\varepsilon\rceil`,
-:math:`d = \lceil \ln(1/\delta)\rceil`. Negative weights are accepted (turnstile) but if some
-net count goes negative both bounds lose their meaning; use :class:`CountSketch` there.
-
-With ``conservative=True`` a counter is raised only as far as the new minimum requires. The
-estimate is still an upper bound and never worse than plain Count-Min on the same stream, but
-updates must be non-negative and merging two conservative sketches (adding tables) gives valid
-upper bounds that are looser than one pass over both streams.
+With ``conservative=True`` a counter is raised only as far as the new minimum requires;
+updates must be non-negative, and merging two conservative sketches (adding tables) gives
+valid but looser estimates than one pass over both streams. :meth:`CountMin.from_error` uses
+:math:`w = \lceil e/\varepsilon\rceil`, :math:`d = \lceil \ln(1/\delta)\rceil`. The guarantee is
+stated once, in the :class:`CountMin` docstring.
 
 >>> cm = CountMin(width=272, depth=5, seed=3)
 >>> cm.update_batch(["a", "b", "a"])
@@ -51,7 +38,29 @@ FLAG_CONSERVATIVE = 1
 
 
 class CountMin(LinearSketch):
-    """Count-Min sketch: never underestimates (for non-negative net counts).
+    r"""Count-Min sketch: never underestimates (for non-negative net counts).
+
+    **Guarantee.** Write :math:`f` for the net counts, :math:`\varepsilon = e/w` and
+    :math:`\delta = e^{-d}` (``epsilon``, ``delta``), and :math:`N` for the total absolute
+    weight :math:`\sum|w_i|` (``error_bound() / epsilon``; it equals :math:`\lVert f\rVert_1` when
+    no weight is negative and exceeds it otherwise). When every net count is non-negative
+    (insertion-only or strict turnstile streams), for every item :math:`x`:
+
+    * :math:`f(x) \le \hat f(x)` always, so ``upper_bound`` is the estimate itself;
+    * :math:`\Pr[\hat f(x) > f(x) + \varepsilon N] \le \delta` over the seed, so ``lower_bound``
+      :math:`= \max(0, \hat f(x) - \lfloor\varepsilon N\rfloor)` is at most :math:`f(x)` with
+      probability at least :math:`1 - \delta` (Markov per row: a row's excess over
+      :math:`f(x)` has mean at most :math:`\lVert f\rVert_1/w \le N/w`; the minimum fails only
+      if every row does).
+
+    With ``conservative=True`` (non-negative weights only) both statements hold and no
+    estimate exceeds plain Count-Min's on the same stream and seed. If some net count is
+    negative neither bound means anything: use :class:`CountSketch` there.
+
+    Checked by ``tests/test_countmin.py``: ``test_never_underestimates`` (first statement, any
+    stream), ``test_overestimate_exceeds_eps_n_at_most_delta_of_the_time`` (both, over items and
+    seeds, through ``count_min_guarantee_failures``) and
+    ``test_conservative_update_is_tighter_but_still_an_upper_bound``.
 
     Parameters
     ----------
