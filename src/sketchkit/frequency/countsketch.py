@@ -4,28 +4,13 @@ Each of ``depth`` rows hashes an item to one of ``width`` counters and adds ``si
 the estimate is the median over rows of ``sign * counter``. Weights may be negative
 (turnstile streams).
 
-**Guarantee** (what ``tests/test_countsketch_stats.py`` checks). Write :math:`f` for the vector
-of net counts and :math:`\varepsilon = 2/\sqrt{w}`. For every item :math:`x`, over the choice of
-seed,
-
-.. math:: \Pr\big[\,|\hat f(x) - f(x)| > \varepsilon \lVert f \rVert_2\,\big] \le \delta(d),
-
-with :math:`\delta(d) = \Pr[\mathrm{Bin}(d, 1/4) \ge (d+1)/2]`. Why: one row errs by more than
-:math:`\varepsilon\lVert f\rVert_2` with probability at most :math:`1/(w\varepsilon^2) = 1/4`
-(Chebyshev; the row estimate is unbiased with variance at most :math:`\lVert f\rVert_2^2/w`),
-and the median errs only if at least half the rows do. The error has no preferred direction.
-:meth:`CountSketch.from_error` picks :math:`w = \lceil 4/\varepsilon^2\rceil` and the smallest odd
-:math:`d` with :math:`\delta(d) \le \delta`; e.g. ``from_error(0.05, 0.01)`` is 1600 × 19.
-
-``f2()`` and ``inner_product()`` (the AMS estimate, median over rows of the row dot products)
-satisfy :math:`|\hat F_2 - F_2| \le \sqrt2\,\varepsilon F_2` and
-:math:`|\widehat{\langle f,g\rangle} - \langle f,g\rangle| \le \sqrt2\,\varepsilon \lVert f\rVert_2\lVert g\rVert_2`
-with probability :math:`1-\delta(d)` (per-row variance :math:`\le 2\lVert f\rVert_2^2\lVert g\rVert_2^2/w`).
-
-``lower_bound``/``upper_bound`` are ``estimate ∓ ε·sqrt(F2_hi)`` where
-``F2_hi = f2() / (1 - sqrt(2)·ε)`` upper-bounds :math:`F_2` with probability :math:`1-\delta`;
-together they bracket the true count with probability at least :math:`1 - 2\delta(d)` per item
-(for width ≥ 32, where :math:`\sqrt2\varepsilon \le 1/2`).
+The row estimate is unbiased with variance at most :math:`\lVert f\rVert_2^2/w`, so one row
+errs by more than :math:`\varepsilon\lVert f\rVert_2` with probability at most
+:math:`1/(w\varepsilon^2) = 1/4` (Chebyshev, :math:`\varepsilon = 2/\sqrt w`), and the median
+errs only if at least half the rows do. :meth:`CountSketch.from_error` picks
+:math:`w = \lceil 4/\varepsilon^2\rceil` and the smallest odd :math:`d` whose median fails with
+probability at most :math:`\delta`; e.g. ``from_error(0.05, 0.01)`` is 1600 × 19. The guarantee
+is stated once, in the :class:`CountSketch` docstring.
 
 >>> from collections import Counter
 >>> words = "the cat and the hat and the bat".split()
@@ -72,7 +57,28 @@ def depth_for(delta: float, p: float = ROW_FAILURE) -> int:
 
 
 class CountSketch(LinearSketch):
-    """CountSketch for point queries, F2 and inner products on turnstile streams.
+    r"""CountSketch for point queries, F2 and inner products on turnstile streams.
+
+    **Guarantee.** Write :math:`f` for the vector of net counts (any signs),
+    :math:`\varepsilon = 2/\sqrt{w}` and :math:`\delta = \Pr[\mathrm{Bin}(d, 1/4) \ge (d+1)/2]`
+    (``epsilon``, ``delta``). Over the choice of seed:
+
+    * for every item :math:`x`, :math:`\Pr\big[|\hat f(x) - f(x)| > \varepsilon\lVert f\rVert_2\big]
+      \le \delta`, and :math:`\hat f(x)` is unbiased;
+    * ``lower_bound``/``upper_bound`` :math:`= \hat f(x) \mp \lceil E\rceil` with
+      :math:`E` = ``error_bound()`` :math:`= \varepsilon\sqrt{\hat F_2/(1 - \sqrt2\varepsilon)}`
+      bracket :math:`f(x)` with probability at least :math:`1 - 2\delta` per item (for
+      :math:`w \ge 32`, where :math:`\sqrt2\varepsilon \le 1/2`; clipped to
+      :math:`\pm(2^{63}-1)`, which no count exceeds);
+    * ``f2()`` and ``inner_product()`` (median over rows of the row dot products) satisfy
+      :math:`|\hat F_2 - F_2| \le \sqrt2\,\varepsilon F_2` and
+      :math:`|\widehat{\langle f,g\rangle} - \langle f,g\rangle| \le \sqrt2\,\varepsilon
+      \lVert f\rVert_2\lVert g\rVert_2`, each with probability at least :math:`1 - \delta`.
+
+    Checked by ``tests/test_countsketch.py``: ``test_point_query_guarantee_holds_over_seeds``
+    (``point_query_failures``), ``test_bounds_bracket_the_truth_at_the_stated_rate``
+    (``bracket_failures``) and ``test_f2_and_inner_product_guarantees``, each beside a test
+    showing its check fails on a broken sketch.
 
     Parameters
     ----------
