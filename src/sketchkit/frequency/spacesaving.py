@@ -6,20 +6,11 @@ added to its count; an untracked one takes a free slot, or replaces the item wit
 count ``c_min`` and starts at ``c_min + w`` with error ``c_min``. Insertion-only: weights must
 be non-negative.
 
-**Guarantee** (deterministic; what ``tests/test_spacesaving.py`` checks). With :math:`N` the
-total weight and :math:`m` the capacity, for every item :math:`x`:
-
-* tracked: ``count - error <= f(x) <= count`` (``lower`` and ``upper``; the estimate is
-  ``count``, which never underestimates);
-* untracked: ``0 <= f(x) <= floor``, where ``floor`` (the largest count ever evicted, or
-  carried by a merge) is at most :math:`N/m`; :meth:`SpaceSaving.estimate` returns 0;
-* hence every item with :math:`f(x) > N/m` is tracked, and ``top(k)`` holds every item whose
-  true count exceeds the k-th reported count's ``upper`` ... and none whose ``upper`` is
-  below it.
+The guarantee is stated once, in the :class:`SpaceSaving` docstring.
 
 Merging sums counts and errors over the union of items, counting an item a side does not
 track at that side's ``floor``, then keeps the ``capacity`` largest (ties by item hash). The
-bounds above still hold after any tree of merges (with :math:`N` the merged total), but a
+guarantee still holds after any tree of merges (with :math:`N` the merged total), but a
 merged summary is not bit-identical to one pass over both streams, and a merged top-k can miss
 an item that no single part saw as heavy; merging is commutative and exact whenever no
 summary ever filled up. Items are identified by their 64-bit hash (a collision between two
@@ -55,7 +46,24 @@ FAMILY = ids.SPACESAVING
 
 
 class SpaceSaving(TrackedSummary):
-    """Counter-based top-k summary with deterministic bounds (insertion-only)."""
+    r"""Counter-based top-k summary with deterministic bounds (insertion-only).
+
+    **Guarantee** (deterministic, after any stream and any tree of merges). With :math:`N` the
+    total weight, :math:`m` the capacity and ``floor`` the largest count evicted or carried by
+    a merge (0 until the summary fills), for every item :math:`x`:
+
+    * ``floor`` :math:`\le N/m`;
+    * ``lower_bound(x)`` :math:`\le f(x) \le` ``upper_bound(x)``: ``count − error`` and ``count``
+      for a tracked item (``estimate`` is ``count``), ``0`` and ``floor`` for an untracked one
+      (``estimate`` is 0); the same ``lower``/``upper`` in every ``top`` row, where
+      ``upper − lower`` :math:`\le` ``floor``;
+    * hence every item with :math:`f(x) >` ``floor`` (in particular :math:`f(x) > N/m`) is tracked.
+
+    Checked by ``tests/test_spacesaving.py`` through ``bounds_failures``:
+    ``test_bounds_hold_on_any_stream``, ``test_bounds_hold_under_any_merge_tree`` and
+    ``test_heavy_items_of_a_zipf_stream_are_found_with_tight_bounds``, beside tests showing the
+    check fails on broken summaries.
+    """
 
     __slots__ = ()
     _family = FAMILY
