@@ -7,32 +7,25 @@ which a light item colliding with heavy ones in a bare majority of rows can also
 joins the candidate set of ``capacity`` items, evicting the smallest. From then on its
 weight is counted **exactly**, and only there: a candidate's count is ``base + exact``, where
 ``exact`` is its weight since admission and ``base`` the sketch's estimate (clipped at 0) of
-its count before admission; an evicted candidate's ``exact`` goes back into the sketch. So the
-sketch holds the stream minus the candidates' exact parts: the heaviest items stop adding
-collision noise to everyone else's estimates (W1 top-100 recall at 16 KiB: 0.90 → 0.97 when
-this came in). Ranking by ``base + exact`` instead of by a fresh median keeps the sketch noise
-of a heavy item to the small amount present when it was admitted — what gives counter-based
-recall at sketch memory. Insertion-only (weights ≥ 0); for turnstile streams over integer
-keys use :class:`DyadicHeavyHitters`.
+its count before admission; an evicted candidate's ``exact`` goes back into the sketch. The
+sketch thus holds the stream minus the candidates' exact parts, and the heaviest items add no
+collision noise to everyone else's estimates (on 10⁷ Zipf(1.1) int keys at 16 KiB this lifts
+top-100 recall from 0.90 to 0.97; docs/BENCHMARKS.md). Ranking by ``base + exact`` instead of
+by a fresh median keeps the sketch noise of a heavy item to the small amount present when it
+was admitted — what gives counter-based recall at sketch memory. Insertion-only
+(weights ≥ 0); for turnstile streams over integer keys use :class:`DyadicHeavyHitters`.
 
-**Guarantee** (what ``tests/test_heavy.py`` checks). Let ``E = cs.error_bound()`` (the
-CountSketch half-width ε·sqrt(F2_hi), ε = 2/√width, over the vector the sketch holds, whose
-untracked coordinates are the untracked items' whole counts). For a candidate:
-
-* deterministically ``exact <= f(x)`` — so ``lower >= exact`` always;
-* with probability at least ``1 − 2δ`` (δ of the CountSketch),
-  ``lower = exact + max(0, base − E) <= f(x) <= base + exact + E = upper``,
-  because ``f`` before admission was within E of ``base`` then, and F2 only grows.
-
-For an untracked item, ``estimate``/``lower``/``upper`` are the CountSketch's. Which items
-end up as candidates has no worst-case guarantee beyond the CountSketch's: recall is measured
-(docs/BENCHMARKS.md). ``from_memory``'s defaults, depth 11 and 2·k candidates, were chosen
-from a sweep at 16 and 64 KiB on W1 and W2 (depth 3–11, 1.1·k–4·k candidates): top-100 recall
-1.00 at 16 KiB on both, where 1.1·k candidates gave 0.98 / 0.97.
+The guarantee is stated once, in the :class:`HeavyHitters` docstring. Which items end up as
+candidates has no worst-case guarantee beyond the CountSketch's: recall is measured
+(docs/BENCHMARKS.md). ``from_memory``'s defaults, depth 11 and 2·k candidates, come from a
+sweep at 16 and 64 KiB over depths 3–11 and 1.1·k–4·k candidates on 10⁷ Zipf(1.1) int keys and
+on 2·10⁶ tokens of Python's standard-library source (the benchmark workloads of
+docs/BENCHMARKS.md): they reached top-100
+recall 1.00 at 16 KiB on both, where 1.1·k candidates gave 0.98 and 0.97.
 
 Merging adds the CountSketches and unites the candidates: ``base`` and ``exact`` add, and a
 side that does not track an item contributes its CountSketch estimate to ``base``; the
-``capacity`` largest are kept. The bounds still hold; the result is commutative but not
+``capacity`` largest are kept. The guarantee still holds; the result is commutative but not
 bit-identical to one pass.
 
 >>> hh = HeavyHitters(width=256, depth=5, capacity=4, seed=1)
@@ -68,13 +61,31 @@ def admission_rank(depth: int) -> int:
     """Order statistic (0-based, ascending) of an untracked item's row estimates that must
     beat the smallest candidate for the item to be admitted: the lower quartile. With the
     median instead, light items whose median is inflated by heavy collisions in a bare
-    majority of rows crowd out real heavy hitters (W1, 10⁷ Zipf(1.1) keys, width 1024: top-100
+    majority of rows crowd out real heavy hitters (10⁷ Zipf(1.1) int keys, width 1024: top-100
     recall 0.73 with the median, 0.95 one rank lower)."""
     return depth // 4
 
 
 class HeavyHitters(TrackedSummary):
     """CountSketch-backed top-k with exact counting after admission (insertion-only).
+
+    **Guarantee.** Let ``E = ceil(error_bound())``, the half-width of the inner
+    :class:`~sketchkit.CountSketch` (its ε = 2/√width and δ) over the vector it holds: the
+    stream minus the candidates' exact parts, whose untracked coordinates are the untracked
+    items' whole counts. A candidate's count is ``base + exact`` (``exact`` = its weight since
+    admission, ``base`` = the sketch's estimate, clipped at 0, of its count before). Then:
+
+    * deterministically ``exact <= f(x)``, so a candidate's ``lower >= exact`` always;
+    * for a candidate, ``lower = exact + max(0, base − E) <= f(x) <= base + exact + E = upper``
+      with probability at least ``1 − 2δ`` (``f`` before admission was within E of ``base``
+      then, and the held F2 only grows); for an untracked item ``estimate``/``lower``/``upper``
+      are the CountSketch's (lower clipped at 0). ``top`` reports candidates by ``base + exact``
+      with these bounds; upper bounds are capped at 2**63 − 1, which no count exceeds.
+
+    Checked by ``tests/test_heavy.py``: ``test_candidates_count_exactly_after_admission`` and
+    ``test_exact_part_is_a_lower_bound_on_any_stream`` (first statement),
+    ``test_recall_and_bounds_on_a_zipf_stream`` and ``test_merged_heavy_hitters_keep_their_bounds``
+    (second, through ``top_failures``, beside tests showing that check fails on broken sketches).
 
     Parameters
     ----------
