@@ -8,7 +8,8 @@ Three ways in, each taking any sketchkit sketch as a template (its class, shape 
 * :func:`sketch_text_files`, :func:`sketch_csv`, :func:`sketch_parquet` to read files by glob,
   each task streaming its share in bounded batches;
 * :func:`merge_sketches` for a bag of sketches built elsewhere;
-* :func:`distinct_count`: a :class:`~sketchkit.cardinality.Distinct` of an array, bag or column.
+* :func:`distinct_count`: a :class:`~sketchkit.cardinality.Distinct` of an array, bag or column;
+* :func:`dedup_column`: near-duplicate clusters of a text column, equal to one process's.
 
 :func:`dask_client` runs any of them on a fresh local cluster (:func:`local_cluster`, configured
 by ``LOCAL_CLUSTER_CONFIG``, its workers warmed by :func:`warm_workers`) or on a running one.
@@ -33,12 +34,14 @@ from .cluster import LOCAL_CLUSTER_CONFIG, WarmSketchkit, dask_client, local_clu
 from .collections import merge_sketches, sketch_array, sketch_bag, sketch_column
 from .files import sketch_csv, sketch_parquet, sketch_text_files
 from .groupby import sketch_aggregation, sketch_groupby
+from .similarity import dedup_column
 
 __all__ = [
     "LOCAL_CLUSTER_CONFIG",
     "STREAM_BATCH",
     "WarmSketchkit",
     "dask_client",
+    "dedup_column",
     "distinct_count",
     "local_cluster",
     "merge_sketches",
