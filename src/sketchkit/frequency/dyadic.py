@@ -9,16 +9,8 @@ counter arrays, the others CountSketches with seeds derived from the sketch seed
 2, index j). Every update touches every level, deletions included, and no key is stored:
 ``top(k)`` walks down from the root keeping the ``beam`` heaviest prefixes per level.
 
-**Guarantee** (what ``tests/test_heavy.py`` checks). Each level is a CountSketch with the
-guarantee of :class:`~sketchkit.CountSketch` on the prefix counts. In a *strict turnstile*
-stream (every net count ≥ 0) a key's ancestors are at least as heavy as the key, so a key
-whose count exceeds the ``beam``-th largest prefix count at every level by more than twice that
-level's error bound is found, with probability ≥ 1 − 2δ per level. ``top`` reports the leaf
-estimate as the smallest level estimate along the key's path (in a strict turnstile stream
-every ancestor's count is at least the key's, so each level's estimate is ≥ f(x) − E and the
-leaf's ≤ f(x) + E), with ``lower``/``upper`` = estimate ∓ the leaf ``error_bound()`` E (each
-bracketing the truth w.p. ≥ 1 − 2δ per level). Keys with negative net counts are never reported. The
-sketch is linear: merging adds the tables and equals one pass over both streams exactly.
+The guarantee is stated once, in the :class:`DyadicHeavyHitters` docstring. The sketch is
+linear: merging adds the tables and equals one pass over both streams exactly.
 
 >>> d = DyadicHeavyHitters(width=512, depth=5, universe_bits=16, seed=2)
 >>> d.update_batch([7] * 40 + [9] * 25 + list(range(100, 140)))
@@ -63,6 +55,24 @@ def _add_at(counts, idx, weights):
 
 class DyadicHeavyHitters(FrequencySketch):
     """Heavy hitters of integer keys under insertions and deletions, storing no key.
+
+    **Guarantee.** Each CountSketch level has the guarantee of :class:`~sketchkit.CountSketch`
+    on the prefix counts of its level (ε = 2/√width, δ its median failure probability); exact
+    levels are exact. Let ``E = ceil(error_bound())``, the leaf level's half-width. In a *strict
+    turnstile* stream (every net count ≥ 0):
+
+    * ``top(k)`` finds every key whose net count exceeds the ``beam``-th largest prefix count
+      at every level by more than 2E, and reports no key whose count is more than 2E below the
+      k-th largest, with probability ≥ 1 − 2δ per level;
+    * each row's ``estimate`` is the smallest level estimate along the key's path (every
+      ancestor's count is at least the key's), and ``lower``/``upper`` = estimate ∓ E (clipped
+      to ±(2**63 − 1)) bracket the net count with probability ≥ 1 − 2δ per level; so do
+      ``lower_bound``/``upper_bound`` around the leaf estimate. Keys with negative net counts
+      are never reported.
+
+    Checked by ``tests/test_heavy.py``: ``test_dyadic_finds_net_heavy_hitters_after_deletions``
+    (through ``dyadic_failures``, beside tests showing that check fails on broken sketches) and
+    ``test_dyadic_is_linear_and_handles_negative_keys``.
 
     Parameters
     ----------

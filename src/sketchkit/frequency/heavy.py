@@ -20,8 +20,8 @@ candidates has no worst-case guarantee beyond the CountSketch's: recall is measu
 (docs/BENCHMARKS.md). ``from_memory``'s defaults, depth 11 and 2·k candidates, come from a
 sweep at 16 and 64 KiB over depths 3–11 and 1.1·k–4·k candidates on 10⁷ Zipf(1.1) int keys and
 on 2·10⁶ tokens of Python's standard-library source (the benchmark workloads of
-docs/BENCHMARKS.md): they reached top-100
-recall 1.00 at 16 KiB on both, where 1.1·k candidates gave 0.98 and 0.97.
+docs/BENCHMARKS.md): they reached top-100 recall 1.00 at 16 KiB on both, where 1.1·k
+candidates gave 0.98 and 0.97.
 
 Merging adds the CountSketches and unites the candidates: ``base`` and ``exact`` add, and a
 side that does not track an item contributes its CountSketch estimate to ``base``; the
