@@ -9,10 +9,11 @@ The keyed variants hash each item with SipHash-2-4 under a secret 128-bit key dr
 operating system's entropy source (``os.urandom``), then place it exactly as the plain sketch
 does (multiply-add-shift rows, the same compiled table kernels). Without the key the item
 hashes are pseudorandom, so inputs chosen without it are *oblivious* and the plain sketch's
-guarantee holds unchanged (:class:`~sketchkit.CountSketch`: :math:`|\hat f(x) - f(x)| \le
-\varepsilon\lVert f\rVert_2` w.p. :math:`1-\delta(d)`, :math:`\varepsilon = 2/\sqrt w`;
-:class:`~sketchkit.CountMin`: :math:`f(x) \le \hat f(x) \le f(x) + (e/w)\lVert f\rVert_1`
-w.p. :math:`1 - e^{-d}`), whatever the attacker knows about the code.
+guarantee (stated in the :class:`~sketchkit.CountSketch` and :class:`~sketchkit.CountMin`
+class docstrings) holds unchanged, whatever the attacker knows about the code; the
+keyed sketches are checked against it in ``tests/test_robust_keyed.py``
+(``test_keyed_countsketch_guarantee_holds_on_oblivious_zipf``,
+``test_same_colliders_miss_a_keyed_sketch``).
 
 **What it does not protect against.** An attacker who *sees answers* can still adapt to them
 (Cohen et al., ICML 2022; Hardt & Woodruff, STOC 2013): a key hides the hash, not the
