@@ -62,7 +62,8 @@ leading_zeros = _LeadingZeros()
 
 
 def ready() -> None:
-    """Kept for callers that want numba loaded up front; the kernels no longer need it."""
+    """Load numba up front, for callers that want its import cost paid early (the kernels
+    load it themselves on first use)."""
 
 
 def words_for(p: int) -> int:
