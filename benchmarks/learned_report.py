@@ -1,7 +1,8 @@
 """Tables T1–T6 and plots of the learned-sketch benchmark, from the JSON bench_learned.py writes.
 
-Run: .venv/bin/python benchmarks/learned_report.py [docs/benchmarks/learned.json]
-Writes docs/benchmarks/learned.md (tables) and docs/learned_ew.png, docs/learned_cspp.png.
+Run: .venv/bin/python benchmarks/learned_report.py [docs/benchmarks/learned.json] [--previous OLD.json]
+Writes docs/benchmarks/learned.md (tables) and docs/learned_ew.png, docs/learned_cspp.png. With
+``--previous``, a section compares each T1/T2 row with that earlier run (what changed and why).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def fmt(x: float, sd: float | None = None) -> str:
 
 def t12(out: dict, kind: str) -> list[str]:
     lines = [
-        "| data | r | bytes | plain E_w | lookup | best non-ideal (choice) | ideal | seeds ≤ 0.70 | T |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| data | r | budget B | held B: plain / best | plain E_w | lookup | best non-ideal (choice) | ideal "
+        "| seeds ≤ 0.70 | T |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, d in out["datasets"].items():
         for r, b in d["budgets"].items():
@@ -44,8 +46,10 @@ def t12(out: dict, kind: str) -> list[str]:
             seeds = ratio_seeds(rows, "best")
             ok = rows["best"]["ew"] <= 0.70 * p and (seeds <= 0.70).sum() >= 0.8 * len(seeds)
             target = "" if name == "D4" else ("met" if ok else "**not met**")
+            held = f"{rows['plain']['bytes']:.0f} / {rows['best']['bytes']:.0f}"
             lines.append(
-                f"| {name} | {r} | {b['bytes']} | {fmt(p, rows['plain']['ew_sd'])} | {rows['lookup']['ew'] / p:.2f} | "
+                f"| {name} | {r} | {b['bytes']} | {held} | {fmt(p, rows['plain']['ew_sd'])} | "
+                f"{rows['lookup']['ew'] / p:.2f} | "
                 f"{rows['best']['ew'] / p:.2f} ({rows['best']['choice']}) | {rows['ideal']['ew'] / p:.2f} | "
                 f"{int((seeds <= 0.70).sum())}/{len(seeds)} | {target} |"
             )
@@ -206,9 +210,70 @@ def plots(out: dict, folder: Path) -> list[str]:
     return [p1.name, p2.name]
 
 
+def memory_line(out: dict) -> str:
+    """Whether every sketch of the run held at most its budget (nbytes after the test stream)."""
+    n = over = 0
+    for d in out["datasets"].values():
+        for b in d["budgets"].values():
+            for rows in b["results"].values():
+                for v in rows.values():
+                    if isinstance(v, dict) and "over" in v:
+                        n += 1
+                        over += v["over"] > 0
+    verdict = "met" if over == 0 else "**not met**"
+    return (f"- Memory: {n - over} of {n} configurations held at most their budget after the test stream "
+            f"(`nbytes`, every array: exact table with its empty slots, counters, row keys, oracle): {verdict}")
+
+
+def changes(out: dict, prev: dict) -> list[str]:
+    """Each T1/T2 row against an earlier run: best non-ideal ratio, its choice, and the ideal's."""
+    lines = header("data", "kind", "r", "before: best (choice, α, depth)", "now: best (choice, α, depth)",
+                   "before: ideal", "now: ideal")
+    for name, d in out["datasets"].items():
+        if name not in prev["datasets"]:
+            continue
+        for kind in KIND_NAMES:
+            for r, b in d["budgets"].items():
+                if r not in prev["datasets"][name]["budgets"]:
+                    continue
+                cells = []
+                for run in (prev["datasets"][name]["budgets"][r]["results"][kind], b["results"][kind]):
+                    choice = run["best"]["choice"]
+                    cfg = run[choice]["cfg"]
+                    cells.append(f"{run['best']['ew'] / run['plain']['ew']:.2f} ({choice}, {cfg['heavy_fraction']:g}, "
+                                 f"{cfg['depth']})")
+                ideals = [f"{run['ideal']['ew'] / run['plain']['ew']:.2f}" for run in
+                          (prev["datasets"][name]["budgets"][r]["results"][kind], b["results"][kind])]
+                lines.append(row(name, KIND_NAMES[kind], r, *cells, *ideals))
+    return lines
+
+
+def charge_table(path: Path) -> list[str]:
+    """learned_charge_check.py's rows: the lookup oracles' choices with the fixed and the old charge."""
+    if not path.exists():
+        return [f"({path} not found: run benchmarks/learned_charge_check.py)"]
+    data = json.loads(path.read_text())
+    rows = data["rows"]
+    changed = [r for r in rows if (r["fixed"]["depth"], r["fixed"]["heavy_fraction"])
+               != (r["old"]["depth"], r["old"]["heavy_fraction"])]
+    lines = [f"`{data['command']}` ({data['seconds']:.0f} s, load average {data['load'][0]:.1f} at the end): "
+             f"the choice changes in {len(changed)} of {len(rows)} tunings.", ""]
+    lines += header("data", "kind", "r", "oracle", "old charge: α, depth → test / plain",
+                    "fixed charge: α, depth → test / plain")
+    for r in changed:
+        o, f = r["old"], r["fixed"]
+        lines.append(row(r["data"], KIND_NAMES[r["kind"]], r["r"], r["oracle"],
+                         f"{o['heavy_fraction']:g}, {o['depth']} → {o['test_ratio']:.3f}",
+                         f"{f['heavy_fraction']:g}, {f['depth']} → {f['test_ratio']:.3f}"))
+    return lines
+
+
 def main() -> None:
-    src = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/benchmarks/learned.json")
+    args = [a for a in sys.argv[1:] if not a.startswith("--previous")]
+    prev_path = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--previous=")), None)
+    src = Path(args[0] if args else "docs/benchmarks/learned.json")
     out = json.loads(src.read_text())
+    prev = json.loads(Path(prev_path).read_text()) if prev_path else None
     pngs = plots(out, Path("docs"))
     sizes = "; ".join(f"{n}: {d['n_test']} distinct test keys, {d['tokens']} test occurrences, {d['seconds']:.0f} s"
                       for n, d in out["datasets"].items())
@@ -224,6 +289,14 @@ def main() -> None:
     has_gbm = any("gbm" in b["results"]["countmin"] for d in out["datasets"].values() for b in d["budgets"].values())
     t7 = "met" if out["total_seconds"] < 600 else "**not met**"
     summary.append(f"- T7: whole run {out['total_seconds']:.0f} s on this machine (target < 600 s): {t7}")
+    summary.append(memory_line(out))
+    changed = [] if prev is None else [
+        "## What changed: every ratio at equal real bytes (issue #12)", "", CHANGES, "",
+        f"Before: `{prev['command']}` ({prev.get('started', '?')}); now: this run. "
+        "Ratios are best non-ideal / plain E_w (mean of seeds); α = heavy share, depth as tuned.", "",
+        *changes(out, prev), "",
+        "### The tuner's oracle charge", "", CHARGE, "",
+        *charge_table(src.parent / "learned_charge.json"), ""]
     text = [
         "# Learned sketches (issue #5): benchmark",
         "",
@@ -238,6 +311,7 @@ def main() -> None:
         "",
         NOTES,
         "",
+        *changed,
         "## T1: learned Count-Min vs plain Count-Min (E_w ratio, mean of seeds; target ≤ 0.70 on D1–D3)",
         "", *t12(out, "countmin"), "",
         "## T2: learned CountSketch vs plain CountSketch",
@@ -273,40 +347,76 @@ NOTES = """Notes.
 - Timings come from a 2-core machine shared with other jobs (load average above: above 2 means
   the run waited for a core): they are upper bounds. D3 tokenises the standard library once
   (about 60 s) and caches it.
-- Memory is charged honestly for what this implementation stores: 12 B per exact slot (Hsu et
-  al. charged 8 B: a 4-byte id and a 4-byte count) and 12 B per lookup entry.
-- Models of the item's spelling beat the lookup only on D3 at r = 1.0 (`gbm-coverage`: CS 0.12×
-  vs 0.14×, CM 0.15× vs 0.16× plain); what beats the lookup on the drifting D2 stream is the
-  `history-model`, a learned forecast from each item's per-year counts: a model of the item's
-  history, not of its spelling. Of the linear spelling models the coverage-objective one is the
-  better (D3: 0.13–0.58× plain); on D2 it ranges from 0.47× (CS r = 1.0) to 1.37× plain (CM
-  r = 0.2: a validation gain that did not carry over to the drifting test period). Runs before
-  2026-11-26 10:34 UTC fit it on corrupted features (`fold` compacted its input in place), so
-  their coverage-model figures were too pessimistic; the other oracles' figures did not change.
-- Boosted trees (≈ 4.5 KB): with the MSE objective (`gbm`) better than the MSE linear model of
-  about the same size on D3 at every budget (CM r = 0.2: 0.52× vs 1.00× plain); with the
-  coverage objective (`gbm-coverage`) 0.12–0.47× plain on D3, better than the coverage linear
-  model in 4 of the 8 D3 rows (CM r = 0.1: 0.47× vs 0.58×), equal in 1, worse in 3. On D2
-  neither beats the lookup or the history-model, nor the linear coverage model where that one
-  beats plain: `gbm` falls back to plain except at CS r = 1.0 (0.77×), `gbm-coverage` gives
-  0.63–1.00× (lookup 0.22–0.67×, history-model 0.18–0.52×). `hybrid-gbm-1` is close to
-  `hybrid-1` (within 0.06×, mostly 0.02×). So on D2 (T3) the trees do not beat the lookup; T3
-  is met by the history-model.
-- The tuner's fallback: before this run a fixed 5 % margin on the grid minimum let hash noise
-  give the random oracle α = 0.1 on D3 CS r = 0.2 (1.09× plain on test; the grid's α = 0.1 point
-  was 8 % below plain on seeds 100–104, 2 % above it on 30 seeds). Re-measuring both finalists on
-  fresh seeds and requiring the gain to clear two standard errors removes that; the T4 table
-  shows each random row's validation log-gain and the gain it needed.
+- Memory is what the process holds: an exact entry costs 16.25 B when the table is full (Hsu et
+  al. charged 8 B: a 4-byte id and a 4-byte count, with no table overhead), and a lookup
+  oracle's entry 12 B more, so one heavy item given an exact counter through a lookup costs
+  about 28 B, seven sketch counters.
+- T1 is not met at D1 r = 0.1 (0.73× plain, 1 of 5 seeds ≤ 0.70): there even the ideal oracle
+  reaches only 0.72×. With 13 KB for 32,469 distinct keys, each heavy item given an exact counter
+  through a lookup costs 28 B (table entry and lookup entry), seven Count-Min counters. An exact
+  table that holds the lookup's keys itself (one 16 B entry per predicted-heavy item, no
+  separate lookup) would remove the second cost; it is not implemented.
+- Models of the item's spelling beat the lookup only on D3 CS at r = 1.0 (`gbm-coverage` 0.11×
+  vs 0.12× plain); what beats the lookup on the drifting D2 stream is the `history-model`, a
+  learned forecast from each item's per-year counts (T3: 0.58–0.96× the lookup's error): a model
+  of the item's history, not of its spelling. Of the linear spelling models the coverage-objective
+  one is the better (D3: 0.12–0.61× plain); on D2 it ranges from 0.61× (CM r = 1.0) to 1.23×
+  plain (CS r = 0.2: a validation gain that did not carry over to the drifting test period).
+- Boosted trees (≈ 4.5 KB): with the MSE objective (`gbm`) as good as or better than the MSE
+  linear model of about the same size in every D3 row (CM r = 0.2: 0.51× vs 1.00× plain); with the
+  coverage objective (`gbm-coverage`) 0.11–0.49× plain on D3, better than the coverage linear
+  model in 4 of the 8 D3 rows (CM r = 0.1: 0.49× vs 0.61×), equal in 1, worse in 3. On D2
+  neither beats the lookup or the history-model: `gbm` falls back to plain or does slightly worse
+  (1.05× at CS r ≥ 0.5), `gbm-coverage` gives 0.75–1.00×. `hybrid-gbm-1` is within 0.12× of
+  `hybrid-1`.
+- The tuner's fallback: a fixed 5 % margin on the grid minimum once let hash noise give the
+  random oracle α = 0.1 (1.09× plain on test). Re-measuring both finalists on fresh seeds and
+  requiring the gain to clear two standard errors removes that; the T4 table shows each random
+  row's validation log-gain and the gain it needed.
 - CountSketch++ trades frequency-weighted error for unweighted error: it zeroes light items
   (E_u falls) but also zeroes some mid-heavy ones (E_w rises 3–6× on D1–D3), as the pilot found.
+  Its row keys (16 B per row of each of its ⌊log₂ S⌋ + 1 tables) are now counted in its memory.
   Validation picked C at or near the low edge of the extended grid (0.5 or 1; the authors use 5–11).
 - No neural oracle was built (the `[torch]` flag of the issue is not implemented); the second
   model of the item is the boosted-tree `gbm`."""
 
 
+CHANGES = """The figures published before 2026-12-06 (run of 2026-11-26) are **retracted**: they compared
+sketches at unequal real memory. The learned sketches charged 12 B per exact slot, while the
+exact table stored a uint64 key, an int64 count and two flag bytes per slot in a power-of-two
+array at most half full (36–72 B per entry): a learned Count-Min "within a 19 KB budget" held
+33.7 KB, and against a plain Count-Min of the bytes it really held it was worse (1.30×), not
+0.61×. Now the exact table stores what the cost model says (8-byte hash, 4-byte count widened
+to 8 bytes only past 2³¹ total weight, a flag byte; at most 0.8 full: 16.25 B per entry when
+full), `from_memory` plans for the full table and for the wrapped sketch's row keys, the plain
+sketch is built by the same `from_memory`, and every sketch's real `nbytes` after the test stream
+is at most its budget (the "held B" columns of T1/T2, and the memory line of the summary). So
+exact counters cost about 35 % more than they were charged before, and the learned ratios rise:
+by 0.02–0.09 on D1, by up to 0.14 on D2 (CM r = 0.2: 0.52 → 0.66; two D2 rows improve), by at
+most 0.01 on D3, where the lookup's gain is large. T1 is no longer met at D1 r = 0.1 (0.73×
+plain; even the ideal oracle, the true test counts in a lookup, reaches only 0.72×: a heavy
+item given an exact counter through a lookup costs 16.25 B of table plus 12 B of lookup entry,
+seven counters). Some choices changed
+too, partly from the new costs and partly from the tuner fix below (D2 CS r = 0.5: the
+history-model at α = 0.2 replaces the lookup at α = 0.3 and improves from 0.35× to 0.28×)."""
+
+CHARGE = """The tuner validates at `scale` = n_valid / n_test of the budget. It charged a lookup
+oracle `scale` × the size of the lookup pruned for the *validation* capacity, which is already
+about `scale` × the lookup `build` uses on test: `scale²` in all, so lookups (and the
+history-model, a lookup) looked cheaper during tuning than they are. It now charges `scale` × the
+lookup pruned for the full budget's capacity, as `build` prunes it (test:
+`tests/test_learned_tuner_data.py::test_tuner_charges_a_lookup_what_it_will_hold_scaled_once`).
+Model and hybrid oracles were charged correctly and are unaffected. With the new memory model
+held fixed, `benchmarks/learned_charge_check.py` tunes both lookup oracles with the old and the
+fixed charge and runs each choice on test; the rows where the choice differs:"""
+
 PROTOCOL = """Protocol (research notes §C): budget = 4·r·n_test bytes for r counters per distinct test
-key; 4 B per sketch counter, 12 B per exact slot (8-byte item hash + 4-byte count), oracles
-charged their size (12 B per lookup entry, 4 B per model weight). Oracles: `lookup` (train
+key. Every sketch is built within the budget by its own `from_memory` and the tables show the
+bytes it really holds after the test stream (`nbytes`: every array it holds): 4 B per int32
+counter plus 16 B of hash keys per row; the exact table at 13 B per slot (8-byte item hash,
+4-byte count, 1 flag byte) with ⌈capacity/0.8⌉ slots when full, i.e. 16.25 B per exact entry,
+planned full; the oracle's arrays (12 B per lookup entry, 4 B per model weight, 10 B per tree
+node). Plain and learned are therefore compared at equal real memory. Oracles: `lookup` (train
 counts), `history-model` (a lookup whose scores are a ridge forecast of the next period's
 log-count from each item's per-period history; D1, D2), `model-mse-10` / `model-coverage-11`
 (linear models on hashed byte 1–3-grams of the item, 2^10 / 2^11 weights, log-count MSE /
