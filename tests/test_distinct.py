@@ -245,12 +245,19 @@ def test_crafted_bytes_are_refused():
         Distinct.from_bytes(_repack(sd, big))
     with pytest.raises(CorruptSketchError):
         Distinct.from_bytes(_repack(sd, struct.pack("<BQI", 5, 0, 1) + b"\x01" * 8))
-    # compressed registers that inflate to the wrong size
+    # range-coded registers: truncated, padded, or not canonical
     c = d.to_compact_bytes()
-    cp = bytearray(c[24:-4])
-    z = zlib.compress(b"\x00" * 10)
-    with pytest.raises(CorruptSketchError):
-        Distinct.from_bytes(_repack(c, bytes(cp[:17]) + struct.pack("<I", len(z)) + z))
+    cp = bytes(c[24:-4])
+    code, clen = struct.unpack_from("<hI", cp, 17)
+    coded = cp[23:]
+    for body in (
+        cp[:17] + struct.pack("<hI", code, clen - 3) + coded[:-3],
+        cp[:17] + struct.pack("<hI", code, clen + 2) + coded + b"\x00\x00",
+        cp[:17] + struct.pack("<hI", 30000, clen) + coded,
+    ):
+        with pytest.raises(CorruptSketchError):
+            Distinct.from_bytes(_repack(c, body))
+    assert len(c) < len(data)
 
 
 def test_sizing():

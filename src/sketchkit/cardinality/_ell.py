@@ -87,6 +87,23 @@ def rho_units(p: int) -> np.ndarray:
     return out
 
 
+def coding_probabilities(p: int, lam_code: int) -> np.ndarray:
+    """prob0[v] = P(update value v did not occur in a register), in units of 2**-16 and within
+    [1, 2**16 - 1], at lambda = 2**(lam_code / 16) items per register: the model of the
+    compact form (deterministic: one libm exp per value, then rounding)."""
+    import math
+
+    q = 62 - p
+    kmax = max_value(p)
+    out = np.zeros(kmax + 1, dtype=np.uint32)
+    for v in range(1, kmax + 1):
+        j = (v - 1) >> 2
+        e = 3 + j if j < q else q + 2
+        x = 2.0 ** ((lam_code - 16 * e) / 16.0)
+        out[v] = min(max(round(65536.0 * math.exp(-x)), 1), 65535)
+    return out
+
+
 def tail_units(p: int) -> np.ndarray:
     """Units of all update values above u, u = 0..max_value(p)."""
     rho = rho_units(p)
@@ -485,3 +502,137 @@ def new_in_order(hashes, known, limit):
         if cnt == limit + 1:
             break
     return out[:cnt]
+
+
+# ------------------------------------------------------------------ compact form: range coding
+# Under the Poisson model each update value v occurs in a register independently with
+# probability 1 - exp(-lambda rho(v)), lambda = n / m. A register is coded as the occurrence
+# bits of v = kmax, kmax - 1, ... down to its largest value u (the first 1), then the 20 bits of
+# its window: a binary range coder (the carry-less scheme of LZMA's coder) with those
+# probabilities spends close to the registers' entropy (about 16.8 of the 28 bits).
+PROB_BITS = 16
+UPB = np.uint64(PROB_BITS)
+TOP = np.uint64(1 << 24)
+U8_ = np.uint64(8)
+U24 = np.uint64(24)
+U0xFF = np.uint64(0xFF)
+U0xFF000000 = np.uint64(0xFF000000)
+U2_32 = np.uint64(1 << 32)
+MASK32 = np.uint64(0xFFFFFFFF)
+MASK24 = np.uint64(0xFFFFFF)
+
+
+@njit(cache=True)
+def rc_encode(w32, m, prob0):
+    """Range-code the m registers; prob0[v] = P(value v did not occur) in units of 2**-16."""
+    kmax = prob0.shape[0] - 1
+    out = np.empty(4 * m + 64, dtype=np.uint8)
+    pos = 0
+    low = U0
+    rng = MASK32
+    cache = U0
+    cache_size = 1
+    for i in range(m):
+        r = get_reg(w32, i)
+        u = np.int64(r >> UD)
+        v = kmax
+        left = -1  # window bits still to code after u
+        while v >= 1 and left != 0:
+            if left < 0:
+                bit = 1 if v == u else 0
+            else:
+                bit = np.int64((r >> np.uint64(D - (u - v))) & U1)
+            bound = (rng >> UPB) * np.uint64(prob0[v])
+            if bit == 0:
+                rng = bound
+            else:
+                low += bound
+                rng -= bound
+            while rng < TOP:
+                rng = (rng << U8_) & MASK32
+                # shift_low
+                if low < U0xFF000000 or low >= U2_32:
+                    carry = low >> np.uint64(32)
+                    temp = cache
+                    while True:
+                        if pos >= out.shape[0]:
+                            out = np.concatenate((out, np.empty(out.shape[0], dtype=np.uint8)))
+                        out[pos] = np.uint8((temp + carry) & U0xFF)
+                        pos += 1
+                        temp = U0xFF
+                        cache_size -= 1
+                        if cache_size == 0:
+                            break
+                    cache = (low >> U24) & U0xFF
+                cache_size += 1
+                low = (low & MASK24) << U8_
+            if left < 0 and bit == 1:
+                left = min(D, u - 1)
+            elif left > 0:
+                left -= 1
+            v -= 1
+    for _ in range(5):
+        if low < U0xFF000000 or low >= U2_32:
+            carry = low >> np.uint64(32)
+            temp = cache
+            while True:
+                if pos >= out.shape[0]:
+                    out = np.concatenate((out, np.empty(out.shape[0], dtype=np.uint8)))
+                out[pos] = np.uint8((temp + carry) & U0xFF)
+                pos += 1
+                temp = U0xFF
+                cache_size -= 1
+                if cache_size == 0:
+                    break
+            cache = (low >> U24) & U0xFF
+        cache_size += 1
+        low = (low & MASK24) << U8_
+    return out[:pos]
+
+
+@njit(cache=True)
+def rc_decode(data, m, prob0, w32):
+    """Inverse of rc_encode into w32 (zeroed); the number of bytes read past the end (0 for a
+    stream rc_encode wrote), or -1 when the stream ends too early."""
+    kmax = prob0.shape[0] - 1
+    n = data.shape[0]
+    if n < 5:
+        return -1
+    pos = 1
+    code = U0
+    for _ in range(4):
+        code = (code << U8_) | np.uint64(data[pos])
+        pos += 1
+    rng = MASK32
+    for i in range(m):
+        u = 0
+        r = U0
+        v = kmax
+        left = -1
+        while v >= 1 and left != 0:
+            bound = (rng >> UPB) * np.uint64(prob0[v])
+            if code < bound:
+                rng = bound
+                bit = 0
+            else:
+                code -= bound
+                rng -= bound
+                bit = 1
+            while rng < TOP:
+                rng = (rng << U8_) & MASK32
+                if pos >= n:
+                    return -1
+                code = ((code << U8_) | np.uint64(data[pos])) & MASK32
+                pos += 1
+            if left < 0:
+                if bit == 1:
+                    u = v
+                    r = np.uint64(u) << UD
+                    left = min(D, u - 1)
+            else:
+                if bit == 1:
+                    r |= U1 << np.uint64(D - (u - v))
+                left -= 1
+            v -= 1
+        set_reg(w32, i, r)
+    return n - pos

@@ -45,19 +45,20 @@ items ignores multiplicities.
 
 =======  ======================================================================================
 u8, u64  precision p (4..22), number of updates (total_weight)
-flags    bit 0 dense, bit 1 merged (ML estimator; dense only), bit 2 registers zlib-compressed
+flags    bit 0 dense, bit 1 merged (ML estimator; dense only), bit 2 registers range-coded
 sparse   u32 count (<= sparse_limit), then count strictly increasing u64 hashes
 dense    f64 martingale estimate (NaN when merged), then the 28-bit registers as
-         ``7 * 2**p / 16`` u64 words, or (bit 2) u32 length + zlib stream of those words' bytes
-         split into byte planes
+         ``7 * 2**p / 16`` u64 words, or (bit 2, ``to_compact_bytes``) i16 c, u32 length L and L
+         bytes: the registers range-coded (``_ell.rc_encode``) with the occurrence
+         probabilities of the Poisson model at 2**(c/16) items per register
 =======  ======================================================================================
 """
 
 from __future__ import annotations
 
 import math
+import struct
 import sys
-import zlib
 from typing import Any, ClassVar
 
 import numpy as np
@@ -72,8 +73,9 @@ from . import _ell as E
 FAMILY = ids.DISTINCT
 FLAG_DENSE = 1
 FLAG_MERGED = 2
-FLAG_ZLIB = 4
-_KNOWN_FLAGS = FLAG_DENSE | FLAG_MERGED | FLAG_ZLIB
+FLAG_CODED = 4
+_KNOWN_FLAGS = FLAG_DENSE | FLAG_MERGED | FLAG_CODED
+LAM_CODE_LIMIT = 16 * 70
 MIN_P, MAX_P = 4, 22
 MVP_BOUND = 3.8
 _LITTLE = sys.byteorder == "little"
@@ -346,21 +348,22 @@ class Distinct(Sketch):
         est = np.float64(np.nan if self._merged else self._est[0]).tobytes()
         return flags, head + est + regs
 
-    def to_compact_bytes(self, level: int = 9) -> bytes:
-        """Smaller bytes for storage or the network: the register words split into byte planes
-        and zlib-compressed (``from_bytes`` reads both forms). Costs ~0.1 ms per KB of registers."""
-        flags, payload = self._payload()
-        if not flags & FLAG_DENSE:
-            from .._format import pack
-
-            return pack(self._family, self._seed, payload, flags)
+    def to_compact_bytes(self) -> bytes:
+        """Smaller bytes for storage or the network (``from_bytes`` reads both forms): the
+        registers range-coded with the probabilities of the Poisson model at the sketch's own
+        ML estimate, about 16.8 bits a register instead of 28 (the registers' entropy). Costs
+        about 1 µs per register each way."""
         from .._format import pack
 
-        raw = np.frombuffer(payload[17:], dtype=np.uint8)
-        planes = raw.reshape(-1, 8).T.copy().tobytes()  # byte j of every word together
-        z = zlib.compress(planes, level)
-        body = payload[:17] + np.uint32(len(z)).tobytes() + z
-        return pack(self._family, self._seed, body, flags | FLAG_ZLIB)
+        flags, payload = self._payload()
+        if not flags & FLAG_DENSE:
+            return pack(self._family, self._seed, payload, flags)
+        m = 1 << self._p
+        lam = max(self.estimate_ml() / m, 2.0**-60)
+        code = min(max(round(16 * math.log2(lam)), -LAM_CODE_LIMIT), LAM_CODE_LIMIT)
+        coded = E.rc_encode(self._w32, m, E.coding_probabilities(self._p, code)).tobytes()
+        body = payload[:17] + struct.pack("<hI", code, len(coded)) + coded
+        return pack(self._family, self._seed, body, flags | FLAG_CODED)
 
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader) -> Distinct:
@@ -397,23 +400,26 @@ class Distinct(Sketch):
         out._total = out._abs_total = total
         (est,) = reader.unpack("d")
         nw = E.words_for(p) - 1
-        if flags & FLAG_ZLIB:
-            (zlen,) = reader.unpack("I")
-            z = reader.raw(zlen)
-            try:
-                d = zlib.decompressobj()
-                planes = d.decompress(z, 8 * nw + 1)
-            except zlib.error as exc:
-                raise CorruptSketchError(f"Distinct registers do not decompress: {exc}") from None
-            if len(planes) != 8 * nw or d.unconsumed_tail or not d.eof:
-                raise CorruptSketchError("Distinct compressed registers have the wrong size")
-            words = np.frombuffer(planes, dtype=np.uint8).reshape(8, nw).T.copy().view("<u8").ravel()
+        m = 1 << p
+        if flags & FLAG_CODED:
+            code, clen = reader.unpack("hI")
+            if abs(code) > LAM_CODE_LIMIT:
+                raise CorruptSketchError(f"Distinct coding parameter {code} out of range")
+            coded = np.frombuffer(reader.raw(clen), dtype=np.uint8)
+            prob0 = E.coding_probabilities(p, code)
+            words = np.zeros(nw + 1, dtype=np.uint64)
+            left = E.rc_decode(coded, m, prob0, words.view(np.uint32))
+            if left != 0 or int(words[-1]) != 0:
+                raise CorruptSketchError("Distinct coded registers are truncated or padded")
+            # one coding per register state: re-encoding must give the same bytes back
+            if E.rc_encode(words.view(np.uint32), m, prob0).tobytes() != coded.tobytes():
+                raise CorruptSketchError("Distinct coded registers are not in canonical form")
+            words = words[:nw]
         else:
             words = reader.array(np.uint64, nw)
         out._words = np.zeros(nw + 1, dtype=np.uint64)
         out._words[:nw] = words
         out._w32 = out._words.view(np.uint32)
-        m = 1 << p
         bad = E.check_registers(out._w32, m, E.max_value(p))
         if bad >= 0:
             raise CorruptSketchError(f"Distinct register {bad} holds a state no update produces")
