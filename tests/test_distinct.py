@@ -310,3 +310,18 @@ def test_repr_states_the_guarantee():
     assert repr(d).startswith("Distinct(") and "exact" in repr(d)
     d.update_batch(np.arange(5000, dtype=np.int64))
     assert "at 99%" in repr(d) and "3.7%" in repr(d)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.integers(-1200, 1200))
+def test_random_coded_registers_load_valid_or_are_refused(blob, code):
+    d = Distinct(4, seed=1)
+    d.update_batch(np.arange(1000, dtype=np.int64))
+    c = d.to_compact_bytes()
+    body = bytes(c[24:41]) + struct.pack("<hI", code, len(blob)) + blob
+    try:
+        e = Distinct.from_bytes(_repack(c, body))
+    except CorruptSketchError:
+        return
+    assert E.check_registers(e._w32, 16, E.max_value(4)) == -1
+    assert Distinct.from_bytes(e.to_compact_bytes()) == e
