@@ -34,6 +34,7 @@ HYBRID_ORACLE = 25
 RANDOM_ORACLE = 26
 LEARNED_COUNTSKETCH_PLUS_PLUS = 27
 GBM_ORACLE = 28
+KEYSET_ORACLE = 29  # membership in a set of predicted-heavy items (32-bit fingerprints)
 # cardinality and set operations (30-39)
 DISTINCT = 30
 THETA = 31
