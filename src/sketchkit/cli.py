@@ -16,9 +16,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
-import numpy as np
-
-from . import __version__
+from . import __version__, _interrupt
 from ._base import parse_memory
 from ._cli import kinds
 from ._cli.candidates import Candidates
@@ -425,7 +423,7 @@ class _Every:
         self.due = self.amount if self.unit == "items" else time.monotonic() + self.amount
 
     def __call__(self, items: Any, weights: Any) -> None:
-        self.seen += len(items) if weights is None else int(np.abs(weights).sum())
+        self.seen += len(items) if weights is None else int(abs(weights).sum())
         if self.unit == "items":
             if self.seen >= self.due:
                 self.report(self.seen)
@@ -592,7 +590,7 @@ def cmd_train_oracle(args: argparse.Namespace) -> int:
     items: list = []
 
     def collect(batch: Any, weights: Any) -> None:
-        if isinstance(batch, np.ndarray):
+        if hasattr(batch, "tolist"):  # an int64 array
             items.extend(batch.tolist())
         elif weights is None:
             items.extend(batch)
@@ -678,7 +676,9 @@ def main(argv: list[str] | None = None) -> int:
     141 stdout closed early).
 
     Ctrl-C and a closed stdout end the program quietly wherever they strike, imports included:
-    keep everything heavy inside :func:`_run`."""
+    keep everything heavy inside :func:`_run` (:mod:`sketchkit._interrupt` covers the imports
+    before this function runs)."""
+    _interrupt.restore()
     try:
         status = _run(argv)
         sys.stdout.flush()  # a reader that went away shows here, not as a message at exit
