@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sketchkit.hashing as H
-from sketchkit import SpaceSaving
+from sketchkit import CountMin, CountSketch, SpaceSaving
 from sketchkit._cli import scan
+from sketchkit.frequency import _kernels as K
 from sketchkit.frequency import _tracked as T
 
 pytestmark = pytest.mark.skipif(T._native is None, reason="sketchkit._pack was not built with the C kernels")
@@ -138,6 +139,63 @@ def test_spacesaving_update_refuses_inconsistent_state():
                                      st_["qcount"], st_["qkey"], st_["qslot"], st_["qmeta"], st_["qthr_key"],
                                      np.zeros(2, np.uint64), False, 1, np.empty(0, np.int64),
                                      np.full(8, -1, np.int64))
+
+
+# ----------------------------------------------------------------------------- CountSketch / Count-Min
+@settings(max_examples=60, deadline=None)
+@given(
+    depth=st.integers(1, 7),
+    width=st.integers(1, 300),
+    n=st.integers(0, 3000),
+    wide=st.booleans(),
+    raw=st.booleans(),
+    weighted=st.booleans(),
+    seed=st.integers(0, 2**64 - 1),
+)
+def test_table_kernels_match_numba(depth, width, n, wide, raw, weighted, seed):
+    rng = np.random.default_rng(seed % 1000)
+    row_keys = H.row_keys(seed, depth)
+    keys = rng.integers(-(1 << 40), 1 << 40, n, dtype=np.int64)
+    if not raw:
+        keys = H._hash_int64_jit(keys, SEED)
+    weights = rng.integers(-50, 50, n, dtype=np.int64) if weighted else np.empty(0, np.int64)
+    dtype = np.int64 if wide else np.int32
+    assert K._in_c(np.zeros((depth, width), dtype), row_keys, keys, raw)  # the C path is the one tested
+    for c_op, jit_op in ((K.cs_update, K._cs_update_jit), (K.cm_update, K._cm_update_jit),
+                         (K.cm_update_conservative, K._cm_update_conservative_jit)):
+        a = rng.integers(-1000, 1000, (depth, width)).astype(dtype)
+        b = a.copy()
+        w = np.abs(weights) if c_op is K.cm_update_conservative else weights
+        c_op(a, row_keys, keys, raw, SEED, w)
+        jit_op(b, row_keys, keys, raw, SEED, w)
+        assert np.array_equal(a, b)
+    for c_op, jit_op in ((K.cs_estimate, K._cs_estimate_jit), (K.cm_estimate, K._cm_estimate_jit),
+                         (K.cs_row_values, K._cs_row_values_jit)):
+        assert np.array_equal(c_op(a, row_keys, keys, raw, SEED), jit_op(a, row_keys, keys, raw, SEED))
+
+
+def test_linear_sketches_are_identical_with_and_without_the_c_kernels(monkeypatch):
+    rng = np.random.default_rng(6)
+    words = [f"w{int(x)}" for x in rng.zipf(1.3, 20_000) % 3000]
+    ints = rng.zipf(1.3, 20_000).astype(np.int64)
+    for make in (lambda: CountSketch(500, 5), lambda: CountMin(500, 5), lambda: CountMin(500, 3, conservative=True)):
+        built = []
+        for native in (K._native, None):
+            monkeypatch.setattr(K, "_native", native)
+            s = make()
+            s.update_batch(words)
+            s.update_batch(ints)
+            built.append((s.to_bytes(), s.estimate_batch(words[:300]).tolist(), s.estimate_batch(ints[:300]).tolist()))
+        assert built[0] == built[1]
+
+
+def test_large_raw_int_batches_take_the_vectorised_numba_kernel():
+    table = np.zeros((3, 64), np.int32)
+    rk = H.row_keys(1, 3)
+    assert K._in_c(table, rk, np.zeros(H.NUMBA_INT_BATCH - 1, np.int64), True)
+    assert not K._in_c(table, rk, np.zeros(H.NUMBA_INT_BATCH, np.int64), True)
+    assert K._in_c(table, rk, np.zeros(H.NUMBA_INT_BATCH, np.uint64), False)
+    assert not K._in_c(table[:, ::2], rk, np.zeros(4, np.uint64), False)  # a strided view: numba
 
 
 # ----------------------------------------------------------------------------- tokeniser scans

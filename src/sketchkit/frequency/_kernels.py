@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ..hashing import U0, U8, U27, U32, U_P1, U_P4, U_P5, _avalanche, _lane_round, _rotl
+
+try:  # the C versions of the table kernels (see the end of this module)
+    from .. import _pack
+except ImportError:  # pragma: no cover - exercised by forcing _native = None in the tests
+    _pack = None
+from ..hashing import NUMBA_INT_BATCH, U0, U8, U27, U32, U_P1, U_P4, U_P5, _avalanche, _lane_round, _rotl
 
 U31BIT = np.uint64(1 << 31)
 
@@ -80,12 +85,12 @@ def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
 
 
 @njit(cache=True, nogil=True)
-def cs_update(table, row_keys, keys, raw, item_seed, weights):
+def _cs_update_jit(table, row_keys, keys, raw, item_seed, weights):
     add_rows(table, row_keys, keys, raw, item_seed, weights, True)
 
 
 @njit(cache=True)
-def cs_estimate(table, row_keys, keys, raw, item_seed):
+def _cs_estimate_jit(table, row_keys, keys, raw, item_seed):
     depth, width = table.shape
     uw = np.uint64(width)
     out = np.empty(keys.shape[0], dtype=np.int64)
@@ -103,7 +108,7 @@ def cs_estimate(table, row_keys, keys, raw, item_seed):
 
 
 @njit(cache=True)
-def cs_row_values(table, row_keys, keys, raw, item_seed):
+def _cs_row_values_jit(table, row_keys, keys, raw, item_seed):
     """Signed counter of each item in each row: shape (n, depth)."""
     depth, width = table.shape
     uw = np.uint64(width)
@@ -118,13 +123,13 @@ def cs_row_values(table, row_keys, keys, raw, item_seed):
 
 
 @njit(cache=True, nogil=True)
-def cm_update(table, row_keys, keys, raw, item_seed, weights):
+def _cm_update_jit(table, row_keys, keys, raw, item_seed, weights):
     # Conservative update (below) stays item-major: there the order of updates matters.
     add_rows(table, row_keys, keys, raw, item_seed, weights, False)
 
 
 @njit(cache=True)
-def cm_update_conservative(table, row_keys, keys, raw, item_seed, weights):
+def _cm_update_conservative_jit(table, row_keys, keys, raw, item_seed, weights):
     # Estan & Varghese's conservative update: raise each counter only as far as the new
     # lower envelope min_r(C[r, h_r(x)]) + w requires. Insertion-only.
     depth, width = table.shape
@@ -148,7 +153,7 @@ def cm_update_conservative(table, row_keys, keys, raw, item_seed, weights):
 
 
 @njit(cache=True)
-def cm_estimate(table, row_keys, keys, raw, item_seed):
+def _cm_estimate_jit(table, row_keys, keys, raw, item_seed):
     depth, width = table.shape
     uw = np.uint64(width)
     out = np.empty(keys.shape[0], dtype=np.int64)
@@ -161,4 +166,78 @@ def cm_estimate(table, row_keys, keys, raw, item_seed):
             if r == 0 or c < lo:
                 lo = c
         out[i] = lo
+    return out
+
+
+# ----------------------------------------------------------------------------- C versions
+# The six table kernels above also exist in C (sketchkit._pack, built at install: the same
+# loops, equal bit for bit, tests/test_native.py; they release the GIL as the numba ones do, for
+# the update threads of sketchkit._threads). A first run of a CountSketch or Count-Min then
+# compiles nothing, and a later one skips importing numba and loading its cache (about 1 s).
+# Raw int64 batches from NUMBA_INT_BATCH keys on take the numba kernels: numba vectorises the
+# inline int hash and portable C does not, and such a batch repays the compilation.
+_native = _pack if hasattr(_pack, "linear") else None
+_OP = {"cs_update": 0, "cm_update": 1, "cm_conservative": 2, "cs_estimate": 3, "cm_estimate": 4, "cs_rows": 5}
+_TABLE_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+_KEY_DTYPES = (np.dtype(np.int64), np.dtype(np.uint64))
+_NO_OUT = np.empty(0, dtype=np.int64)
+_NO_WEIGHTS = np.empty(0, dtype=np.int64)
+
+
+def _in_c(table, row_keys, keys, raw) -> bool:
+    return (_native is not None and table.ndim == 2 and table.dtype in _TABLE_DTYPES and table.flags.c_contiguous
+            and table.flags.writeable and keys.dtype in _KEY_DTYPES and row_keys.dtype == np.uint64
+            and not (raw and keys.shape[0] >= NUMBA_INT_BATCH))
+
+
+def _c(op, table, row_keys, keys, raw, item_seed, weights, out):
+    _native.linear(_OP[op], table, np.ascontiguousarray(row_keys), np.ascontiguousarray(keys), bool(raw),
+                   int(item_seed), np.ascontiguousarray(weights, dtype=np.int64), out)
+
+
+def cs_update(table, row_keys, keys, raw, item_seed, weights):
+    """CountSketch update: each item's signed weight into one counter per row."""
+    if not _in_c(table, row_keys, keys, raw):
+        return _cs_update_jit(table, row_keys, keys, raw, item_seed, weights)
+    _c("cs_update", table, row_keys, keys, raw, item_seed, weights, _NO_OUT)
+
+
+def cm_update(table, row_keys, keys, raw, item_seed, weights):
+    """Count-Min update: each item's weight into one counter per row."""
+    if not _in_c(table, row_keys, keys, raw):
+        return _cm_update_jit(table, row_keys, keys, raw, item_seed, weights)
+    _c("cm_update", table, row_keys, keys, raw, item_seed, weights, _NO_OUT)
+
+
+def cm_update_conservative(table, row_keys, keys, raw, item_seed, weights):
+    """Count-Min conservative update (item-major: order matters)."""
+    if not _in_c(table, row_keys, keys, raw):
+        return _cm_update_conservative_jit(table, row_keys, keys, raw, item_seed, weights)
+    _c("cm_conservative", table, row_keys, keys, raw, item_seed, weights, _NO_OUT)
+
+
+def cs_estimate(table, row_keys, keys, raw, item_seed):
+    """Median-of-rows estimate of each item (int64)."""
+    if not _in_c(table, row_keys, keys, raw):
+        return _cs_estimate_jit(table, row_keys, keys, raw, item_seed)
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    _c("cs_estimate", table, row_keys, keys, raw, item_seed, _NO_WEIGHTS, out)
+    return out
+
+
+def cs_row_values(table, row_keys, keys, raw, item_seed):
+    """Signed counter of each item in each row: shape (n, depth)."""
+    if not _in_c(table, row_keys, keys, raw):
+        return _cs_row_values_jit(table, row_keys, keys, raw, item_seed)
+    out = np.empty((keys.shape[0], table.shape[0]), dtype=np.int64)
+    _c("cs_rows", table, row_keys, keys, raw, item_seed, _NO_WEIGHTS, out.reshape(-1))
+    return out
+
+
+def cm_estimate(table, row_keys, keys, raw, item_seed):
+    """Minimum-of-rows estimate of each item (int64)."""
+    if not _in_c(table, row_keys, keys, raw):
+        return _cm_estimate_jit(table, row_keys, keys, raw, item_seed)
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    _c("cm_estimate", table, row_keys, keys, raw, item_seed, _NO_WEIGHTS, out)
     return out
