@@ -1,0 +1,71 @@
+"""The headline ratios of docs/benchmarks/cardinality.md in a fresh process, in a few seconds:
+Distinct.update_batch against DataSketches hll_sketch per item and np.unique (int64 array),
+against the fastest list[str] peer and set(), and the merge of two 3.6 KB sketches.
+
+    NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/repro_distinct_ratios.py
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from sketchkit.cardinality import Distinct
+
+
+def best(fn, reps=5):
+    fn()
+    out = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return min(out)
+
+
+def main() -> None:
+    import datasketches as ds
+
+    n = 1_000_000
+    x = np.random.default_rng(1).integers(0, 2**63, n, dtype=np.int64)
+    s = [f"user-{v:x}" for v in np.random.default_rng(2).integers(0, 2**40, n).tolist()]
+    lst = x.tolist()
+
+    def sk_int():
+        Distinct(12).update_batch(x)
+
+    def hll_int():
+        h = ds.hll_sketch(12, ds.tgt_hll_type.HLL_8)
+        for v in lst:
+            h.update(v)
+
+    def sk_str():
+        Distinct(12).update_batch(s)
+
+    def cpc_str():
+        h = ds.cpc_sketch(11)
+        for v in s:
+            h.update(v)
+
+    t = {f.__name__: best(f) for f in (sk_int, hll_int, sk_str, cpc_str)}
+    t["np.unique"] = best(lambda: np.unique(x).size, 3)
+    t["set(str)"] = best(lambda: len(set(s)), 3)
+    a, b = Distinct(10), Distinct(10)
+    a.update_batch(x[:200_000])
+    b.update_batch(x[100_000:300_000])
+    reps = 20_000
+    merge = best(lambda: [a.merge(b) for _ in range(reps)]) / reps * 1e6
+    print(f"load {os.getloadavg()[0]:.1f}")
+    print(f"int64 array: Distinct / ds hll per item (list ready) = {t['hll_int'] / t['sk_int']:.1f}x")
+    print(f"int64 array: Distinct / np.unique(x).size = {t['np.unique'] / t['sk_int']:.1f}x")
+    print(
+        f"list[str]: Distinct / ds cpc per item = {t['cpc_str'] / t['sk_str']:.1f}x, / len(set) = "
+        f"{t['set(str)'] / t['sk_str']:.1f}x"
+    )
+    print(f"merge of two Distinct(10): {merge:.2f} us")
+
+
+if __name__ == "__main__":
+    main()
