@@ -267,6 +267,52 @@ def accuracy(n: int, seeds: int, P: dict) -> list[dict]:
     return rows
 
 
+def serialized_at_equal_error(n: int, seeds: int, P: dict) -> list[dict]:
+    """Bytes x MSE (= serialized MVP / 8) of Distinct's compact bytes against CPC, many seeds."""
+    rows = []
+    data = [np.random.default_rng(5000 + s).integers(0, 2**63, n, dtype=np.int64) for s in range(seeds)]
+    for p in (10, 11):
+        rel, relm, ser, serm = [], [], [], []
+        for s in range(seeds):
+            d = Distinct(p, seed=s)
+            d.update_batch(data[s])
+            rel.append(d.estimate() / n - 1)
+            ser.append(len(d.to_compact_bytes()))
+            a = Distinct(p, seed=s)
+            a.update_batch(data[s][: n // 2])
+            b = Distinct(p, seed=s)
+            b.update_batch(data[s][n // 2 :])
+            a.merge(b)
+            relm.append(a.estimate() / n - 1)
+            serm.append(len(a.to_compact_bytes()))
+        rows.append(_row(f"Distinct({p}) martingale, to_compact_bytes", rel, None, np.mean(ser), None))
+        rows.append(_row(f"Distinct({p}) ML after merge, to_compact_bytes", relm, None, np.mean(serm), None))
+    if "ds" in P:
+        ds = P["ds"]
+        for lg in (10, 11):
+            rel, ser = [], []
+            for s in range(seeds):
+                c = ds.cpc_sketch(lg)
+                for v in data[s].tolist():
+                    c.update(v)
+                rel.append(c.get_estimate() / n - 1)
+                ser.append(len(c.serialize()))
+            rows.append(_row(f"ds CPC lg_k={lg} (serialize)", rel, None, np.mean(ser), None))
+            rel, ser = [], []
+            for s in range(seeds):
+                u = ds.cpc_union(lg)
+                for part in (data[s][: n // 2], data[s][n // 2 :]):
+                    c = ds.cpc_sketch(lg)
+                    for v in part.tolist():
+                        c.update(v)
+                    u.update(c)
+                r = u.get_result()
+                rel.append(r.get_estimate() / n - 1)
+                ser.append(len(r.serialize()))
+            rows.append(_row(f"ds CPC lg_k={lg} after union (serialize)", rel, None, np.mean(ser), None))
+    return rows
+
+
 def _row(name, rel, mem, ser, compact) -> dict:
     rel = np.asarray(rel)
     mse = float((rel**2).mean())
@@ -331,6 +377,7 @@ def main() -> None:
     ss = speed_str(n_speed, reps, P)
     mt = merge_times(P, 2000 if args.quick else 20000)
     acc = accuracy(n_acc, seeds, P)
+    ser_rows = serialized_at_equal_error(n_acc, 30 if args.quick else 500, P)
     load1 = os.getloadavg()[0]
     plot(acc, out_dir / "cardinality_error_memory.png")
     res = {
@@ -341,6 +388,8 @@ def main() -> None:
         "speed_str": ss,
         "merge_us": mt,
         "accuracy": acc,
+        "serialized": ser_rows,
+        "seeds_serialized": 30 if args.quick else 500,
         "n_speed": n_speed,
         "n_acc": n_acc,
         "seeds": seeds,
@@ -392,6 +441,21 @@ def report(r: dict) -> str:
         lines.append(
             f"| {a['name']} | {a['rmse_pct']:.2f} | {a['bias_pct']:+.2f} | {a['worst_pct']:.1f} | {mem} | "
             f"{serb:,.0f} | {mm} | {a['mvp_ser']:.2f} |"
+        )
+    lines += [
+        "",
+        f"## Serialized size at equal error (n = {r['n_acc']:,}, {r['seeds_serialized']} seeds)",
+        "",
+        "bytes × MSE is the bytes needed for a relative standard error of 1 (serialized MVP / 8): "
+        "lower is smaller at equal error.",
+        "",
+        "| sketch | RMSE % | bytes | bytes × MSE × 10⁴ | MVP serialized |",
+        "|---|---|---|---|---|",
+    ]
+    for a in r["serialized"]:
+        lines.append(
+            f"| {a['name']} | {a['rmse_pct']:.3f} | {a['ser_bytes']:,.0f} | {a['mvp_ser'] / 8 * 1e4:.2f} | "
+            f"{a['mvp_ser']:.2f} |"
         )
     lines += ["", "![error against memory](cardinality_error_memory.png)", ""]
     return "\n".join(lines)
