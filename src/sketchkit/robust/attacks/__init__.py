@@ -9,6 +9,7 @@ from .collisions import collision_attack, find_colliders, public_placement
 from .f2 import f2_attack
 from .median import median_attack
 from .result import AttackResult
+from .topk import topk_attack
 
 __all__ = [
     "AttackResult",
@@ -18,4 +19,5 @@ __all__ = [
     "median_attack",
     "f2_attack",
     "cardinality_attack",
+    "topk_attack",
 ]

@@ -13,6 +13,10 @@ list contains), and sums the tails signed by that bit into an accumulator ``Acc`
 B's median rows, so ``Acc``'s sketch grows a bias at A (positive) and B (negative) linear in the
 number of collected tails while its noise grows as the square root.
 
+**Adapting to a noisy defence** (``repeats=m``): each tail is queried ``m`` times on the same
+sketch state and the answers averaged before the bit is taken, which strips fresh per-answer
+noise by √m at m times the queries (every answer counts as a query).
+
 Score (computed by the harness with the sketch's own randomness, never used by the
 adversary): :math:`\mathrm{BNR}_A = \operatorname{median}_j X_j(A; \mathrm{Acc}) /
 \sqrt{\text{collected}\cdot T/w}`, and likewise for B. **Success**: :math:`\mathrm{BNR}_A \ge 2`
@@ -49,6 +53,7 @@ def median_attack(
     decoy_signal: float = 20.0,
     target_bnr: float = 2.0,
     stop_on_success: bool = True,
+    repeats: int = 1,
     rng: Any = None,
 ) -> AttackResult:
     """Run the attack for at most ``queries`` queries on an empty CountSketch (plain or keyed), or
@@ -59,7 +64,8 @@ def median_attack(
     ``sketch`` (default: the sketch itself, i.e. the standard median). ``rng`` seeds the
     attacker's tails. Returns an :class:`AttackResult` whose ``queries`` is the first query at
     which both BNRs passed ``target_bnr`` (or all queries spent), ``error_ratio`` the final
-    ``min(BNR_A, −BNR_B) / target_bnr``.
+    ``min(BNR_A, −BNR_B) / target_bnr``. ``repeats``: answers averaged per tail (queries counts
+    answers, so a run spends at most ``queries`` answers on ``queries // repeats`` tails).
     """
     needed = ("update_batch", "estimate_batch", "empty_like", "is_empty", "width")
     if isinstance(sketch, CountMin) or not all(hasattr(sketch, n) for n in needed):
@@ -68,6 +74,8 @@ def median_attack(
             f"(a CountSketch, keyed or not), got {type(sketch).__name__}")
     if not sketch.is_empty():
         raise InvalidParameterError("median_attack needs an empty sketch")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise InvalidParameterError(f"repeats must be an int >= 1, got {repeats!r}")
     answer = sketch if estimator is None else estimator
     width = sketch.width
     sigma = math.sqrt(tail / width)
@@ -80,44 +88,58 @@ def median_attack(
     acc = sketch.empty_like()
     collected = 0
     next_key = ATTACK_KEY_START
-    traj = np.full(queries, np.nan)
+    rounds = max(1, queries // repeats)
+    traj = np.full(rounds, np.nan)
     bnr = np.zeros(2)
     broke_at = None
     t = 0
-    for t in range(queries):
+    for t in range(rounds):
         z = np.arange(next_key, next_key + tail, dtype=np.int64)
         next_key += tail
         s = gen.integers(0, 2, size=tail, dtype=np.int64) * 2 - 1
         sketch.update_batch(z, s)
-        a, b = answer.estimate_batch(ab)
+        a = b = 0.0
+        for _ in range(repeats):
+            ea, eb = answer.estimate_batch(ab)
+            a, b = a + float(ea), b + float(eb)
         sketch.update_batch(z, -s)
         if a != b:
             acc.update_batch(z, s if a > b else -s)
             collected += 1
-            bnr = acc.estimate_batch(ab) / math.sqrt(collected * tail / width)
+            bnr = _score(acc, sketch, ab) / math.sqrt(collected * tail / width)
         traj[t] = min(bnr[0], -bnr[1])
         if broke_at is None and traj[t] >= target_bnr:
-            broke_at = t + 1
+            broke_at = (t + 1) * repeats
             if stop_on_success:
                 break
     used = t + 1
     traj = traj[:used]
-    details = {"bnr_a": float(bnr[0]), "bnr_b": float(bnr[1]), "collected": collected, "tail": tail}
+    details = {"bnr_a": float(bnr[0]), "bnr_b": float(bnr[1]), "collected": collected, "tail": tail,
+               "repeats": repeats}
     if collected:
         # Is A an l2 heavy hitter of the harmless Acc (true count 0) at k = width // 3?
-        est_a = float(acc.estimate_batch(ab[:1])[0])
+        est_a = float(_score(acc, sketch, ab)[0])
         details["a_heavy_in_acc"] = est_a * est_a >= collected * tail / max(1, width // 3)
     return AttackResult(
-        attack="CLNSSS median attack",
+        attack="CLNSSS median attack" + (f" (averaging {repeats} answers)" if repeats > 1 else ""),
         target=repr(answer),
         success=broke_at is not None,
-        queries=broke_at if broke_at is not None else used,
+        queries=broke_at if broke_at is not None else used * repeats,
         cost_unit="queries",
         error_ratio=float(traj[-1] / target_bnr) if used else 0.0,
         metric="min(BNR_A, −BNR_B)",
         threshold=target_bnr,
-        steps=np.arange(1, used + 1),
+        steps=np.arange(1, used + 1) * repeats,
         trajectory=np.nan_to_num(traj),
         memory_counters=getattr(sketch, "depth", 1) * width,
         details=details,
     )
+
+
+def _score(acc: Any, sketch: Any, items: np.ndarray) -> np.ndarray:
+    """The harness's noise-free median of ``acc`` at ``items``, on the rows that answer the
+    attacked sketch's queries (never shown to the adversary, never counted as a query)."""
+    plain = getattr(acc, "_plain_estimate", None)
+    if plain is not None:
+        return plain(items, getattr(sketch, "active_copy", 0))
+    return acc.estimate_batch(items).astype(np.float64)
