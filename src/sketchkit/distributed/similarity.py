@@ -92,7 +92,9 @@ def dedup_column(column: Any, threshold: float = 0.8, *, k: int = 128, shingling
     lengths = dask.compute(*[dask.delayed(len)(p) for p in parts])
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     n = int(offsets[-1])
-    sig_parts = [dask.delayed(_signatures)(p, k, seed, shingling, bands, rows) for p in parts]
+    # computed once and kept on the workers: the shuffle reads their band keys, the verification
+    # their signatures
+    sig_parts = list(dask.persist(*[dask.delayed(_signatures)(p, k, seed, shingling, bands, rows) for p in parts]))
     meta = {"band": np.int32, "key": np.uint64, "doc": np.int64}
     rows_df = dd.from_delayed([dask.delayed(_band_rows)(sp, int(o)) for sp, o in zip(sig_parts, offsets)],
                               meta=meta, verify_meta=False)
