@@ -110,27 +110,32 @@ def grow(buf, lv, flips, pend, capd, capsum, half_b):
     return nbuf, nlv, nflips, npend
 
 
-@njit(cache=True, nogil=True)
-def _merge_up(buf, lv, h, kept):
-    """Merge the sorted ``kept`` run into level ``h`` from below; needs len(kept) free slots
-    under level ``h`` (the levels between are moved by the caller)."""
-    p = kept.shape[0]
+@njit(cache=True, nogil=True, inline="always")
+def _merge_up(buf, lv, h, src, s0, p):
+    """Merge the sorted run ``src[s0:s0+p]`` into level ``h`` from below; needs p free slots
+    under level ``h`` (the levels between are moved by the caller). When ``src`` is ``buf`` the
+    run must lie at or below ``lv[h] - p``... exactly where the writes cannot reach it first."""
     b = lv[h]
     c = lv[h + 1]
     i = 0
     j = b
     w = b - p
+    # branch-free while both runs last: merging random runs mispredicts about every other step
+    while i < p and j < c:
+        x = src[s0 + i]
+        y = buf[j]
+        t = y < x
+        buf[w] = y if t else x
+        j += t
+        i += 1 - t
+        w += 1
     while i < p:
-        if j < c and buf[j] < kept[i]:
-            buf[w] = buf[j]
-            j += 1
-        else:
-            buf[w] = kept[i]
-            i += 1
+        buf[w] = src[s0 + i]
+        i += 1
         w += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def compact(buf, lv, flips, pend, h, key, force):
     """Halve sorted level ``h >= 1`` into level ``h+1`` (which must exist).
 
@@ -147,7 +152,7 @@ def compact(buf, lv, flips, pend, h, key, force):
     left = buf[a]
     for t in range(p):  # every other item, packed at the front of the run (reads stay ahead)
         buf[s + t] = buf[s + o + 2 * t]
-    _merge_up(buf, lv, h + 1, buf[s : s + p])  # writes start at b - p = s + p
+    _merge_up(buf, lv, h + 1, buf, s, p)  # writes start at b - p = s + p, past the packed run
     new_up = b - p
     if odd:
         buf[new_up - 1] = left
@@ -159,21 +164,42 @@ def compact(buf, lv, flips, pend, h, key, force):
     lv[h + 1] = new_up
 
 
-@njit(cache=True, nogil=True)
-def settle(buf, lv, flips, pend, capd, capsum, key, half_b, force):
-    """While the upper levels hold more than their capacity, compact the lowest level at or
-    over its own capacity (adding a level first when that is the top one)."""
-    while True:
-        n_levels = lv.shape[0] - 1
-        if buf.shape[0] - lv[1] <= capsum[n_levels - 1]:
-            break
+@njit(cache=True, nogil=True, inline="always")
+def _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
+    """Compact until the upper levels fit their capacity: 0 when they do, 1 when the level to
+    compact is the top one (the caller adds a level and calls again)."""
+    n_levels = lv.shape[0] - 1
+    while buf.shape[0] - lv[1] > capsum[n_levels - 1]:
         h = 1
         while h < n_levels - 1 and lv[h + 1] - lv[h] < capd[n_levels - 1 - h]:
             h += 1
         if h == n_levels - 1:
-            buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
+            return 1
         compact(buf, lv, flips, pend, h, key, force)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def settle(buf, lv, flips, pend, capd, capsum, key, half_b, force):
+    """While the upper levels hold more than their capacity, compact the lowest level at or
+    over its own capacity (adding a level first when that is the top one)."""
+    while _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
+        buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
+        compact(buf, lv, flips, pend, lv.shape[0] - 3, key, force)
     return buf, lv, flips, pend
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _promote0(run, buf, lv, flips, pend, key, force):
+    """Level-0 half of a compaction: every other item of the sorted full ``run`` into level 1
+    (which must exist and have room)."""
+    o = _offset(flips, pend, 0, key, run, force)
+    p = run.shape[0] // 2
+    for t in range(p):
+        run[t] = run[o + 2 * t]
+    _merge_up(buf, lv, 1, run, 0, p)
+    lv[0] -= p
+    lv[1] -= p
 
 
 @njit(cache=True, nogil=True)
@@ -181,14 +207,7 @@ def compact0(run, buf, lv, flips, pend, capd, capsum, key, half_b, force):
     """Compact a full, sorted level-0 run into level 1 and settle the upper levels."""
     if lv.shape[0] - 1 < 2:
         buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
-    o = _offset(flips, pend, 0, key, run, force)
-    p = run.shape[0] // 2
-    for t in range(p):
-        run[t] = run[o + 2 * t]
-    kept = run[:p]
-    _merge_up(buf, lv, 1, kept)
-    lv[0] -= p
-    lv[1] -= p
+    _promote0(run, buf, lv, flips, pend, key, force)
     return settle(buf, lv, flips, pend, capd, capsum, key, half_b, force)
 
 
@@ -245,12 +264,33 @@ def update(buf0, n0, buf, lv, flips, pend, capd, capsum, key, force, values, wei
 
 
 @njit(cache=True, nogil=True)
+def sorted_runs_until_growth(runs, start, resume, buf, lv, flips, pend, capd, capsum, key, force):
+    """Compact rows ``start..`` of ``runs`` (full level-0 chunks, each already sorted) until one
+    needs a new level; ``resume`` skips the level-0 half of the first row (done before the
+    previous call stopped). Returns the row to go on with (len(runs) when finished)."""
+    n_levels = lv.shape[0] - 1
+    for r in range(start, runs.shape[0]):
+        if n_levels < 2:
+            return r, 0
+        if not (resume and r == start):
+            _promote0(runs[r], buf, lv, flips, pend, key, force)
+        if _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
+            return r, 1
+    return runs.shape[0], 0
+
+
 def update_sorted_runs(runs, buf, lv, flips, pend, capd, capsum, key, force):
-    """Compact each row of ``runs`` (full level-0 chunks, each already sorted) in turn."""
+    """Compact each row of ``runs`` in turn: the compiled loop runs until a level must be added,
+    which happens here (rarely: once per doubling of the stream), then goes on."""
     half_b = runs.shape[1] // 2
-    for r in range(runs.shape[0]):
-        buf, lv, flips, pend = compact0(runs[r], buf, lv, flips, pend, capd, capsum, key, half_b, force)
-    return buf, lv, flips, pend
+    r, resume = 0, 0
+    while True:
+        r, resume = sorted_runs_until_growth(runs, r, resume, buf, lv, flips, pend, capd, capsum, key, force)
+        if r >= runs.shape[0]:
+            return buf, lv, flips, pend
+        buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
+        if resume:  # the top level was the one to compact: it now has a level above it
+            compact(buf, lv, flips, pend, lv.shape[0] - 3, key, force)
 
 
 @njit(cache=True, nogil=True)
