@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sketchkit.hashing as H
-from sketchkit import CountMin, CountSketch, SpaceSaving
+from sketchkit import CountMin, CountSketch, HeavyHitters, SpaceSaving
 from sketchkit._cli import scan
 from sketchkit.frequency import _kernels as K
 from sketchkit.frequency import _tracked as T
@@ -101,6 +101,35 @@ def test_spacesaving_update_matches_numba_on_a_zipf_stream_with_many_evictions()
     assert evicted and int(state["meta"][0]) == 300  # the comparison covered evictions and rescans
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    capacity=st.integers(1, 30),
+    depth=st.sampled_from([1, 3, 5]),
+    width=st.integers(1, 64),
+    batches=st.lists(st.lists(st.integers(0, 80), max_size=150), min_size=1, max_size=5),
+    wide=st.booleans(),
+    raw=st.booleans(),
+    weighted=st.booleans(),
+)
+def test_heavy_update_matches_numba(capacity, depth, width, batches, wide, raw, weighted):
+    rng = np.random.default_rng(capacity * 7 + depth)
+    row_keys = H.row_keys(99, depth)
+    dtype = np.int64 if wide else np.int32
+    a = T.empty_state(capacity, dtype)
+    b = {k: v.copy() for k, v in a.items()}
+    ta = np.zeros((depth, width), dtype)
+    tb = ta.copy()
+    names = ("keys", "counts", "errors", "index", "meta", "qcount", "qkey", "qslot", "qmeta", "qthr_key")
+    for items in batches:
+        keys = np.asarray(items, dtype=np.int64) if raw else H._hash_int64(np.asarray(items, np.int64), SEED)
+        w = rng.integers(0, 4, len(items)) if weighted else np.empty(0, np.int64)
+        pa = T.heavy_update(ta, row_keys, *[a[k] for k in names], keys, raw, SEED, w, depth // 4)
+        pb = T._heavy_update_jit(tb, row_keys, *[b[k] for k in names], keys, raw, SEED, w, depth // 4)
+        assert np.array_equal(pa, pb) and np.array_equal(ta, tb)
+        for name in a:
+            assert np.array_equal(a[name], b[name]), name
+
+
 def test_index_rebuild_and_lookup_match_numba():
     rng = np.random.default_rng(4)
     keys = rng.integers(0, 1 << 63, 700, dtype=np.int64).astype(np.uint64)
@@ -114,15 +143,18 @@ def test_index_rebuild_and_lookup_match_numba():
     assert (T.find_many(ia, keys, probe)[:650] == np.arange(650)).all()
 
 
-def test_spacesaving_sketch_is_identical_with_and_without_the_c_kernels(monkeypatch):
+@pytest.mark.parametrize("make", [lambda: SpaceSaving(200), lambda: HeavyHitters(64, 5, 200)],
+                         ids=["SpaceSaving", "HeavyHitters"])
+def test_summaries_are_identical_with_and_without_the_c_kernels(monkeypatch, make):
     rng = np.random.default_rng(5)
     words = [f"w{int(x)}" for x in rng.zipf(1.3, 30_000) % 3000]
     ints = rng.zipf(1.3, 30_000) % 3000
     built = []
     for native in (T._native, None):
         monkeypatch.setattr(T, "_native", native)
+        monkeypatch.setattr(K, "_native", K._native if native is not None else None)
         monkeypatch.setattr(H, "_pack", H._pack if native is not None else None)
-        s, t = SpaceSaving(200), SpaceSaving(200)
+        s, t = make(), make()
         for i in range(0, 30_000, 7_000):
             s.update_batch(words[i : i + 7_000])
             t.update_batch(ints[i : i + 7_000])

@@ -987,6 +987,158 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- HeavyHitters (_tracked.py) */
+static inline void
+lin_add(const Linear *L, Py_ssize_t r, Py_ssize_t b, int64_t w)
+{
+    Py_ssize_t at = r * L->width + b;
+    if (L->wide)
+        ((int64_t *)L->table)[at] += w;
+    else
+        ((int32_t *)L->table)[at] = (int32_t)((int64_t)((int32_t *)L->table)[at] + w);
+}
+
+static void
+add_item(const Linear *L, uint64_t h, int64_t w)
+{
+    for (Py_ssize_t r = 0; r < L->depth; r++) {
+        Py_ssize_t b;
+        int pos;
+        bucket_sign(L, h, r, &b, &pos);
+        lin_add(L, r, b, pos ? w : -w);
+    }
+}
+
+/* heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta,
+ *              qthr_key, items, raw, item_seed, weights, admit_rank, placed): CountSketch update
+ * plus candidate maintenance, exactly as _tracked.heavy_update (see its docstring). */
+static PyObject *
+heavy_update(PyObject *self, PyObject *args)
+{
+    PyObject *o[18];
+    Py_ssize_t admit_rank;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOnO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14], &o[15], &admit_rank, &o[17]))
+        return NULL;
+    Buf b[15];
+    memset(b, 0, sizeof b);
+    int64_t *vals = NULL;
+    Linear L;
+    Tracked t;
+    int raw = PyObject_IsTrue(o[13]);
+    if (raw < 0 || get_u64(o[14], &L.item_seed) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(o[0], &b[0].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_ND) < 0)
+        goto fail;
+    b[0].held = 1;
+    if (b[0].view.ndim != 2 || (b[0].view.itemsize != 4 && b[0].view.itemsize != 8)) {
+        PyErr_SetString(PyExc_TypeError, "heavy_update: table must be a 2-D int32 or int64 array");
+        goto fail;
+    }
+    if (get_buf(o[1], &b[1], 8, 0, "row_keys") < 0 || get_buf(o[2], &b[2], 8, 1, "keys") < 0)
+        goto fail;
+    if (PyObject_GetBuffer(o[3], &b[3].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        goto fail;
+    b[3].held = 1;
+    t.wide = b[3].view.itemsize == 8;
+    if (!t.wide && b[3].view.itemsize != 4) {
+        PyErr_SetString(PyExc_TypeError, "counts must be int32 or int64");
+        goto fail;
+    }
+    if (get_buf(o[4], &b[4], b[3].view.itemsize, 1, "errors") < 0 || get_buf(o[5], &b[5], 4, 1, "index") < 0
+        || get_buf(o[6], &b[6], 8, 1, "meta") < 0 || get_buf(o[7], &b[7], 8, 1, "qcount") < 0
+        || get_buf(o[8], &b[8], 8, 1, "qkey") < 0 || get_buf(o[9], &b[9], 4, 1, "qslot") < 0
+        || get_buf(o[10], &b[10], 8, 1, "qmeta") < 0 || get_buf(o[11], &b[11], 8, 1, "qthr_key") < 0
+        || get_buf(o[12], &b[12], 8, 0, "items") < 0 || get_buf(o[15], &b[13], 8, 0, "weights") < 0
+        || get_buf(o[17], &b[14], 8, 1, "placed") < 0)
+        goto fail;
+    L.table = b[0].view.buf;
+    L.wide = b[0].view.itemsize == 8;
+    L.depth = b[0].view.shape[0];
+    L.width = b[0].view.shape[1];
+    L.row_keys = b[1].view.buf;
+    L.raw = raw;
+    t.keys = b[2].view.buf;
+    t.counts = b[3].view.buf;
+    t.errors = b[4].view.buf;
+    t.index = b[5].view.buf;
+    t.m = LEN(b[2]);
+    t.tsize = LEN(b[5]);
+    t.meta = b[6].view.buf;
+    t.qcount = b[7].view.buf;
+    t.qkey = b[8].view.buf;
+    t.qslot = b[9].view.buf;
+    t.qcap = LEN(b[7]);
+    t.qmeta = b[10].view.buf;
+    t.qthr_key = b[11].view.buf;
+    const uint64_t *items = b[12].view.buf;
+    const int64_t *weights = b[13].view.buf;
+    int64_t *placed = b[14].view.buf;
+    Py_ssize_t n = LEN(b[12]);
+    int unit = LEN(b[13]) == 0;
+    if (L.depth < 1 || L.width < 1 || L.width > 0xFFFFFFFFLL || LEN(b[1]) != 2 * L.depth || admit_rank < 0
+        || admit_rank >= L.depth || LEN(b[3]) != t.m || LEN(b[4]) != t.m || LEN(b[14]) != t.m
+        || (!unit && LEN(b[13]) != n) || t.tsize < 1 || (t.tsize & (t.tsize - 1)) != 0 || t.tsize <= t.m
+        || LEN(b[8]) != t.qcap || LEN(b[9]) != t.qcap || LEN(b[6]) < 2 || LEN(b[10]) < 3 || LEN(b[11]) < 1
+        || t.meta[0] < 0 || t.meta[0] > t.m) {
+        PyErr_SetString(PyExc_ValueError, "heavy_update: inconsistent arrays");
+        goto fail;
+    }
+    vals = PyMem_RawMalloc(sizeof(int64_t) * (size_t)L.depth);
+    if (vals == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t half = L.depth / 2;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t w = unit ? 1 : weights[i];
+        if (w == 0)
+            continue;
+        uint64_t h = raw ? int_hash(items[i], L.item_seed) : items[i];
+        Py_ssize_t slot = find(t.index, t.tsize, t.keys, h);
+        if (slot >= 0) {
+            setc_(&t, t.counts, slot, getc_(&t, t.counts, slot) + w);
+            continue;
+        }
+        for (Py_ssize_t r = 0; r < L.depth; r++) {
+            Py_ssize_t bk;
+            int pos;
+            bucket_sign(&L, h, r, &bk, &pos);
+            lin_add(&L, r, bk, pos ? w : -w);
+            int64_t c = lin_get(&L, r, bk);
+            vals[r] = pos ? c : -c;
+        }
+        sort_small(vals, L.depth);
+        int64_t base = vals[half] - w;
+        if (base < 0)
+            base = 0;
+        int64_t count = base + w;
+        Py_ssize_t victim = -1;
+        if (t.meta[0] >= t.m) {
+            victim = min_slot(&t, t.m);
+            if (victim < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            int64_t low_c = getc_(&t, t.counts, victim);
+            int64_t probe = vals[admit_rank];
+            if (probe < low_c || (probe == low_c && h >= t.keys[victim]))
+                continue;
+            add_item(&L, t.keys[victim], low_c - getc_(&t, t.errors, victim));
+        }
+        add_item(&L, h, -w);
+        Py_ssize_t s2 = place(&t, h, count, base, victim);
+        placed[s2] = i;
+    }
+    PyMem_RawFree(vals);
+    release(b, 15);
+    Py_RETURN_NONE;
+fail:
+    PyMem_RawFree(vals);
+    release(b, 15);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- tokeniser scans (_cli/scan.py) */
 #define FNV_OFFSET 0xCBF29CE484222325ULL
 #define FNV_PRIME 0x100000001B3ULL
@@ -1302,6 +1454,7 @@ static PyMethodDef methods[] = {
     {"spacesaving_update", spacesaving_update, METH_VARARGS, "SpaceSaving update (see _tracked.py)."},
     {"rebuild_index", rebuild_index, METH_VARARGS, "Index of slots 0..size-1 (see _tracked.py)."},
     {"find_many", find_many, METH_VARARGS, "Slot of each hash, -1 where untracked (see _tracked.py)."},
+    {"heavy_update", heavy_update, METH_VARARGS, "HeavyHitters update (see _tracked.py)."},
     {"linear", linear, METH_VARARGS, "CountSketch/Count-Min update or query (see _kernels.py)."},
     {"count_spans", count_spans, METH_VARARGS, "Distinct words or lines and their counts (see _cli/scan.py)."},
     {"join_spans", join_spans, METH_VARARGS, "Spans joined by newlines, and a non-ASCII flag per span."},

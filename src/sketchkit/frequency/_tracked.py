@@ -323,8 +323,8 @@ def _add_item(table, row_keys, h, w, uw):
 
 
 @njit(cache=True)
-def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
-                 items, raw, item_seed, weights, admit_rank):
+def _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                      items, raw, item_seed, weights, admit_rank):
     """CountSketch update plus candidate maintenance (insertion-only weights ≥ 0).
 
     A tracked candidate's count is ``base + exact``: ``exact`` is its weight since admission
@@ -391,11 +391,11 @@ def _rebuild_index_jit(keys, size, index):
 
 
 # ----------------------------------------------------------------------------- C versions
-# SpaceSaving's update, index rebuild and lookup also exist in C (sketchkit._pack, built at
-# install): line-for-line copies of the kernels above, equal bit for bit on every state array
-# (tests/test_native.py), at the same speed, and with no compilation on a first run, which is
-# most of the time of a first `sketchkit topk`. HeavyHitters keeps the numba kernels only.
-_native = _pack if hasattr(_pack, "spacesaving_update") else None
+# SpaceSaving's and HeavyHitters' updates, the index rebuild and the lookup also exist in C
+# (sketchkit._pack, built at install): line-for-line copies of the kernels above, equal bit for
+# bit on every state array (tests/test_native.py), as fast or faster, and with no compilation on
+# a first run, which was most of the time of a first `sketchkit topk`.
+_native = _pack if hasattr(_pack, "heavy_update") else None
 
 
 def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
@@ -409,6 +409,21 @@ def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, q
     _native.spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
                                np.ascontiguousarray(items), bool(raw), int(item_seed),
                                np.ascontiguousarray(weights, dtype=np.int64), placed)
+    return placed
+
+
+def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+                 items, raw, item_seed, weights, admit_rank):
+    """CountSketch update plus candidate maintenance (see the numba kernel's docstring).
+    Returns, per slot, the batch position of the last item placed in it (-1 where none was)."""
+    if (_native is None or items.dtype.itemsize != 8 or counts.dtype.itemsize not in (4, 8) or table.ndim != 2
+            or table.dtype.itemsize not in (4, 8) or table.dtype.kind != "i" or not table.flags.c_contiguous):
+        return _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta,
+                                 qthr_key, items, raw, item_seed, weights, admit_rank)
+    placed = np.full(keys.shape[0], -1, dtype=np.int64)
+    _native.heavy_update(table, np.ascontiguousarray(row_keys), keys, counts, errors, index, meta, qcount, qkey,
+                         qslot, qmeta, qthr_key, np.ascontiguousarray(items), bool(raw), int(item_seed),
+                         np.ascontiguousarray(weights, dtype=np.int64), int(admit_rank), placed)
     return placed
 
 
