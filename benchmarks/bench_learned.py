@@ -54,7 +54,7 @@ from sketchkit.learned.metrics import (  # noqa: E402
 )
 from sketchkit.learned.oracles import HybridOracle, LookupOracle, NgramOracle, RandomOracle  # noqa: E402
 from sketchkit.learned.sketches import LearnedCountSketchPlusPlus  # noqa: E402
-from sketchkit.learned.tuner import ScoredOracle, TunedConfig, evaluate, prune_for, tune  # noqa: E402
+from sketchkit.learned.tuner import ScoredOracle, TunedConfig, evaluate, held_oracle, tune  # noqa: E402
 
 RATIOS = (0.1, 0.2, 0.5, 1.0)
 TUNE_SEEDS = 5  # grid point: median over hash seeds 100..104; plain vs exact counters rechecked on 105..109
@@ -266,7 +266,7 @@ def bench_cspp(data: Data, budget: int, lookup: Candidate, seeds: int) -> dict:
 
 def _learned_cspp(budget: int, lookup: Candidate, test: Period, n_slots: int, c: float, seed: int):
     threshold = lookup.o_test.threshold_for(n_slots)
-    oracle = ScoredOracle(prune_for(lookup.o_test, threshold, n_slots), test.ids, lookup.s_test)
+    oracle = ScoredOracle(held_oracle(lookup.o_test, threshold, n_slots)[0], test.ids, lookup.s_test)
     inner = CountSketchPlusPlus.from_memory(budget - table_bytes(n_slots) - oracle.nbytes, c=c, seed=seed)
     return LearnedCountSketchPlusPlus(oracle, inner, capacity=n_slots, threshold=threshold)
 

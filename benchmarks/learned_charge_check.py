@@ -33,9 +33,9 @@ from sketchkit.learned.sketches import capacity_for  # noqa: E402
 
 
 def old_charge(oracle, capacity_small: int, scale: float) -> int:
-    """The charge before the fix: pruned for the validation capacity, then scaled again."""
+    """The charge before the fix: what the sketch holds at the validation capacity, scaled again."""
     threshold = oracle.threshold_for(capacity_small) if isinstance(oracle, tuner.RANKED) else math.inf
-    return int(tuner.prune_for(oracle, threshold, capacity_small).nbytes * scale)
+    return int(tuner.held_oracle(oracle, threshold, capacity_small)[0].nbytes * scale)
 
 
 def tune_both(kind, budget, cand, valid, scale):

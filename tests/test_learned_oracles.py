@@ -7,7 +7,7 @@ import pytest
 
 from sketchkit import _format, from_bytes
 from sketchkit.errors import CorruptSketchError, InvalidParameterError, ItemTypeError, WrongSketchTypeError
-from sketchkit.learned import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
+from sketchkit.learned import HybridOracle, KeySetOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
 from sketchkit.learned._features import fold, ngram_matrix
 from sketchkit.learned.gbm import CLASS_FEATURES, GBMOracle, dense_features
 
@@ -32,6 +32,33 @@ def test_lookup_scores_prunes_and_ranks():
     assert lk.nbytes == 4 * 12
     # a str and its UTF-8 bytes are the same item: their counts add up
     assert LookupOracle.from_counts({"x": 2, b"x": 3}).score(["x"])[0] == pytest.approx(np.log1p(5))
+
+
+def test_key_set_holds_what_a_pruned_lookup_answers():
+    counts = {f"w{i}": 1000 - i for i in range(500)}
+    lk = LookupOracle.from_counts(counts)
+    threshold = lk.threshold_for(100)
+    ks = KeySetOracle.from_lookup(lk, threshold, 100)
+    items = list(counts) + [f"unseen{i}" for i in range(2000)]
+    # membership equals "passes the lookup's threshold" (no fingerprint collision among these items)
+    assert np.array_equal(ks.score(items) >= ks.threshold_for(100), lk.pruned(100).score(items) >= threshold)
+    assert len(ks) == 100 and ks.nbytes == 4 * 100 == ks._fp.nbytes
+    assert ks.threshold_for(0) == np.inf and ks.threshold_for(1) == 0.5
+    clone = from_bytes(ks.to_bytes())
+    assert isinstance(clone, KeySetOracle) and clone == ks and np.array_equal(clone.score(items), ks.score(items))
+    assert len(KeySetOracle.from_lookup(lk, threshold)) == 100  # capacity None: every entry that passes
+    empty = KeySetOracle(np.empty(0, dtype=np.uint32))
+    assert empty.nbytes == 0 and not empty.score(["w0"]).any()
+    # crafted bytes: unsorted fingerprints, a size that does not match
+    body = np.array([2], dtype="<u8").tobytes() + np.array([7, 3], dtype="<u4").tobytes()
+    with pytest.raises(CorruptSketchError):
+        from_bytes(_format.pack(KeySetOracle._family, 0, body))
+    with pytest.raises(CorruptSketchError):
+        from_bytes(_format.pack(KeySetOracle._family, 0, body[:-2]))
+    with pytest.raises(InvalidParameterError):
+        KeySetOracle(np.array([-1]))
+    with pytest.raises(InvalidParameterError):
+        KeySetOracle.from_lookup(RandomOracle(1), 0.5)
 
 
 def test_history_lookup_ranks_rising_items_above_fading_ones():

@@ -17,6 +17,7 @@ from sketchkit.errors import CorruptSketchError, InvalidParameterError
 from sketchkit.hashing import hash_items
 from sketchkit.learned import (
     LearnedCountMin,
+    KeySetOracle,
     LearnedCountSketch,
     LookupOracle,
     NgramOracle,
@@ -99,9 +100,10 @@ def test_tuner_scale_and_checks():
 
 
 def test_tuner_charges_a_lookup_what_it_will_hold_scaled_once(monkeypatch):
-    """Validation at ``scale`` × the budget charges ``scale`` × the bytes of the lookup that
-    ``build`` will hold at the full budget (pruned to the full budget's capacity), not the
-    lookup pruned to the validation capacity and then scaled again (``scale²`` × its size)."""
+    """Validation at ``scale`` × the budget charges ``scale`` × the bytes of what ``build`` will
+    hold of the lookup at the full budget (the set of its entries that pass, at most the full
+    budget's capacity), not that set sized for the validation capacity and then scaled again
+    (``scale²`` × its size)."""
     valid = zipf_counts(3000, 20000, 3)
     oracle = LookupOracle.from_counts(zipf_counts(3000, 20000, 4))
     budget, scale = 20_000, 0.25
@@ -116,14 +118,17 @@ def test_tuner_charges_a_lookup_what_it_will_hold_scaled_once(monkeypatch):
     monkeypatch.setattr(LearnedCountSketch, "from_memory", classmethod(spy))
     cfg = tune("countsketch", budget, oracle, valid, scale=scale, n_seeds=1)
     assert len({frac for _, frac, _ in seen}) >= 3
+    def held(capacity):  # entries that pass at the capacity's threshold, 4 B each
+        return 4 * len(KeySetOracle.from_lookup(oracle, oracle.threshold_for(capacity), capacity))
+
     for b, frac, charged in seen:
-        held = 12 * min(len(oracle), capacity_for(budget, frac))
-        assert b == int(budget * scale) and charged == math.ceil(scale * held)
-        assert charged > 12 * scale * min(len(oracle), capacity_for(b, frac))  # more than the scale² charge
-    if cfg.capacity:
-        monkeypatch.undo()
-        sk = cfg.build(oracle)
-        assert sk.oracle.nbytes == 12 * min(len(oracle), cfg.capacity) and sk.nbytes <= budget
+        assert b == int(budget * scale) and charged == math.ceil(scale * held(capacity_for(budget, frac)))
+        assert charged > scale * held(capacity_for(b, frac))  # more than the scale² charge
+    assert cfg.capacity
+    monkeypatch.undo()
+    sk = cfg.build(oracle)
+    assert isinstance(sk.oracle, KeySetOracle) and sk.threshold == 0.5
+    assert sk.oracle.nbytes == held(cfg.capacity) and sk.nbytes <= budget
 
 
 def test_debian_changelog_split_matches_the_data_readme():

@@ -22,6 +22,7 @@ from ..errors import InvalidParameterError, SerializationError
 from ..learned.gbm import GBMOracle
 from ..learned.oracles import HybridOracle, LookupOracle, NgramOracle, Oracle, RandomOracle
 from ..learned.sketches import LearnedCountMin, LearnedCountSketch, capacity_for
+from ..learned.tuner import held_oracle
 
 ORACLE_KINDS = ("lookup", "model", "gbm", "hybrid", "random")
 SKETCH_KINDS = {"countmin": (LearnedCountMin, 3), "countsketch": (LearnedCountSketch, 3)}
@@ -106,7 +107,8 @@ def make_learned_sketch(
     threshold: float | None = None, depth: int | None = None,
 ) -> Sketch:
     """A learned sketch within ``memory`` bytes (oracle included): ``heavy_fraction`` of it for exact
-    counters, the threshold from the oracle's training ranks unless given."""
+    counters, the threshold from the oracle's training ranks unless given; a lookup oracle is held as
+    the set of its entries that pass (:class:`~sketchkit.learned.KeySetOracle`)."""
     if kind not in SKETCH_KINDS:
         raise InvalidParameterError(f"kind must be one of {sorted(SKETCH_KINDS)}, got {kind!r}")
     if not isinstance(oracle, Oracle):
@@ -115,6 +117,7 @@ def make_learned_sketch(
     capacity = capacity_for(memory, heavy_fraction)
     if threshold is None:
         threshold = oracle.threshold_for(capacity)
+    oracle, threshold = held_oracle(oracle, threshold, capacity)  # a lookup: only the entries that pass
     return cls.from_memory(
         memory, oracle, heavy_fraction=heavy_fraction, threshold=threshold, depth=depth or default_depth, seed=seed
     )

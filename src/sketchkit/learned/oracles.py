@@ -1,9 +1,9 @@
 r"""Frequency oracles: a score for each item of a batch, higher meaning "predicted heavier".
 
 Every oracle is deterministic (the same item always gets the same score, in any process), has a
-byte size that the learned sketches charge to their memory budget (:attr:`Oracle.nbytes`, cost
-model in :mod:`sketchkit.learned._common`), and a versioned byte form written with
-:mod:`sketchkit._format` (family ids 23–26), so an oracle file can be shipped next to sketches.
+byte size that the learned sketches charge to their memory budget (:attr:`Oracle.nbytes`: the
+bytes of the arrays it holds), and a versioned byte form written with :mod:`sketchkit._format`
+(family ids 23–26, 28, 29), so an oracle file can be shipped next to sketches.
 
 * :class:`LookupOracle` — counts from a training period (Hsu et al. 2019's "table lookup"
   baseline): score :math:`\ln(1 + c_{train}(x))`, 0 for unseen items.
@@ -13,6 +13,8 @@ model in :mod:`sketchkit.learned._common`), and a versioned byte form written wi
   heaviest training items", so that ranking errors cost in proportion to the mass they misroute.
 * :class:`HybridOracle` — the lookup score where the lookup knows the item, the model's otherwise.
 * :class:`RandomOracle` — a uniform pseudo-random score: the control that carries no information.
+* :class:`KeySetOracle` — membership in a set of predicted-heavy items (32-bit fingerprints): what
+  a learned sketch keeps of a lookup pruned for its threshold and capacity, at a third of the size.
 
 Scores are ``float64`` arrays; ``oracle.score(items)`` accepts what ``Sketch.update_batch`` does.
 
@@ -44,6 +46,7 @@ FAMILY_LOOKUP = ids.LOOKUP_ORACLE
 FAMILY_NGRAM = ids.NGRAM_ORACLE
 FAMILY_HYBRID = ids.HYBRID_ORACLE
 FAMILY_RANDOM = ids.RANDOM_ORACLE
+FAMILY_KEYSET = ids.KEYSET_ORACLE
 
 OBJECTIVES = ("mse", "coverage")
 
@@ -545,10 +548,92 @@ class RandomOracle(Oracle):
         return f"RandomOracle(seed={self._seed})"
 
 
+class KeySetOracle(Oracle):
+    """Membership in a set of predicted-heavy items: score 1.0 for a member, 0.0 otherwise.
+
+    A learned sketch only asks whether an item's score passes its threshold. Given a lookup
+    pruned for that threshold and the sketch's capacity, the answer is membership, and a set of
+    32-bit fingerprints (the top half of each item's oracle key) answers it in 4 bytes an entry
+    instead of the lookup's 12 (:meth:`from_lookup`; use threshold 0.5). A non-member whose
+    fingerprint equals a member's (probability at most ``len(self) / 2**32`` per item) scores 1.0:
+    it may take an exact counter, which costs a slot but no accuracy, since exact counters are
+    exact whichever items hold them. Size: 4 bytes per fingerprint.
+    """
+
+    _family = FAMILY_KEYSET
+    kind = "keyset"
+
+    def __init__(self, fingerprints: Any):
+        fp = np.asarray(fingerprints)
+        if fp.ndim != 1 or (len(fp) and fp.dtype.kind not in "iu"):
+            raise InvalidParameterError("fingerprints must be a one-dimensional integer array")
+        if len(fp) and (int(fp.min()) < 0 or int(fp.max()) >= 1 << 32):
+            raise InvalidParameterError("fingerprints must be 32-bit unsigned integers")
+        self._fp = np.unique(fp.astype(np.uint32))
+
+    @classmethod
+    def from_lookup(cls, lookup: LookupOracle, threshold: float, capacity: int | None = None) -> KeySetOracle:
+        """The items of ``lookup`` whose score passes ``threshold`` (at most ``capacity`` of them,
+        the heaviest, ties by item hash, as :meth:`LookupOracle.pruned` keeps them)."""
+        if not isinstance(lookup, LookupOracle):
+            raise InvalidParameterError(f"from_lookup takes a LookupOracle, got {type(lookup).__name__}")
+        keep = lookup._scores >= threshold
+        kept = LookupOracle(lookup._keys[keep], lookup._scores[keep])
+        if capacity is not None:
+            kept = kept.pruned(capacity)
+        return cls(fingerprints(kept._keys))
+
+    def __len__(self) -> int:
+        return len(self._fp)
+
+    def score(self, items: Any) -> np.ndarray:
+        return self.score_keys(oracle_keys(items))
+
+    def score_keys(self, keys: np.ndarray) -> np.ndarray:
+        """Scores of items given by their oracle keys: 1.0 for members, 0.0 otherwise."""
+        out = np.zeros(len(keys), dtype=np.float64)
+        if len(self._fp) and len(keys):
+            fp = fingerprints(keys)
+            pos = np.searchsorted(self._fp, fp)
+            pos[pos == len(self._fp)] = 0
+            out[self._fp[pos] == fp] = 1.0
+        return out
+
+    def threshold_for(self, capacity: int) -> float:
+        """0.5 (members pass) for any positive capacity: the set holds no ranking."""
+        return math.inf if capacity <= 0 else 0.5
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._fp.nbytes)
+
+    def _payload(self) -> bytes:
+        return np.array([len(self._fp)], dtype="<u8").tobytes() + le_bytes(self._fp)
+
+    @classmethod
+    def _from_payload(cls, seed: int, flags: int, reader: Reader) -> KeySetOracle:
+        (n,) = reader.unpack("Q")
+        if flags or 4 * n != reader.remaining:
+            raise CorruptSketchError("key-set oracle size does not match its entry count")
+        fp = reader.array(np.uint32, n)
+        if n > 1 and bool(np.any(fp[1:] <= fp[:-1])):
+            raise CorruptSketchError("key-set oracle fingerprints are not strictly increasing")
+        return cls(fp)
+
+    def __repr__(self) -> str:
+        return f"KeySetOracle({len(self._fp)} items)"
+
+
+def fingerprints(keys: np.ndarray) -> np.ndarray:
+    """32-bit fingerprints of oracle keys: their top 32 bits."""
+    return (np.asarray(keys, dtype=np.uint64) >> np.uint64(32)).astype(np.uint32)
+
+
 for _family, _cls in (
     (FAMILY_LOOKUP, LookupOracle),
     (FAMILY_NGRAM, NgramOracle),
     (FAMILY_HYBRID, HybridOracle),
     (FAMILY_RANDOM, RandomOracle),
+    (FAMILY_KEYSET, KeySetOracle),
 ):
     _format.register(_family, _cls)

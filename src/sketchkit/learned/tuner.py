@@ -30,7 +30,7 @@ from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from ._common import oracle_keys
 from .metrics import loss_hsu
-from .oracles import HybridOracle, LookupOracle, Oracle, counts_arrays
+from .oracles import HybridOracle, KeySetOracle, LookupOracle, Oracle, counts_arrays
 from .sketches import LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus, capacity_for
 
 # oracles whose threshold comes from their own training ranking, not from validation scores
@@ -107,15 +107,19 @@ class TunedConfig:
         """An empty sketch of this configuration, ``oracle`` being the tuned one or its refit.
 
         Lookup and hybrid oracles know their own ranking, so they get the threshold of their
-        ``capacity``-th entry (a lookup is pruned to those entries), as in tuning; other oracles
-        keep the validation threshold.
-        Ignored when capacity is 0."""
+        ``capacity``-th entry, as in tuning; a lookup is then reduced to the set of those entries
+        (:func:`held_oracle`: a :class:`KeySetOracle`, threshold 0.5). Other oracles keep the
+        validation threshold. Ignored when capacity is 0."""
         threshold = self.threshold
         if self.capacity and oracle is not None:
             base = oracle.base if isinstance(oracle, ScoredOracle) else oracle
             if isinstance(base, RANKED):
                 threshold = base.threshold_for(self.capacity)
-                oracle = _rebase(oracle, prune_for(base, threshold, self.capacity))
+                held, held_threshold = held_oracle(base, threshold, self.capacity)
+                if isinstance(oracle, ScoredOracle):
+                    oracle = oracle.charged(held.nbytes)  # the same routing, from the frozen scores
+                else:
+                    oracle, threshold = held, held_threshold
         return KINDS[self.kind].from_memory(
             self.budget,
             oracle if self.capacity else None,
@@ -126,29 +130,28 @@ class TunedConfig:
         )
 
 
-def _rebase(oracle: Oracle, pruned: Oracle) -> Oracle:
-    """``pruned``, keeping a ScoredOracle's frozen scores (charged the pruned size)."""
-    return oracle.charged(pruned.nbytes) if isinstance(oracle, ScoredOracle) else pruned
-
-
-def prune_for(oracle: Oracle, threshold: float, capacity: int | None = None) -> Oracle:
-    """A lookup oracle keeps only entries that can pass the threshold, at most ``capacity`` of
-    them, the heaviest (the rest cost memory for nothing); other oracles are returned as they are."""
+def held_oracle(oracle: Oracle, threshold: float, capacity: int) -> tuple[Oracle, float]:
+    """``(held, threshold)``: what a sketch of ``capacity`` exact entries holds of ``oracle`` at
+    ``threshold``, with the same routing. A lookup becomes the set of its entries that can pass (at
+    most ``capacity``, the heaviest; 4 bytes an entry instead of 12) and threshold 0.5; at a
+    threshold ≤ 0 every item passes (unseen items score 0), so the set is empty. Other oracles are
+    held whole."""
     if isinstance(oracle, LookupOracle) and math.isfinite(threshold):
-        keep = oracle._scores >= threshold
-        out = LookupOracle(oracle._keys[keep], oracle._scores[keep])
-        return out.pruned(capacity) if capacity is not None else out
-    return oracle
+        if threshold <= 0.0:
+            return KeySetOracle(np.empty(0, dtype=np.uint32)), threshold
+        held = KeySetOracle.from_lookup(oracle, threshold, capacity)
+        return held, held.threshold_for(capacity)
+    return oracle, threshold
 
 
 def charge(oracle: Oracle, capacity: int, scale: float) -> int:
     """Bytes charged to ``oracle`` in a validation run at ``scale`` × a budget whose exact table
-    holds ``capacity`` entries: ``scale`` × what the oracle holds in that sketch (a ranked oracle
-    pruned for ``capacity`` as :meth:`TunedConfig.build` prunes it). Scaled once: pruning for the
-    validation capacity and then scaling again would charge a lookup ``scale²`` × its size."""
+    holds ``capacity`` entries: ``scale`` × what the sketch :meth:`TunedConfig.build` makes holds of
+    it (:func:`held_oracle`). Scaled once: sizing the oracle for the validation capacity and then
+    scaling again would charge a lookup ``scale²`` × its size."""
     held = oracle
     if isinstance(oracle, RANKED):
-        held = prune_for(oracle, oracle.threshold_for(capacity), capacity)
+        held = held_oracle(oracle, oracle.threshold_for(capacity), capacity)[0]
     return int(math.ceil(held.nbytes * scale))
 
 
