@@ -155,6 +155,9 @@ def test_crafted_bytes_that_no_update_could_produce_are_refused():
         OnePermMinHash.from_bytes(_crafted(OnePermMinHash, [e, e, e, e], 2))
     with pytest.raises(CorruptSketchError):  # fast similarity: every bin is filled by any update
         FastSimilaritySketch.from_bytes(_crafted(FastSimilaritySketch, [1, 2, e, 4], 9))
+    with pytest.raises(CorruptSketchError):  # fast similarity, k = 3: rounds 0..5 in 3 bits
+        FastSimilaritySketch.from_bytes(_crafted(FastSimilaritySketch, [1, 2, 6 << 29], 9))
+    assert FastSimilaritySketch.from_bytes(_crafted(FastSimilaritySketch, [1, 2, 5 << 29], 9)).k == 3
     good = OnePermMinHash.from_bytes(_crafted(OnePermMinHash, [1, 2, e, e], 2))
     assert good.signature().tolist().count(e) == 0
     bad_totals = bytearray(_crafted(MinHash, [1, 2, 3, 4], 5))
@@ -209,6 +212,11 @@ def test_signature_matrix_rows_equal_single_documents(cls, sh):
     for i, d in enumerate(DOCS):
         assert mat[i].tolist() == cls.from_text(d, 64, seed=3, shingling=sh).signature().tolist()
     assert (mat[1] == K.EMPTY).all()  # the empty document is the empty set
+
+
+@cls_param
+def test_no_documents_give_an_empty_matrix(cls):
+    assert cls.signatures([], 16).shape == (0, 16)
 
 
 def test_columns_equal_lists():

@@ -123,6 +123,7 @@ def test_insert_query_remove_topk():
     with pytest.raises(KeyError):
         lsh.remove("b")
     lsh.insert("b", sigs[1])  # a removed key can come back
+    lsh.insert_batch([], np.empty((0, 128), np.uint32))
     assert lsh.query(sigs[0]) == ["a", "b"]
 
 

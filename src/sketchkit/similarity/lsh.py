@@ -196,8 +196,10 @@ class MinHashLSH:
 
     def insert_batch(self, keys: list, signatures: Any) -> None:
         """Store many at once (a list of sketches or an n × k uint32 matrix); all or nothing."""
-        mat = self._as_matrix(signatures)
         keys = list(keys)
+        if not keys and len(signatures) == 0:
+            return
+        mat = self._as_matrix(signatures)
         if len(keys) != mat.shape[0]:
             raise InvalidParameterError(f"{len(keys)} keys for {mat.shape[0]} signatures")
         seen = set()

@@ -282,6 +282,7 @@ class _Signature(Sketch):
         values = reader.array(np.uint32, k)
         filled = int(np.count_nonzero(values != K.EMPTY))
         cls._check_filled(filled, k, int(total))
+        cls._check_values(values)
         out = cls.__new__(cls)
         Sketch.__init__(out, seed)
         out._values = values
@@ -292,6 +293,10 @@ class _Signature(Sketch):
     @classmethod
     def _check_filled(cls, filled: int, k: int, total: int) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def _check_values(cls, values: np.ndarray) -> None:
+        """Refuse values no update could produce (beyond the empty marker: none by default)."""
 
 
 class MinHash(_Signature):
@@ -430,6 +435,15 @@ ceil`
     def _check_filled(cls, filled: int, k: int, total: int) -> None:
         if filled not in (0, k) or (filled == 0) != (total == 0):
             raise CorruptSketchError(f"FastSimilaritySketch with {filled} of {k} bins set after {total} updates")
+
+    @classmethod
+    def _check_values(cls, values: np.ndarray) -> None:
+        k = values.shape[0]
+        shift = 32 - int(K.round_bits(k))
+        live = values[values != K.EMPTY]
+        if live.size and int(live.max()) >> shift > 2 * k - 1:
+            raise CorruptSketchError(f"FastSimilaritySketch value from round {int(live.max()) >> shift}, past the last "
+                                     f"round {2 * k - 1}")
 
     def guarantee(self) -> str:
         return f"σ ≤ {0.5 / math.sqrt(self.k):.3f} (sd of J ≤ sqrt(J(1-J)/k))"
