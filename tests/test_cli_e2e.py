@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import numpy as np
@@ -21,10 +22,16 @@ import sketchkit
 WORDS = "the quick brown fox jumps over the lazy dog the end fox".split()
 
 
+SKETCHKIT = [sys.executable, "-m", "sketchkit"]
+
+
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a child of a job that ignores Ctrl-C would inherit that
+
+
 def cli(*args, stdin=None, cwd=None, timeout=180):
     return subprocess.run(
-        [sys.executable, "-m", "sketchkit.cli", *map(str, args)],
-        input=stdin, capture_output=True, cwd=cwd, timeout=timeout,
+        [*SKETCHKIT, *map(str, args)], input=stdin, capture_output=True, cwd=cwd, timeout=timeout,
     )
 
 
@@ -57,11 +64,16 @@ def zipf_text(n_lines=3000, seed=0):
     return "\n".join(lines) + "\n"
 
 
+def messages(err: bytes) -> list[str]:
+    """stderr's lines, less the one-time notice that numba is compiling (a cold cache)."""
+    return [x for x in err.decode().splitlines() if not x.startswith("sketchkit: compiling kernels")]
+
+
 def assert_one_line_error(proc, pattern, status=1):
     err = proc.stderr.decode()
     assert proc.returncode == status, err
     assert "Traceback" not in err
-    lines = err.strip().splitlines()
+    lines = messages(proc.stderr)
     assert len(lines) == 1, err
     assert lines[0].startswith("sketchkit: error: ")
     assert pattern in lines[0], err
@@ -69,7 +81,7 @@ def assert_one_line_error(proc, pattern, status=1):
 
 def test_topk_from_stdin_as_json_is_exact_when_everything_fits():
     text = " ".join(WORDS) + "\n"
-    proc = cli("topk", "-k", "3", "--json", stdin=text.encode())
+    proc = cli("topk", "-k", "3", "--json", "--summary", stdin=text.encode())
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     items = [r for r in records if r["type"] == "item"]
@@ -85,7 +97,7 @@ def test_topk_exact_reports_recall_and_bounds(tmp_path, run_inprocess):
     path = tmp_path / "z.txt"
     text = zipf_text()
     path.write_text(text)
-    proc = run_inprocess("topk", path, "-k", "10", "--exact", "--memory", "64KiB", "--json", cwd=tmp_path)
+    proc = run_inprocess("topk", path, "-k", "10", "--exact", "--memory", "64KiB", "--json", "--summary", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     truth = Counter(text.split())
@@ -93,7 +105,7 @@ def test_topk_exact_reports_recall_and_bounds(tmp_path, run_inprocess):
         assert r["exact"] == truth[r["item"]]
         assert r["lower"] <= r["exact"] <= r["upper"]  # SpaceSaving bounds are deterministic
     summary = records[-1]
-    assert summary["recall"] == 1.0 and summary["bounds_hold"] == "10/10"
+    assert summary["recall"] == 1.0 and summary["bounds_held"] == summary["rows"] == 10
     assert summary["distinct_items"] == len(truth)
 
 
@@ -171,7 +183,8 @@ def test_query_and_info(tmp_path, run_inprocess):
     info = json.loads(run_inprocess("info", "w.sk", "--json", cwd=tmp_path).stdout)
     assert info["type"] == "CountMin" and info["total_weight"] == len(WORDS) and info["seed"] == 1729
     assert info["serialized_bytes"] == (tmp_path / "w.sk").stat().st_size
-    assert "f <= estimate <= f + eps*N" in info["guarantee"] and 0 < info["delta"] < 1
+    sketch = sketchkit.from_bytes((tmp_path / "w.sk").read_bytes())
+    assert info["guarantee"] == sketch.guarantee() and 0 < info["delta"] < 1
     text = run_inprocess("info", "w.sk", cwd=tmp_path).stdout.decode()
     assert "guarantee" in text and "epsilon" in text
 
@@ -216,7 +229,7 @@ def _bad_inputs(tmp: str):
         (["merge", "cm.sk", "cm_wide.sk", "-o", "out.sk"], "different shapes", 1),
         (["topk", "--no-such-option", "good.txt"], "unrecognized arguments: --no-such-option", 2),
         (["topk", "good.txt", "--memory", "lots"], "cannot read memory budget", 2),
-        (["topk", "good.txt", "--kind", "countmin", "--memory", "8"], "too small", 1),
+        (["topk", "good.txt", "--kind", "countmin", "--memory", "8"], "too small", 2),
         (["build", "good.txt", "-o", "no/such/dir/x.sk"], "cannot write", 1),
     ]
 
@@ -260,6 +273,7 @@ def test_interrupted_build_leaves_no_file(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "sketchkit.cli", "build", "-", "-o", "out.sk", "--kind", "countmin"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        preexec_fn=_sigint_default,
     )
     # 9.6 MB through a 64 KiB pipe: when write returns, the child has read more than two 4 MiB
     # chunks, so it is past start-up and inside the streaming loop, waiting for more input:
@@ -305,7 +319,7 @@ def test_input_modes_through_the_command_line(tmp_path, run_inprocess):
 
 def test_option_conflicts_are_one_line_errors(tmp_path, run_inprocess):
     (tmp_path / "a.txt").write_text("x y\n")
-    cases = [
+    cases = [  # each is a bad command line: status 2, and the command's own --help named
         (["topk", "a.txt", "--lines", "--weight-field", "2"], "--weight-field needs --field or --json-field"),
         (["topk", "a.txt", "--lines", "--pattern", "x"], "--pattern applies to --tokens only"),
         (["topk", "a.txt", "--kind", "spacesaving", "--conservative"], "--conservative applies to --kind countmin"),
@@ -316,7 +330,9 @@ def test_option_conflicts_are_one_line_errors(tmp_path, run_inprocess):
         (["topk", "a.txt", "--kind", "dyadic"], "--kind dyadic takes integer keys"),
     ]
     for args, message in cases:
-        assert_one_line_error(run_inprocess(*args, cwd=tmp_path), message, 1)
+        proc = run_inprocess(*args, cwd=tmp_path)
+        assert_one_line_error(proc, message, 2)
+        assert f"(see 'sketchkit {args[0]} --help')" in proc.stderr.decode()
     assert_one_line_error(run_inprocess("topk", "a.txt", "--lines", "--int64", cwd=tmp_path), "not allowed with", 2)
 
 
@@ -332,3 +348,270 @@ def test_workers_build_equals_local_build(tmp_path):
     remote = cli("build", "a.txt", "b.txt.gz", "-o", "workers.sk", "--workers", "2", *opts, cwd=tmp_path)
     assert remote.returncode == 0, remote.stderr
     assert (tmp_path / "workers.sk").read_bytes() == (tmp_path / "local.sk").read_bytes()
+
+
+# ----------------------------------------------------------------------------- issue #13: a Unix citizen
+def many_words(n_distinct=6000, repeat=2):
+    return " ".join(f"w{i}" for i in range(n_distinct) for _ in range(repeat)) + "\n"
+
+
+def test_closed_stdout_ends_quietly_with_141(tmp_path):
+    (tmp_path / "big.txt").write_text(many_words())
+    proc = subprocess.Popen([*SKETCHKIT, "topk", "big.txt", "-k", "5000", "--plain"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()  # `| head -1`: 5000 rows are far more than a pipe buffer holds
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert first.split(b"\t")[0] == b"1" and messages(err) == []
+
+
+def test_ctrl_c_while_importing_exits_130_without_a_traceback(tmp_path):
+    # PYTHONPROFILEIMPORTTIME reports each import on stderr as it completes: Ctrl-C goes in right
+    # after numpy's first module is reported, i.e. in the middle of the start-up imports
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
+    proc = subprocess.Popen([*SKETCHKIT, "topk", "--lines"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=tmp_path, preexec_fn=_sigint_default)
+    while True:
+        line = proc.stderr.readline()
+        if not line or b"numpy" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    lines = [x for x in messages(err) if not x.startswith("import time:")]
+    assert proc.returncode == 130, lines
+    assert lines == ["sketchkit: interrupted"] and out == b""
+
+
+def test_ctrl_c_while_reading_stdin_exits_130(tmp_path):
+    proc = subprocess.Popen([*SKETCHKIT, "topk", "--lines"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=_sigint_default)
+    proc.stdin.write(b"a line\n")
+    proc.stdin.flush()
+    # once the command has answered --version-like work it is past its imports: wait for it to read
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _reads_stdin(proc.pid):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and messages(err) == ["sketchkit: interrupted"] and out == b""
+
+
+def _reads_stdin(pid):
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "pipe" in f.read()  # blocked reading a pipe
+    except OSError:
+        return False
+
+
+def test_python_dash_m_sketchkit_and_cli_are_the_same_program():
+    for module in ("sketchkit", "sketchkit.cli"):
+        proc = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, timeout=60)
+        assert proc.returncode == 0 and proc.stdout.decode().strip() == f"sketchkit {sketchkit.__version__}"
+
+
+def test_options_and_operands_in_any_order(tmp_path, run_inprocess):
+    (tmp_path / "k.bin").write_bytes(np.array([5, 5, 7], dtype="<i8").tobytes())
+    assert run_inprocess("build", "--int64", "k.bin", "-o", "k.sk", "--kind", "countmin", cwd=tmp_path).returncode == 0
+    expected = ["5\t2\t2\t2", "7\t1\t1\t1"]
+    for order in (["k.sk", "--int64", "5", "7", "--plain"], ["k.sk", "5", "--int64", "7", "--plain"],
+                  ["--plain", "k.sk", "5", "7", "--int64"]):
+        proc = run_inprocess("query", *order, cwd=tmp_path)
+        assert proc.returncode == 0, (order, proc.stderr)
+        assert proc.stdout.decode().splitlines() == expected, order
+    (tmp_path / "a.txt").write_text("x y\n")
+    (tmp_path / "b.txt").write_text("y\n")
+    rows = _rows(run_inprocess("topk", "a.txt", "--json", "b.txt", "-k", "1", cwd=tmp_path))
+    assert (rows[0]["item"], rows[0]["estimate"]) == ("y", 2)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--memory", "1B"], "too small"),
+    (["--kind", "countsketch", "--depth", "4"], "depth must be odd"),
+    (["--kind", "spacesaving", "--depth", "3"], "--depth applies to"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--every", "soon"], "argument --every"),
+    (["--field", "city"], "--field/--weight-field NAME needs --header"),
+    (["--normalize", "NFX"], "argument --normalize"),
+])
+def test_bad_parameters_exit_2_and_point_to_the_command_help(tmp_path, run_inprocess, args, message):
+    (tmp_path / "a.txt").write_text("x y\n")
+    proc = run_inprocess("topk", "a.txt", *args, cwd=tmp_path)
+    assert_one_line_error(proc, message, 2)
+    assert proc.stderr.decode().rstrip().endswith("(see 'sketchkit topk --help')")
+
+
+def test_bad_parameter_through_the_installed_command(tmp_path):
+    (tmp_path / "a.txt").write_text("x y\n")
+    assert_one_line_error(cli("topk", "a.txt", "--memory", "1B", cwd=tmp_path), "too small", 2)
+
+
+def test_json_rows_are_items_only_and_the_summary_holds_numbers(tmp_path, run_inprocess):
+    (tmp_path / "z.txt").write_text(zipf_text(500))
+    plain_json = run_inprocess("topk", "z.txt", "-k", "5", "--json", "--exact", cwd=tmp_path)
+    lines = [json.loads(x) for x in plain_json.stdout.decode().splitlines()]
+    assert len(lines) == 5 and all("item" in r for r in lines)  # `| jq .item` prints no null
+    with_summary = run_inprocess("topk", "z.txt", "-k", "5", "--json", "--exact", "--summary", cwd=tmp_path)
+    *rows, summary = [json.loads(x) for x in with_summary.stdout.decode().splitlines()]
+    assert rows == lines and summary["type"] == "summary"
+    numbers = {k: v for k, v in summary.items() if k not in ("type", "sketch", "guarantee")}
+    assert numbers and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers.values())
+    assert summary["bounds_held"] == summary["rows"] == 5 and 0 <= summary["recall"] <= 1
+    plain = run_inprocess("topk", "z.txt", "-k", "5", "--plain", "--summary", cwd=tmp_path)
+    assert len(plain.stdout.decode().splitlines()) == 5  # the summary went to stderr
+    assert "sketchkit: total_weight: " in plain.stderr.decode()
+
+
+def test_help_shows_groups_examples_and_exit_status():
+    from sketchkit.cli import build_parser
+
+    parser = build_parser()
+    top = parser.format_help()
+    assert "examples:" in top and "exit status:" in top
+    assert all(f"\n  {code} " in top for code in (0, 1, 2, 130, 141))
+    sub = parser._subparsers._group_actions[0].choices
+    topk = sub["topk"].format_help()
+    general = topk.split("options:")[1].split("\n\n")[0]
+    assert "--lines" not in general and "--json" not in general and "--memory" not in general
+    item_group = topk.split("what an item is")[1].split("\n\n")[0]
+    assert all(opt in item_group for opt in ("--lines", "--field", "--json-field", "--int64", "--ignore-case"))
+    for name, command in sub.items():
+        text = command.format_help()
+        assert "examples:" in text and "exit status:" in text, name
+        assert f"usage: sketchkit {name}" in text
+
+
+def test_help_through_the_command():
+    proc = cli("topk", "--help")
+    assert proc.returncode == 0 and b"exit status:" in proc.stdout and proc.stderr == b""
+
+
+def test_a_budget_too_small_for_k_warns_and_names_one_that_answers(tmp_path, run_inprocess):
+    (tmp_path / "z.txt").write_text(zipf_text(3000))
+    small = run_inprocess("topk", "z.txt", "--memory", "1KiB", "-k", "50", "--plain", cwd=tmp_path)
+    assert small.returncode == 0
+    rows = small.stdout.decode().splitlines()
+    assert len(rows) < 50
+    warning = small.stderr.decode().strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("sketchkit: warning: --memory 1KiB holds")
+    suggested = warning[0].split("try --memory ")[1].split()[0]
+    enough = run_inprocess("topk", "z.txt", "--memory", suggested, "-k", "50", "--plain", cwd=tmp_path)
+    assert len(enough.stdout.decode().splitlines()) == 50
+    assert "holds" not in enough.stderr.decode()  # the budget named now lists k items
+    # a budget that answers k: no warning at all
+    fits = run_inprocess("topk", "z.txt", "-k", "10", "--plain", cwd=tmp_path)
+    assert fits.returncode == 0 and fits.stderr == b""
+
+
+def test_loose_bounds_warn(tmp_path, run_inprocess):
+    # 300 distinct items twice each through 60 counters: every row's bounds are wider than its count
+    (tmp_path / "flat.txt").write_text(many_words(300, 2))
+    proc = run_inprocess("topk", "flat.txt", "--memory", "2KiB", "-k", "5", "--plain", cwd=tmp_path)
+    assert proc.returncode == 0 and "leaves bounds up to" in proc.stderr.decode()
+
+
+def test_binary_input_is_refused_unless_binary(tmp_path, run_inprocess):
+    (tmp_path / "prog").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00 some text\nmore text\n")
+    proc = run_inprocess("topk", "prog", cwd=tmp_path)
+    assert_one_line_error(proc, "prog: binary file (a NUL byte at offset 7)", 1)
+    assert "--binary" in proc.stderr.decode()
+    anyway = run_inprocess("topk", "prog", "--binary", "--plain", cwd=tmp_path)
+    assert anyway.returncode == 0
+    assert anyway.stdout.decode().splitlines()[0].split("\t")[1:3] == ["text", "2"]
+    # --int64 input is binary by nature and is never refused
+    (tmp_path / "k.bin").write_bytes(np.zeros(4, dtype="<i8").tobytes())
+    assert run_inprocess("topk", "--int64", "k.bin", cwd=tmp_path).returncode == 0
+
+
+def test_every_reports_while_a_slow_pipe_is_still_open(tmp_path):
+    import select
+
+    proc = subprocess.Popen([*SKETCHKIT, "topk", "--lines", "--json", "-k", "1", "--every", "0.2s"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        report = None
+        deadline = time.monotonic() + 90
+        while report is None and time.monotonic() < deadline:
+            proc.stdin.write(b"ERROR disk full\nERROR disk full\nINFO ok\n")
+            proc.stdin.flush()
+            if select.select([proc.stdout], [], [], 0.3)[0]:
+                report = json.loads(proc.stdout.readline())
+        assert report is not None, "no report while the input was still open"
+        assert report["item"] == "ERROR disk full" and report["final"] is False
+        proc.stdin.write(b"INFO ok\n" * 1000)
+        proc.stdin.close()  # EOF: the final answer, as without --every
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    final = json.loads(out.decode().splitlines()[-1])
+    assert proc.returncode == 0, err
+    assert (final["item"], final["final"]) == ("INFO ok", True) and final["report"] > report["report"]
+
+
+def test_every_n_items(tmp_path, run_inprocess):
+    words = ("a\n" * 60000 + "b\n" * 50000).encode()  # 220 KB: four 64 KiB chunks
+    (tmp_path / "w.txt").write_bytes(words)
+    proc = run_inprocess("topk", "w.txt", "--every", "30000", "--json", "-k", "1", cwd=tmp_path)
+    rows = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert [r["report"] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 3
+    assert [r["final"] for r in rows] == [False] * (len(rows) - 1) + [True]
+    assert rows[-1]["estimate"] == 60000 and rows[0]["estimate"] < 60000
+    table = run_inprocess("topk", "w.txt", "--every", "30000", "-k", "1", cwd=tmp_path).stdout.decode()
+    assert table.count("# report ") == len(rows) - 1 and "# final: 110,000 items" in table
+
+
+def test_ignore_case_and_normalize(tmp_path, run_inprocess):
+    text = "Straße STRASSE strasse Café Cafe\u0301 ﬁne FINE fine\n"
+    (tmp_path / "u.txt").write_text(text)
+
+    def counts(*opts):
+        return {r["item"]: r["estimate"] for r in _rows(run_inprocess("topk", "u.txt", "--json", *opts,
+                                                                     cwd=tmp_path))}
+
+    assert counts()["fine"] == 1 and counts()["Cafe"] == 1  # a lone combining mark is not a word character
+    assert counts("--normalize", "NFC")["Café"] == 2
+    assert counts("--ignore-case") == {"strasse": 3, "café": 1, "cafe": 1, "fine": 3}  # casefold: ß = ss, ﬁ = fi
+    assert counts("--fold", "--normalize", "NFKC") == {"strasse": 3, "café": 2, "fine": 3}
+    assert counts("--normalize", "NFKC")["fine"] == 2 and counts("--normalize", "NFKC")["FINE"] == 1
+    lines = {r["item"]: r["estimate"] for r in _rows(run_inprocess(
+        "topk", "--lines", "--ignore-case", "--json", cwd=tmp_path, stdin=b"GET /A\nget /a\n"))}
+    assert lines == {"get /a": 2}
+
+
+def test_field_by_header_name(tmp_path, run_inprocess):
+    (tmp_path / "s.csv").write_text('name,city,n\nann,"Paris, FR",3\nbob,Oslo,2\ncid,"Paris, FR",4\n')
+    (tmp_path / "s.tsv").write_text("\ufeffname\tcity\tn\nann\tParis, FR\t3\nbob\tOslo\t2\ncid\tParis, FR\t4\n")
+    expected = [("Paris, FR", 7), ("Oslo", 2)]
+    for args in (["s.csv", "--field", "city", "--weight-field", "n", "--header"],
+                 ["s.csv", "--field", "2", "--weight-field", "n", "--header-in"],
+                 ["s.tsv", "--field", "city", "--weight-field", "3", "--header", "--delimiter", "tab"]):
+        rows = _rows(run_inprocess("topk", *args, "--json", cwd=tmp_path))
+        assert [(r["item"], r["estimate"]) for r in rows] == expected, args
+    missing = run_inprocess("topk", "s.csv", "--field", "town", "--header", cwd=tmp_path)
+    assert_one_line_error(missing, "s.csv: no column 'town' for --field in the header line (name, city, n)", 1)
+
+
+def test_skip_bad_counts_malformed_records_instead_of_stopping(tmp_path, run_inprocess):
+    (tmp_path / "e.ndjson").write_bytes(
+        b'{"u": "a", "w": 2}\n{oops\n{"u": "b", "w": "many"}\n{"u": "\xff"}\n{"u": "a", "w": 1}\n{"u": "c"}\n'
+    )
+    stopped = run_inprocess("topk", "e.ndjson", "--json-field", "u", "--weight-field", "w", cwd=tmp_path)
+    assert_one_line_error(stopped, "e.ndjson: line 2: invalid JSON", 1)
+    proc = run_inprocess("topk", "e.ndjson", "--json-field", "u", "--weight-field", "w", "--skip-bad", "--json",
+                         cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["item"]: r["estimate"] for r in _rows(proc)} == {"a": 3}
+    warnings = proc.stderr.decode().strip().splitlines()
+    assert warnings == [
+        "sketchkit: warning: 1 line(s) had invalid UTF-8 (skipped them)",
+        "sketchkit: warning: 1 record(s) lacked the --json-field/--weight-field path (skipped)",
+        "sketchkit: warning: skipped 2 malformed record(s) (--skip-bad); the first: e.ndjson: line 2: invalid JSON "
+        "(Expecting property name enclosed in double quotes)",
+    ]
+    (tmp_path / "s.csv").write_text("k,w\nx,1\ny,two\nx,3\n")
+    csv_rows = _rows(run_inprocess("topk", "s.csv", "--field", "k", "--weight-field", "w", "--header", "--skip-bad",
+                                   "--json", cwd=tmp_path))
+    assert [(r["item"], r["estimate"]) for r in csv_rows] == [("x", 4)]

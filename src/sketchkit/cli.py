@@ -285,7 +285,7 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("demo", help="the main job on the Python standard library's sources")
+    p = command("demo", "the main job on the Python standard library's sources")
     p.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
     p.add_argument("--kind", choices=list(kinds.KINDS), default="spacesaving")
     p.add_argument("--memory", type=_memory, default=parse_memory("64KiB"), metavar="BYTES",
@@ -566,9 +566,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _learned_sketch(args: argparse.Namespace) -> Any:
     if args.kind not in kinds.LINEAR_KINDS:
-        raise CLIError("--oracle needs --kind countmin or countsketch")
+        raise UsageError("--oracle needs --kind countmin or countsketch")
     if args.workers or args.scheduler:
-        raise CLIError("--oracle cannot be combined with --workers/--scheduler")
+        raise UsageError("--oracle cannot be combined with --workers/--scheduler")
     support = _learned_support()
     try:
         oracle = support.load_oracle(args.oracle)
@@ -624,7 +624,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     keys: list[Any] = list(args.keys)
     if not keys:
         if args.sketch == "-" or sys.stdin is None or sys.stdin.isatty():
-            raise CLIError("no keys: give KEY arguments or pipe keys in, one per line")
+            raise UsageError("no keys: give KEY arguments or pipe keys in, one per line")
         keys = [line.rstrip("\r\n") for line in sys.stdin]
     if args.int64:
         try:

@@ -153,7 +153,7 @@ class Words(Tokenizer):
             try:
                 self._re = re.compile(pattern)
             except re.error as e:
-                raise CLIError(f"invalid --pattern {pattern!r}: {e}") from None
+                raise UsageError(f"invalid --pattern {pattern!r}: {e}") from None
 
     def batch(self, chunk, name, first_line):
         if self.pattern is None:
