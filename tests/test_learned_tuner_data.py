@@ -16,8 +16,8 @@ from sketchkit._cli.learned import build_oracle, load_oracle, make_learned_sketc
 from sketchkit.errors import CorruptSketchError, InvalidParameterError
 from sketchkit.hashing import hash_items
 from sketchkit.learned import (
-    LearnedCountMin,
     KeySetOracle,
+    LearnedCountMin,
     LearnedCountSketch,
     LookupOracle,
     NgramOracle,
@@ -226,12 +226,16 @@ def test_tuner_falls_back_to_plain_for_a_random_oracle_on_real_data(debian_slice
     assert max(unguarded) > 0
 
 
+def check_keeps_oracle(cfg) -> None:
+    assert cfg.heavy_fraction > 0 and cfg.capacity > 0, cfg.check
+    assert cfg.valid_error < cfg.check["fresh_median"]["plain"]
+
+
 def test_tuner_keeps_a_good_oracle_on_real_data(debian_slice):
     train, valid = debian_slice
-    # one counter per distinct key: there the lookup's gain clears the tuner's noise margin for
-    # both kinds (at 0.5 the Count-Min gain, 0.30 in log-error, sits at the margin, 0.30)
+    # one counter per distinct key: the lookup's gain clears the tuner's noise margin for both kinds
+    budget = int(4 * 1.0 * len(valid))
     for kind in ("countmin", "countsketch"):
-        budget = int(4 * 1.0 * len(valid))
-        cfg = tune(kind, budget, LookupOracle.from_counts(train), valid, n_seeds=5)
-        assert cfg.heavy_fraction > 0 and cfg.capacity > 0, (kind, cfg.check)
-        assert cfg.valid_error < cfg.check["fresh_median"]["plain"]
+        check_keeps_oracle(tune(kind, budget, LookupOracle.from_counts(train), valid, n_seeds=5))
+    with pytest.raises(AssertionError):  # the check fails for an oracle that knows nothing
+        check_keeps_oracle(tune("countmin", budget, RandomOracle(3), valid, n_seeds=5))
