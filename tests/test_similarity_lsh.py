@@ -148,6 +148,12 @@ def test_sketch_objects_are_checked_against_the_index():
         MinHashLSH(0.5, 64, bands=10, rows=10)
 
 
+def test_info_fields():
+    lsh, _ = _index()
+    assert lsh.total_weight == 5 and not lsh.is_empty() and MinHashLSH(0.5).is_empty()
+    assert "0.87 at s = t = 0.5" in lsh.guarantee() and lsh.nbytes == 5 * 128 * 4 + 5 * 32 * 8
+
+
 def test_bytes_and_pickle_round_trip():
     lsh, sigs = _index()
     lsh.remove("c")

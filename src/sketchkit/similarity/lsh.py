@@ -150,6 +150,19 @@ class MinHashLSH:
         return [x for x in self._keys if x is not None]
 
     @property
+    def total_weight(self) -> int:
+        """Number of stored signatures (what ``sketchkit info`` shows as the weight)."""
+        return len(self._slot)
+
+    def is_empty(self) -> bool:
+        return not self._slot
+
+    def guarantee(self) -> str:
+        b, r = self.params
+        return (f"{b}x{r} bands: a set of similarity s is a candidate with probability 1-(1-s^{r})^{b} "
+                f"({float(candidate_probability(self._threshold, b, r)):.2f} at s = t = {self._threshold})")
+
+    @property
     def nbytes(self) -> int:
         """Bytes of the signature and band-key arrays (the dicts and keys come on top)."""
         return int(self._sigs.nbytes + self._bkeys.nbytes)
