@@ -44,6 +44,9 @@ so ``from_memory(b, ...).nbytes <= b`` for as long as the counters are int32 (to
 weight below 2**31; like the core sketches, counts widen to int64 past that).
 :attr:`budget_bytes` is that planned size. With ``capacity=0`` the oracle is dropped, the table
 holds no array, and the sketch is exactly the plain core sketch of the same shape, bytes included.
+A lookup oracle is best handed over as the set of its entries that pass the threshold
+(:class:`~sketchkit.learned.oracles.KeySetOracle`, 4 bytes an entry instead of 12), as
+:meth:`~sketchkit.learned.tuner.TunedConfig.build` and the command line do.
 
 >>> from sketchkit.learned.oracles import LookupOracle
 >>> oracle = LookupOracle.from_counts({"the": 50, "cat": 2})
