@@ -133,6 +133,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--planted", type=int, default=700)
+    ap.add_argument("--seed", type=int, default=0, help="corpus shuffle and planting seed")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
@@ -146,7 +147,7 @@ def main() -> None:
     from sketchkit.similarity.minhash import ngram_key
 
     t0 = time.time()
-    docs, planted = build_corpus(args.docs, args.planted)
+    docs, planted = build_corpus(args.docs, args.planted, args.seed)
     sets = [shingle_set(d) for d in docs]
     truth_all = exact_pairs(sets, min(THRESHOLDS))
     planted_pairs = {(min(a, b), max(a, b)): lvl for a, b, lvl in planted}

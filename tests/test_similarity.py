@@ -386,10 +386,9 @@ def _edit(rng, words, n_edits):
     return w
 
 
-@cls_param
-def test_text_estimates_track_exact_jaccard_of_word_shingles(cls):
-    # real-looking text, planted edits; truth = exact Jaccard of the Python 3-gram sets.
-    # The summed squared z-score of 60 pairs is chi-square(60)-like: mean 60, sd 11.
+def _text_chi2(cls):
+    """Summed squared z-scores of 60 planted text pairs (real-looking text, word edits; truth =
+    exact Jaccard of the Python 3-gram sets): chi-square(60)-like, mean 60, sd 11."""
     rng = np.random.default_rng(1)
     vocab = [f"w{i}" for i in range(400)]
     z2 = 0.0
@@ -408,7 +407,21 @@ def test_text_estimates_track_exact_jaccard_of_word_shingles(cls):
         var = oph_variance(inter, union, 128) if cls is OnePermMinHash else minhash_variance(j, 128)
         est = float((u == v).mean())
         z2 += (est - j) ** 2 / max(var, 1e-9)
-    assert z2 <= 60 + 4 * math.sqrt(120)
+    return z2
+
+
+CHI2_LIMIT = 60 + 4 * math.sqrt(120)
+
+
+@cls_param
+def test_text_estimates_track_exact_jaccard_of_word_shingles(cls):
+    assert _text_chi2(cls) <= CHI2_LIMIT
+
+
+def test_text_check_fails_on_correlated_slots(monkeypatch):
+    real = M._slot_keys
+    monkeypatch.setattr(M, "_slot_keys", lambda seed, k: tuple(np.repeat(x, k) for x in real(seed, 1)))
+    assert _text_chi2(MinHash) > CHI2_LIMIT
 
 
 # ----------------------------------------------------------------------------- b-bit
