@@ -615,3 +615,116 @@ def test_skip_bad_counts_malformed_records_instead_of_stopping(tmp_path, run_inp
     csv_rows = _rows(run_inprocess("topk", "s.csv", "--field", "k", "--weight-field", "w", "--header", "--skip-bad",
                                    "--json", cwd=tmp_path))
     assert [(r["item"], r["estimate"]) for r in csv_rows] == [("x", 4)]
+
+
+# ----------------------------------------------------------------------------- docs/distributed.md's own cluster
+DASK_ENV = {  # docs/distributed.md: LOCAL_CLUSTER_CONFIG as environment variables
+    "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "inf",
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "500ms",
+}
+
+
+def _start(args, cwd, env):
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # its own process group: the nannies' workers go with it
+
+
+def _stop(proc):
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def test_distributed_env_names_match_local_cluster_config():
+    pytest.importorskip("distributed")
+    from sketchkit.distributed import LOCAL_CLUSTER_CONFIG
+
+    code = ("import json, dask; from sketchkit.distributed import LOCAL_CLUSTER_CONFIG as C; "
+            "print(json.dumps({k: str(dask.config.get(k)) for k in C}))")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **DASK_ENV}, capture_output=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {k: str(v) for k, v in LOCAL_CLUSTER_CONFIG.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_documented_cluster_recipe_end_to_end(tmp_path):
+    """`dask scheduler` and `dask worker ADDR --nthreads 1 --nworkers 2` as separate processes with
+    the documented DASK_ variables; sketchkit --scheduler then gives the one-process answer, the
+    settings hold on the scheduler and on every worker, and still hold after the workers restart."""
+    pytest.importorskip("distributed")
+    import shutil
+
+    from distributed import Client
+
+    dask_cmd = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    assert dask_cmd, "the dask command comes with the [dask] extra"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text(zipf_text(400, seed=5))
+    (data / "b.txt.gz").write_bytes(gzip.compress(zipf_text(300, seed=6).encode()))
+    env = {**os.environ, **DASK_ENV}
+    scheduler_file = tmp_path / "scheduler.json"
+    procs = [_start([dask_cmd, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(scheduler_file)], tmp_path, env)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline and procs[0].poll() is None:
+            time.sleep(0.1)
+        assert scheduler_file.exists(), procs[0].stderr.read1().decode() if procs[0].poll() is not None else ""
+        time.sleep(0.2)  # the file is written whole, but give it its newline
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        # workers start in another folder: relative paths given to sketchkit must still resolve
+        procs.append(_start([dask_cmd, "worker", address, "--nthreads", "1", "--nworkers", "2", "--no-dashboard"],
+                            "/", env))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=90)
+
+            def settings(dask_scheduler=None):
+                import dask
+
+                return [str(dask.config.get(k)) for k in DASK_ENV_KEYS]
+
+            expected = ["inf", "False", "1s", "5s", "500ms"]
+            assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION) == float("inf")
+            assert list(client.run(settings).values()) == [expected, expected]
+
+            opts = ["--kind", "countmin", "--memory", "32KiB", "-q"]
+            local = cli("build", "a.txt", "b.txt.gz", "-o", "local.sk", *opts, cwd=data, timeout=120)
+            remote = cli("build", "a.txt", "b.txt.gz", "-o", "remote.sk", "--scheduler", address, *opts, cwd=data,
+                         timeout=120)
+            assert local.returncode == 0 and remote.returncode == 0, remote.stderr
+            assert (data / "remote.sk").read_bytes() == (data / "local.sk").read_bytes()
+            top = cli("topk", "a.txt", "b.txt.gz", "--scheduler", address, "-k", "3", "--json", cwd=data, timeout=120)
+            rows = _rows(top)
+            truth = Counter((zipf_text(400, seed=5) + zipf_text(300, seed=6)).split())
+            assert [r["item"] for r in rows] == [w for w, _ in truth.most_common(3)]
+
+            client.restart(timeout=90)  # nannies start fresh worker processes, with the same environment
+            client.wait_for_workers(2, timeout=90)
+            assert list(client.run(settings).values()) == [expected, expected]
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+DASK_ENV_KEYS = [
+    "distributed.scheduler.worker-saturation",
+    "distributed.worker.profile.enabled",
+    "distributed.admin.tick.interval",
+    "distributed.admin.system-monitor.interval",
+    "distributed.worker.memory.monitor-interval",
+]
