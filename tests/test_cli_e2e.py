@@ -704,8 +704,8 @@ def test_documented_cluster_recipe_end_to_end(tmp_path):
 
             opts = ["--kind", "countmin", "--memory", "32KiB", "-q"]
             local = cli("build", "a.txt", "b.txt.gz", "-o", "local.sk", *opts, cwd=data, timeout=120)
-            remote = cli("build", "a.txt", "b.txt.gz", "-o", "remote.sk", "--scheduler", address, *opts, cwd=data,
-                         timeout=120)
+            remote = cli("build", "a.txt", f"file://{data}/b.txt.gz", "-o", "remote.sk", "--scheduler", address, *opts,
+                         cwd=data, timeout=120)  # a relative path and an fsspec URL
             assert local.returncode == 0 and remote.returncode == 0, remote.stderr
             assert (data / "remote.sk").read_bytes() == (data / "local.sk").read_bytes()
             top = cli("topk", "a.txt", "b.txt.gz", "--scheduler", address, "-k", "3", "--json", cwd=data, timeout=120)

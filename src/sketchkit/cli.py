@@ -359,7 +359,7 @@ def _distributed(args: argparse.Namespace, paths: list[str], make: Any) -> Any:
         raise CLIError(f"--workers/--scheduler need sketchkit.distributed and the [dask] extra ({e})") from None
     from ._cli.stream import check_paths
 
-    check_paths(paths)
+    check_paths([p for p in paths if "://" not in p])  # URLs (s3://, file://) are for fsspec on the workers
     mode = args.mode or "words"
     tokenize = functools.partial(tokenize_text, mode=mode, pattern=args.pattern, fold=args.fold, form=args.normalize)
     return sketch_text_files(paths, make, tokenize, workers=args.workers, scheduler=args.scheduler)
