@@ -9,6 +9,7 @@ Three ways in, each taking any sketchkit sketch as a template (its class, shape 
   each task streaming its share in bounded batches;
 * :func:`merge_sketches` for a bag of sketches built elsewhere;
 * :func:`distinct_count`: a :class:`~sketchkit.cardinality.Distinct` of an array, bag or column;
+* :func:`quantiles_groupby`: quantiles per group (p99 latency per endpoint) from one sketch each;
 * :func:`dedup_column`: near-duplicate clusters of a text column, equal to one process's.
 
 :func:`dask_client` runs any of them on a fresh local cluster (:func:`local_cluster`, configured
@@ -34,6 +35,7 @@ from .cluster import LOCAL_CLUSTER_CONFIG, WarmSketchkit, dask_client, local_clu
 from .collections import merge_sketches, sketch_array, sketch_bag, sketch_column
 from .files import sketch_csv, sketch_parquet, sketch_text_files
 from .groupby import sketch_aggregation, sketch_groupby
+from .quantiles import quantiles_groupby
 from .similarity import dedup_column
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "distinct_count",
     "local_cluster",
     "merge_sketches",
+    "quantiles_groupby",
     "sketch_aggregation",
     "sketch_array",
     "sketch_bag",
