@@ -16,7 +16,18 @@ from sketchkit._cli.candidates import Candidates
 from sketchkit._cli.common import CLIError
 from sketchkit._cli.inputs import Source, int64_chunks, text_chunks
 from sketchkit._cli.scan import first_invalid_utf8
-from sketchkit._cli.tokens import Field, Int64, JsonField, Lines, Utf8Policy, Words, tokenize_text
+from sketchkit._cli.stream import StreamStats, feed
+from sketchkit._cli.tokens import (
+    BadRecords,
+    Field,
+    Int64,
+    JsonField,
+    Lines,
+    Normalized,
+    Utf8Policy,
+    Words,
+    tokenize_text,
+)
 from sketchkit.frequency import CountMin
 
 TEXT = st.text(alphabet=st.sampled_from(list("ab_Z9 \t\r\n.,-é€😀\u00a0\u2028«»")), max_size=200)
@@ -161,3 +172,135 @@ def test_gzip_source_roundtrip(tmp_path):
     src = open_source(str(path))
     assert b"".join(text_chunks(src)) == b"x y\nz\n"
     src.close()
+
+
+# ----------------------------------------------------------------------------- issue #13 options
+FOLDABLE = st.text(alphabet=st.sampled_from(list("aAbB ßSs\nﬁFI\u0301éEİı\u00c5\u212b\u30ac\uff21 .")), max_size=60)
+
+
+@given(FOLDABLE, st.booleans(), st.sampled_from([None, "NFC", "NFKC", "NFD", "NFKD"]))
+def test_normalized_words_equal_the_distributed_tokeniser(text, fold, form):
+    """The compiled path (normalise the chunk, scan, fold each distinct item, re-aggregate) gives
+    the items the per-line tokeniser of --workers gives."""
+    if not fold and form is None:
+        return
+    tok = Normalized(Words(), fold=fold, form=form)
+    expected = Counter(tokenize_text(text, fold=fold, form=form))
+    assert batch_counter(tok.batch(text.encode(), "t", 1)) == expected
+
+
+@given(FOLDABLE, st.booleans(), st.sampled_from([None, "NFC", "NFKC"]))
+def test_normalized_lines_equal_the_distributed_tokeniser(text, fold, form):
+    if not fold and form is None or not text:
+        return
+    lines = Normalized(Lines(), fold=fold, form=form)
+    assert batch_counter(lines.batch(text.encode(), "t", 1)) == Counter(
+        tokenize_text(text, mode="lines", fold=fold, form=form))
+
+
+def test_normalized_fields_keep_their_delimiters():
+    # NFKC maps the full-width comma U+FF0C to ',': a field must not be split by it
+    tok = Normalized(Field(1, ","), fold=True, form="NFKC")
+    assert batch_counter(tok.batch("Ａ\uff0cb,x\na\uff0cB,y\n".encode(), "f", 1)) == {"a,b": 2}
+    assert batch_counter(Field(1, ",").batch("Ａ\uff0cb,x\n".encode(), "f", 1)) == {"Ａ\uff0cb": 1}
+
+
+def test_normalized_refuses_int64_and_unknown_forms():
+    with pytest.raises(CLIError, match="apply to text"):
+        Normalized(Int64(), fold=True)
+    with pytest.raises(CLIError, match="--normalize must be one of"):
+        Normalized(Words(), form="NFX")
+
+
+def test_field_names_from_the_header_line():
+    tok = Field("city", ";", weight_field="n")
+    tok.header("\ufeffname;city;n\r\n".encode(), "s.csv")
+    assert (tok.field, tok.weight_field) == (1, 3)
+    assert batch_counter(tok.batch(b"a;Oslo;2\nb;Rome;1\nc;Oslo;3\n", "s.csv", 2)) == {"Oslo": 5, "Rome": 1}
+    with pytest.raises(CLIError, match=r"^t.csv: no column 'city' for --field in the header line \(a, b\)$"):
+        Field("city").header(b"a,b\n", "t.csv")
+    numbered = Field(2)
+    numbered.header(b"whatever,names\n", "u.csv")  # a number needs no header: the line is only skipped
+    assert numbered.field == 1
+    with pytest.raises(CLIError, match="counts columns from 1"):
+        Field(0)
+
+
+def test_bad_records_stop_or_are_counted():
+    strict = BadRecords(skip=False)
+    with pytest.raises(CLIError, match="^f: line 3: invalid JSON"):
+        strict("f: line 3: invalid JSON")
+    lenient = BadRecords(skip=True)
+    lenient("first")
+    lenient("second")
+    assert (lenient.count, lenient.first) == (2, "first")
+    tok = JsonField("a", "w", BadRecords(skip=True))
+    data = b'{"a": "x", "w": 2}\n{nope\n{"a": "y", "w": "z"}\n{"a": "x", "w": 1}\n'
+    assert batch_counter(tok.batch(data, "j", 1)) == {"x": 3}
+    assert (tok.bad.count, tok.bad.first) == (2, "j: line 2: invalid JSON (Expecting property name enclosed in "
+                                                  "double quotes)")
+    field = Field(1, ",", 2, BadRecords(skip=True))
+    assert batch_counter(field.batch(b"a,1\nb,x\na,2\n", "c", 5)) == {"a": 3}
+    assert field.bad.first == "c: line 6: weight 'x' is not an integer"
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe fed slowly: each read returns at most one of the given pieces."""
+
+    def __init__(self, pieces):
+        self.pieces = list(pieces)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        if not self.pieces:
+            return 0
+        piece = self.pieces.pop(0)
+        buf[: len(piece)] = piece
+        return len(piece)
+
+
+def test_eager_chunks_follow_the_pieces_as_they_arrive():
+    pieces = [b"a b\n", b"c", b" d\ne\n", b"f"]
+    eager = list(text_chunks(_source_of(io.BufferedReader(_Trickle(pieces))), 1 << 16, eager=True))
+    assert eager == [b"a b\n", b"c d\ne\n", b"f"]  # an unfinished line waits for its newline
+    # without eager, read(size) waits for size bytes (or the end): everything in one read here
+    assert list(text_chunks(_source_of(io.BufferedReader(_Trickle(pieces))), 1 << 16)) == [b"a b\nc d\ne\n", b"f"]
+
+
+def _source_of(stream):
+    return Source("pipe", stream, stream, None)
+
+
+def test_binary_input_is_refused_with_the_offset_of_its_first_nul():
+    chunks = [b"text line\n", b"more\n", b"ab\x00cd\n"]
+    sink = []
+    with pytest.raises(CLIError, match=r"^f: binary file \(a NUL byte at offset 17\); --binary"):
+        feed(iter(chunks), "f", Lines(), [lambda i, w: sink.append(i)], StreamStats(), Utf8Policy(), binary_ok=False)
+    feed(iter(chunks), "f", Lines(), [lambda i, w: sink.append(i)], StreamStats(), Utf8Policy(), binary_ok=True)
+    assert any("ab\x00cd" in batch for batch in sink)
+
+
+def test_every_sink_reports_at_each_multiple_and_budget_warning():
+    from sketchkit import SpaceSaving
+    from sketchkit.cli import _budget_warning, _Every
+
+    seen = []
+    every = _Every(("items", 10), seen.append)
+    for n in (4, 4, 4, 30, 1):
+        every(["x"] * n, None)
+    assert seen == [12, 42]  # at the first batch past 10, then past 40 (30 and 40 fell inside one batch)
+    weighted = []
+    every = _Every(("items", 5), weighted.append)
+    every(["a", "b"], np.array([3, -4]))  # |weights| count
+    assert weighted == [7]
+
+    exact = SpaceSaving(100)
+    exact.update_batch(["a"] * 5 + ["b"] * 3)
+    assert _budget_warning(exact, exact.top(10), 10, 4096) is None  # every item kept: the answer is exact
+    full = SpaceSaving(4)
+    full.update_batch([f"w{i}" for i in range(100)] * 2)
+    message = _budget_warning(full, full.top(10), 10, 1024)
+    assert message.startswith("--memory 1KiB holds 4 items, fewer than -k 10 and leaves bounds up to ")
+    assert message.endswith("try --memory 4KiB or more for -k 10")
