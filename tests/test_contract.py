@@ -300,11 +300,11 @@ def test_shipped_contract_check(run):
 
 def test_contract_check_catches_a_broken_sketch(monkeypatch):
     """Each family of checks fails on a sketch broken the way it guards against."""
-    from sketchkit.frequency import _summary
+    from sketchkit.frequency._itemstore import ItemStore
 
     ss = sk.SpaceSaving
-    # nbytes that counts item encodings instead of the objects held
-    monkeypatch.setattr(_summary, "held_size", lambda x: len(x) if isinstance(x, (str, bytes)) else 8)
+    # nbytes that forgets the item arena (counts the slot references only)
+    monkeypatch.setattr(ItemStore, "nbytes", property(lambda self: int(self._off.nbytes + self._len.nbytes)))
     with pytest.raises(AssertionError, match="nbytes"):
         dict(contract_checks(ss))["SpaceSaving[0].nbytes_is_held_memory"]()
     monkeypatch.undo()

@@ -57,8 +57,12 @@ def _lookup(family: int) -> Any:
 
 def register(family: int, cls: Any) -> None:
     """Declare ``cls`` the reader of ``family`` (one class per family id)."""
-    if family in _REGISTRY and _REGISTRY[family] is not cls:
-        raise RuntimeError(f"family id {family} registered twice")
+    known = _REGISTRY.get(family)
+    if known is not None and known is not cls and (known.__module__, known.__qualname__) != (
+        cls.__module__,
+        cls.__qualname__,
+    ):  # the same class again (a module imported twice, a reload) replaces itself
+        raise RuntimeError(f"family id {family} registered twice: {known.__qualname__} and {cls.__qualname__}")
     _REGISTRY[family] = cls
     FAMILY_NAMES[family] = cls.__name__
 

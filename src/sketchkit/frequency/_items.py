@@ -8,7 +8,6 @@ put in, although a str and its UTF-8 bytes hash to the same item.
 from __future__ import annotations
 
 import struct
-import sys
 from typing import Any
 
 from .._format import Reader
@@ -53,8 +52,3 @@ def decode_items(reader: Reader, count: int) -> list[Any]:
             raise CorruptSketchError(f"unknown item tag {tag}")
     return out
 
-
-def held_size(item: Any) -> int:
-    """Bytes the process holds for a tracked str/bytes item: the whole object (CPython's header
-    plus its data), not just its encoding — what nbytes counts per item."""
-    return sys.getsizeof(item)

@@ -17,7 +17,6 @@ items (str, bytes) are kept as objects in a list that exists only once one arriv
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,20 +26,20 @@ from .._format import Reader
 from ..errors import CorruptSketchError
 from ..hashing import DEFAULT_SEED, _hash_batch, _unhash_int64
 from . import _tracked as T
-from ._items import decode_items, encode_items, held_size
+from ._items import decode_items, encode_items
+from ._itemstore import ITEM_PLAN_BYTES, ItemStore
 from ._linear import check_totals
 from ._query import FrequencySketch
 
 SLOT_BYTES = 8 + 4 + 4  # key, int32 count, int32 error (the index and queue are added below)
-ITEM_REF_BYTES = 8  # a list entry per slot, once a str/bytes item is tracked
-# what one str item costs when planning a budget: its list entry and a short str object
-# (CPython: a 49-byte header plus 8 ASCII characters)
-TYPICAL_ITEM_BYTES = ITEM_REF_BYTES + sys.getsizeof("8 chars.")
+# what one str item costs when planning a budget: its slot reference and its share of the
+# item arena for an 8-byte token (see _itemstore.py)
+TYPICAL_ITEM_BYTES = ITEM_PLAN_BYTES
 
 
 def planned_nbytes(capacity: int, item_bytes: int) -> int:
     """nbytes of a full summary whose items each cost ``item_bytes`` (0 for int items,
-    ``ITEM_REF_BYTES`` + the object's size for str and bytes)."""
+    ``TYPICAL_ITEM_BYTES`` for str and bytes of about 8 bytes)."""
     return (capacity * (SLOT_BYTES + item_bytes) + 4 * T.index_size(capacity)
             + T.QUEUE_ENTRY_BYTES * T.queue_size(capacity))
 
@@ -70,7 +69,7 @@ class TrackedSummary(FrequencySketch):
         self._capacity = check_positive_int("capacity", capacity, (1 << 31) - 1)
         self._state = T.empty_state(min(self._capacity, 16))
         # None while every tracked item is an int; else one entry per slot (None = an int)
-        self._items: list[Any] | None = None
+        self._items: ItemStore | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -93,13 +92,12 @@ class TrackedSummary(FrequencySketch):
 
     @property
     def nbytes(self) -> int:
-        """Slot arrays, index and eviction queue, plus, for str/bytes items, a reference per
-        slot and the items' canonical encodings (int items live in their hashes)."""
+        """Slot arrays, index and eviction queue, plus, once a str/bytes item is tracked, the
+        item store (slot references and arena; int items live in their hashes)."""
         st = self._state
         total = sum(int(st[k].nbytes) for k in T.STATE_ARRAYS)
         if self._items is not None:
-            total += ITEM_REF_BYTES * len(self._items)
-            total += sum(held_size(x) for x in self._items[: self.size] if x is not None)
+            total += self._items.nbytes
         return total
 
     def __len__(self) -> int:
@@ -136,8 +134,7 @@ class TrackedSummary(FrequencySketch):
     def _reshape(self, allocated: int) -> None:
         self._state = T.resized_state(self._state, allocated)
         if self._items is not None:
-            size = self.size
-            self._items = self._items[:size] + [None] * (allocated - size)
+            self._items.resize(allocated, self.size)
 
     def _record(self, placed: np.ndarray, batch: Any, raw: bool) -> None:
         """Remember the item now in each slot that got one (``placed`` from the kernels)."""
@@ -147,19 +144,15 @@ class TrackedSummary(FrequencySketch):
         if raw:  # int items: their hashes are enough
             if self._items is not None:
                 for s in slots.tolist():
-                    self._items[s] = None
+                    self._items.put(s, None)
             return
         placed_items = [(s, batch[p]) for s, p in zip(slots.tolist(), placed[slots].tolist())]
-        objects = [(s, x) for s, x in placed_items if not isinstance(x, (int, np.integer))]
         if self._items is None:
-            if not objects:
+            if all(isinstance(x, (int, np.integer)) for _, x in placed_items):
                 return
-            self._items = [None] * len(self._state["keys"])
-        items = self._items
-        for s, _ in placed_items:
-            items[s] = None
-        for s, x in objects:
-            items[s] = x
+            self._items = ItemStore(len(self._state["keys"]))
+        for s, x in placed_items:
+            self._items.put(s, x)
 
     def _slots_of(self, items: Any) -> np.ndarray:
         return self._slots_of_keys(*self._keys_of(items))
@@ -172,7 +165,7 @@ class TrackedSummary(FrequencySketch):
     def _live_items(self) -> list[Any]:
         size = self.size
         keys = self._state["keys"][:size]
-        stored = self._items[:size] if self._items is not None else [None] * size
+        stored = self._items.items(size) if self._items is not None else [None] * size
         missing = [i for i, x in enumerate(stored) if x is None]
         if missing:
             ints = _unhash_int64(np.ascontiguousarray(keys[missing]), self._item_seed).tolist()
@@ -264,11 +257,11 @@ class TrackedSummary(FrequencySketch):
         size = len(keys)
         allocated = min(self._capacity, max(size, 16, len(self._state["keys"])))
         self._state = T.state_of(keys, counts, errors, floor, allocated, dtype)
-        if all(isinstance(x, (int, np.integer)) for x in items):
-            self._items = None
-        else:
-            self._items = [None if isinstance(x, (int, np.integer)) else x for x in items]
-            self._items += [None] * (allocated - size)
+        self._items = None
+        if not all(isinstance(x, (int, np.integer)) for x in items):
+            self._items = ItemStore(allocated)
+            for s, x in enumerate(items):
+                self._items.put(s, x)
 
     # ------------------------------------------------------------------ bytes
     def _summary_payload(self) -> bytes:

@@ -71,14 +71,14 @@ class SpaceSaving(TrackedSummary):
     @classmethod
     def from_memory(cls, budget: int | str, *, seed: int = DEFAULT_SEED, item_bytes: int = TYPICAL_ITEM_BYTES):
         """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per
-        item: a list entry and the str/bytes object for str/bytes items (default: a short str,
-        ``TYPICAL_ITEM_BYTES``), 0 for int items (an int is recovered from its hash, so it costs
-        nothing beyond its slot).
+        item: a slot reference and arena bytes for str/bytes items (default
+        ``TYPICAL_ITEM_BYTES``, planned for 8-byte tokens), 0 for int items (an int is recovered
+        from its hash, so it costs nothing beyond its slot).
 
         >>> SpaceSaving.from_memory("16KiB", item_bytes=0).capacity
         664
         >>> SpaceSaving.from_memory("16KiB").capacity
-        183
+        322
         """
         capacity = capacity_for(parse_memory(budget), item_bytes)
         if capacity < 1:
