@@ -1,0 +1,35 @@
+"""The summaries' item arena: every slot reads back what was put, and the arena stays within
+the bound the memory planning charges (ARENA_FACTOR times the live bytes)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sketchkit.frequency._itemstore import ARENA_FACTOR, ItemStore
+
+values = st.one_of(st.none(), st.integers(-5, 5), st.text(max_size=12), st.binary(max_size=12))
+ops = st.lists(st.tuples(st.integers(0, 31), values), max_size=400)
+
+
+@given(ops=ops, grow=st.integers(0, 16))
+def test_slots_read_back_and_the_arena_stays_bounded(ops, grow):
+    store = ItemStore(32)
+    ref: dict[int, object] = {}
+    for i, (slot, value) in enumerate(ops):
+        store.put(slot, value)
+        ref[slot] = None if value is None or isinstance(value, int) else value
+        if grow and i == len(ops) // 2:
+            store.resize(32 + grow, 32)
+        live = sum(len(v.encode() if isinstance(v, str) else v) for v in ref.values() if v is not None)
+        assert store._arena.nbytes <= max(64, ARENA_FACTOR * live + 64), (store._arena.nbytes, live)
+    for slot in range(32):
+        got = store.get(slot)
+        assert got == ref.get(slot) and type(got) is type(ref.get(slot))
+
+
+def test_str_and_bytes_keep_their_type():
+    store = ItemStore(2)
+    store.put(0, "ü")
+    store.put(1, "ü".encode())
+    assert store.get(0) == "ü" and store.get(1) == b"\xc3\xbc"
