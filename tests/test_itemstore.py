@@ -33,3 +33,12 @@ def test_str_and_bytes_keep_their_type():
     store.put(0, "ü")
     store.put(1, "ü".encode())
     assert store.get(0) == "ü" and store.get(1) == b"\xc3\xbc"
+
+
+def test_heavy_churn_is_compacted():
+    store = ItemStore(32)
+    for i in range(5000):
+        store.put(i % 32, f"token{i:05d}")
+    live = 32 * 10
+    assert store._arena.nbytes <= ARENA_FACTOR * live + 64
+    assert [store.get(s) for s in range(2)] == [f"token{4992 + s:05d}" for s in range(2)]
