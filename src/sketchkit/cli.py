@@ -3,7 +3,8 @@ that can be built, merged and queried across machines and days.
 
 Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``demo``, ``train-oracle``.
 stdout carries data only; messages go to stderr as one line each; exit status 0 on success,
-1 on bad input, 2 on a bad command line, 130 when interrupted. See docs/cli.md.
+1 on bad input, 2 on a bad command line, 130 when interrupted, 141 when stdout closed early.
+See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from .errors import InvalidParameterError, SketchError
 from .hashing import DEFAULT_SEED
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 1, 2, 130, 141
-
 
 EXIT_STATUS = """\
 exit status:
