@@ -579,6 +579,11 @@ def test_ignore_case_and_normalize(tmp_path, run_inprocess):
     lines = {r["item"]: r["estimate"] for r in _rows(run_inprocess(
         "topk", "--lines", "--ignore-case", "--json", cwd=tmp_path, stdin=b"GET /A\nget /a\n"))}
     assert lines == {"get /a": 2}
+    # a sketch built with them is queried with them: the key as given, counted as the sketch saw it
+    opts = ["--fold", "--normalize", "NFKC"]
+    assert run_inprocess("build", "u.txt", "-o", "u.sk", "--kind", "countmin", *opts, cwd=tmp_path).returncode == 0
+    q = run_inprocess("query", "u.sk", "STRASSE", "ﬁne", "--plain", *opts, cwd=tmp_path).stdout.decode().splitlines()
+    assert [row.split("\t")[:2] for row in q] == [["STRASSE", "3"], ["ﬁne", "3"]]
 
 
 def test_field_by_header_name(tmp_path, run_inprocess):

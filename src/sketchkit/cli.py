@@ -37,6 +37,7 @@ from ._cli.tokens import (
     Tokenizer,
     Utf8Policy,
     Words,
+    normalize_item,
     tokenize_text,
 )
 from .errors import InvalidParameterError, SketchError
@@ -277,6 +278,10 @@ def build_parser() -> Parser:
     p.add_argument("sketch", metavar="SKETCH")
     p.add_argument("keys", nargs="*", metavar="KEY", help="keys to look up (none: one per line on stdin)")
     p.add_argument("--int64", action="store_true", help="keys are integers (sketch built with --int64)")
+    p.add_argument("-i", "--ignore-case", "--fold", dest="fold", action="store_true",
+                   help="fold the keys' case, as the sketch's items were (built with --ignore-case)")
+    p.add_argument("--normalize", choices=NORMAL_FORMS, type=str.upper, metavar="FORM",
+                   help="normalise the keys, as the sketch's items were (built with --normalize FORM)")
     _add_output_options(p)
     p.set_defaults(func=cmd_query)
 
@@ -627,11 +632,16 @@ def cmd_query(args: argparse.Namespace) -> int:
             raise UsageError("no keys: give KEY arguments or pipe keys in, one per line")
         keys = [line.rstrip("\r\n") for line in sys.stdin]
     if args.int64:
+        if args.fold or args.normalize:
+            raise UsageError("--ignore-case and --normalize apply to text keys, not --int64")
         try:
             keys = [int(k) for k in keys]
         except ValueError as e:
             raise CLIError(f"--int64 keys must be integers ({e})") from None
-    est, lo, hi = kinds.estimates(sketch, keys)
+    looked_up = keys
+    if args.fold or args.normalize:  # the key as the sketch saw it; the row shows the key as given
+        looked_up = [normalize_item(k, args.fold, args.normalize, args.normalize) for k in keys]
+    est, lo, hi = kinds.estimates(sketch, looked_up)
     rows = [[k, int(e), int(l), int(h)] for k, e, l, h in zip(keys, est, lo, hi)]
     if args.json:
         for k, e, l, h in rows:
