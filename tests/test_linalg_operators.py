@@ -19,7 +19,7 @@ from sketchkit.linalg import (  # noqa: E402
     CountSketchOperator,
     GaussianSketch,
     SparseSign,
-    make_sketch,
+    make_operator,
 )
 
 
@@ -77,7 +77,7 @@ def test_reproducible_and_seed_dependent():
 @pytest.mark.parametrize("kind", ["sparse_sign", "countsketch", "gaussian"])
 def test_apply_paths_match_explicit_matrix(kind):
     rng = np.random.default_rng(0)
-    S = make_sketch(kind, 37, 900, seed=11)
+    S = make_operator(kind, 37, 900, seed=11)
     Sx = S.to_sparse().toarray()
     A = rng.standard_normal((900, 6))
     As = sp.random(900, 6, density=0.1, random_state=1, format="csr")
@@ -122,7 +122,7 @@ def test_linear_and_dense_sparse_agree(n, zeta, k, seed, alpha):
 def test_norm_is_preserved_in_expectation(kind):
     # E||Sx||^2 = ||x||^2; Var(||Sx||^2 / ||x||^2) <= 2/d, so the mean over 1000 seeds has sd <= 0.0063
     x = np.random.default_rng(4).standard_normal(400)
-    ratios = [np.sum((make_sketch(kind, 50, 400, seed=s) @ x) ** 2) / np.sum(x**2) for s in range(1000)]
+    ratios = [np.sum((make_operator(kind, 50, 400, seed=s) @ x) ** 2) / np.sum(x**2) for s in range(1000)]
     assert abs(np.mean(ratios) - 1.0) <= 0.02
 
 
@@ -162,7 +162,7 @@ def test_bad_parameters_and_inputs():
     with pytest.raises(InvalidParameterError):
         SparseSign(4, 10, seed=-1)
     with pytest.raises(InvalidParameterError):
-        make_sketch("fourier", 4, 10)
+        make_operator("fourier", 4, 10)
     S = SparseSign(8, 10)
     with pytest.raises(InvalidParameterError, match="11 rows"):
         S @ np.ones((11, 2))

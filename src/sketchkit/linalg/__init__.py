@@ -19,7 +19,7 @@ from .operators import (
     GaussianSketch,
     SketchOperator,
     SparseSign,
-    make_sketch,
+    make_operator,
 )
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "SparseSign",
     "CountSketchOperator",
     "GaussianSketch",
-    "make_sketch",
+    "make_operator",
     "lstsq",
     "LstsqResult",
     "randomized_range",

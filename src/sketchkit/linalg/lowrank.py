@@ -36,7 +36,7 @@ from .._base import check_positive_int
 from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from ._threads import blas_threads
-from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_sketch
+from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_operator
 
 __all__ = ["randomized_range", "randomized_svd"]
 
@@ -74,7 +74,7 @@ def randomized_range(
     if size > min(m, n):
         raise InvalidParameterError(f"sketch size {size} exceeds min(A.shape) = {min(m, n)}")
     q = _iterations(n_iter, size, M.shape)
-    S = make_sketch(sketch, size, n, nnz_per_col=min(nnz_per_col, size), seed=seed)
+    S = make_operator(sketch, size, n, nnz_per_col=min(nnz_per_col, size), seed=seed)
     Y = S.apply_right(M)
     check_finite(Y, "A")
     Mt = M.T.tocsr() if sp.issparse(M) else M.T

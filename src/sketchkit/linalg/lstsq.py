@@ -61,7 +61,7 @@ from ..errors import InvalidItemError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
 from ._threads import blas_threads
-from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_sketch
+from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_operator
 
 __all__ = ["LstsqResult", "lstsq", "Preconditioner", "sketch_preconditioner", "TallMatrix"]
 
@@ -211,7 +211,7 @@ def lstsq(
     d = min(N, 4 * n) if sketch_size is None else check_positive_int("sketch_size", sketch_size)
     if d < n:
         raise InvalidParameterError(f"sketch_size {d} must be at least the number of columns {n}")
-    S = make_sketch(sketch, d, N, nnz_per_col=min(nnz_per_col, d), seed=seed)
+    S = make_operator(sketch, d, N, nnz_per_col=min(nnz_per_col, d), seed=seed)
     Y = S.apply(op.M)
     check_finite(Y, "A")
     Sb = S.apply(bvec[:, None])[:, 0]

@@ -56,7 +56,7 @@ __all__ = [
     "SparseSign",
     "CountSketchOperator",
     "GaussianSketch",
-    "make_sketch",
+    "make_operator",
     "as_matrix",
 ]
 
@@ -275,7 +275,7 @@ def _threads() -> int:
     return int(numba.get_num_threads())
 
 
-def make_sketch(
+def make_operator(
     kind: str, d: int, n: int, *, nnz_per_col: int = DEFAULT_NNZ, seed: int = DEFAULT_SEED
 ) -> SketchOperator:
     """Build an operator by name: ``"sparse_sign"`` (default elsewhere), ``"countsketch"``, ``"gaussian"``."""
