@@ -214,6 +214,10 @@ def test_skip_and_exact_verification():
     flat, starts = K.text_shingles(buf, off, K.MODE_WORDS, 1, OnePermMinHash(1)._item_seed, np.uint64(0))
     ex = find_clusters(sigs, 5 / 7 - 1e-9, skip=skip, exact=(flat, starts), bands=64, rows=1)
     assert ex.labels.tolist() == [0, 0, 2, 3, 0]  # exact J(doc0, doc4) = 5/7
+    hy = find_clusters(sigs, 5 / 7 - 1e-9, skip=skip, exact=(flat, starts), verify="hybrid", bands=64, rows=1)
+    assert hy.labels.tolist() == ex.labels.tolist()  # the estimate is near t: checked exactly
+    with pytest.raises(InvalidParameterError):
+        find_clusters(sigs, 0.5, verify="hybrid")
 
 
 def test_components_is_union_find():

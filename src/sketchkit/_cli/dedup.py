@@ -12,9 +12,11 @@ Pipeline (bounded memory: no document text is held, only per-document numbers):
    the signatures go to a temporary file (memory-mapped later), the band keys stay in memory
    (8 bytes a band a document);
 2. candidate pairs: documents sharing a band key (one sort per band);
-3. verification: estimated similarity from the signatures ≥ ``--threshold`` (``--exact``: the exact
-   Jaccard of the two shingle sets, recomputed in a second pass for the documents of candidate
-   pairs only);
+3. verification (``--verify``): ``hybrid`` (default) keeps a pair when the signatures' estimated
+   similarity is ≥ ``--threshold``, except that pairs whose estimate is within 3 standard errors
+   of the threshold get their exact Jaccard, recomputed in a second pass for those documents
+   only; ``signature``: the estimate alone; ``exact`` (``--exact``): the exact Jaccard of every
+   candidate pair;
 4. clusters: connected components (union-find) of the verified pairs, so A~B~C is one cluster;
    each cluster keeps its first document (lowest index);
 5. output: the kept records, byte for byte (``--clusters``: one ``index<TAB>cluster`` line per
@@ -103,7 +105,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("-k", "--hashes", dest="k", type=_positive, default=128, help="signature length (default 128)")
     s.add_argument("--bands", type=_positive, help="LSH bands (default: chosen from the threshold)")
     s.add_argument("--rows", type=_positive, help="LSH rows per band (with --bands)")
-    s.add_argument("--exact", action="store_true", help="verify candidates by exact Jaccard (a second pass)")
+    s.add_argument("--verify", choices=("hybrid", "signature", "exact"), default=None,
+                   help="how candidate pairs are checked: hybrid (default: the signatures' estimate, exact Jaccard "
+                        "where it is within 3 standard errors of the threshold), signature, exact")
+    s.add_argument("--exact", action="store_true", help="the same as --verify exact")
     s.add_argument("--seed", type=int, default=None, help="hash seed (default sketchkit's)")
     o = p.add_argument_group("output")
     o.add_argument("-o", "--output", metavar="FILE", default="-", help="where to write (default stdout)")
@@ -292,10 +297,13 @@ def run(args: argparse.Namespace) -> int:
     from ..hashing import DEFAULT_SEED, check_seed
     from ..similarity import FastSimilaritySketch, Shingling, optimal_params
     from ..similarity import _kernels as K
-    from ..similarity.dedup import candidate_pairs_from_keys, components, exact_jaccard_pairs
+    from ..similarity.dedup import ambiguous, candidate_pairs_from_keys, components, exact_jaccard_pairs
     from ..similarity.minhash import ngram_key
 
     started = time.perf_counter()
+    if args.exact and args.verify not in (None, "exact"):
+        raise UsageError(f"--exact contradicts --verify {args.verify}")
+    verify = "exact" if args.exact else args.verify or "hybrid"
     if (args.bands is None) != (args.rows is None):
         raise UsageError("give both --bands and --rows, or neither")
     if args.bands is not None and args.bands * args.rows > args.k:
@@ -344,10 +352,18 @@ def run(args: argparse.Namespace) -> int:
         left, right = candidate_pairs_from_keys(bkeys, skip=empty)
         del bkeys
         sigs = np.memmap(sig_path, dtype=np.uint32, mode="r", shape=(n, args.k))
-        if args.exact:
+        exact_checked = 0
+        if verify == "exact":
             sims = _exact_similarities(corpus, sh, seed, left, right, cls, K, ngram_key, exact_jaccard_pairs)
+            exact_checked = left.size
         else:
             sims = K.equal_fraction_pairs(np.asarray(sigs), left, right) if left.size else np.empty(0)
+            if verify == "hybrid":
+                near = ambiguous(sims, args.threshold, args.k)
+                exact_checked = int(near.sum())
+                if exact_checked:
+                    sims[near] = _exact_similarities(corpus, sh, seed, left[near], right[near], cls, K, ngram_key,
+                                                     exact_jaccard_pairs)
         keep_edge = sims >= args.threshold
         labels = components(n, left[keep_edge], right[keep_edge])
         del sigs
@@ -359,8 +375,8 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     print(f"sketchkit: dedup: {n:,} documents ({int(empty.sum()):,} empty, kept), {dup:,} near-duplicates removed in "
           f"{clusters:,} clusters, {int(kept.sum()):,} kept -> {out}; threshold {args.threshold}, {bands}x{rows} "
-          f"bands, {left.size:,} candidate pairs, {int(keep_edge.sum()):,} verified"
-          f"{' (exact Jaccard)' if args.exact else ''}, {elapsed:.1f} s", file=sys.stderr)
+          f"bands, {left.size:,} candidate pairs, {int(keep_edge.sum()):,} verified ({verify}: "
+          f"{exact_checked:,} by exact Jaccard), {elapsed:.1f} s", file=sys.stderr)
     return EXIT_OK
 
 

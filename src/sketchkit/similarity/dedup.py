@@ -1,4 +1,4 @@
-"""Near-duplicate clusters of a whole signature matrix at once: band keys, one sort per band,
+r"""Near-duplicate clusters of a whole signature matrix at once: band keys, one sort per band,
 candidate pairs, verification, union-find. No Python object per document.
 
 1. Band keys: an n × bands uint64 matrix (:func:`~sketchkit.similarity._kernels.band_keys`).
@@ -7,7 +7,10 @@ candidate pairs, verification, union-find. No Python object per document.
    run (bounding the work on huge runs of identical documents: a member joins the cluster of
    the first earlier member it verifies against, and all of those share one cluster).
 3. Verification: a candidate pair is kept when its estimated similarity (the share of equal
-   signature values) is ≥ threshold, or, given exact shingle sets, when their exact Jaccard is.
+   signature values) is ≥ threshold, or, given exact shingle sets, when their exact Jaccard is
+   (``verify="exact"``); ``verify="hybrid"`` computes the exact Jaccard only for the pairs whose
+   estimate lies within ``AMBIGUOUS_SE`` standard errors :math:`\sqrt{t(1-t)/k}` of the
+   threshold, where the estimate cannot decide.
 4. Clusters: connected components of the kept pairs (union-find), so A~B and B~C put A, B, C
    in one cluster even when A and C are not similar. Each document's cluster id is the lowest
    document index in its cluster (deterministic: the same input gives the same ids).
@@ -20,8 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._jit import njit
+from ..errors import InvalidParameterError
 from . import _kernels as K
 from .lsh import optimal_params
+
+AMBIGUOUS_SE = 3.0  # hybrid verification: exact Jaccard within this many standard errors of t
+
+
+def ambiguous(estimates: np.ndarray, threshold: float, k: int) -> np.ndarray:
+    """Pairs whose estimate is within AMBIGUOUS_SE standard errors of the threshold."""
+    return np.abs(estimates - threshold) <= AMBIGUOUS_SE * np.sqrt(threshold * (1.0 - threshold) / k)
 
 
 @njit(cache=True)
@@ -143,19 +154,29 @@ def candidate_pairs_from_keys(bkeys: np.ndarray, *, skip: np.ndarray | None = No
 
 def find_clusters(sigs: np.ndarray, threshold: float, *, bands: int | None = None, rows: int | None = None,
                   weights: tuple[float, float] = (0.1, 0.9), skip: np.ndarray | None = None,
-                  exact: tuple[np.ndarray, np.ndarray] | None = None, max_compare: int = 16) -> Clusters:
+                  exact: tuple[np.ndarray, np.ndarray] | None = None, verify: str | None = None,
+                  max_compare: int = 16) -> Clusters:
     """Near-duplicate clusters of the rows of a signature matrix (n × k uint32).
 
-    ``skip``: documents never paired (empty ones, say); ``exact``: ``(shingles, starts)`` to
-    verify candidates by exact Jaccard instead of the signatures."""
+    ``skip``: documents never paired (empty ones, say); ``exact``: ``(shingles, starts)``, the
+    documents' shingle hashes (CSR), for ``verify="exact"`` (the default when given) or
+    ``"hybrid"``; without it ``verify`` is ``"signature"``."""
     sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
+    verify = verify or ("exact" if exact is not None else "signature")
+    if verify not in ("signature", "hybrid", "exact"):
+        raise InvalidParameterError(f"verify must be 'signature', 'hybrid' or 'exact', got {verify!r}")
+    if verify != "signature" and exact is None:
+        raise InvalidParameterError(f"verify={verify!r} needs the shingle sets: exact=(shingles, starts)")
     if bands is None or rows is None:
         bands, rows = optimal_params(float(threshold), sigs.shape[1], *weights)
     left, right = candidate_pairs(sigs, bands, rows, skip=skip, max_compare=max_compare)
-    if exact is not None:
+    if verify == "exact":
         sims = exact_jaccard_pairs(exact[0], exact[1], left, right)
     else:
         sims = K.equal_fraction_pairs(sigs, left, right)
+        if verify == "hybrid":
+            near = ambiguous(sims, float(threshold), sigs.shape[1])
+            sims[near] = exact_jaccard_pairs(exact[0], exact[1], left[near], right[near])
     keep = sims >= threshold
     labels = components(sigs.shape[0], left[keep], right[keep])
     return Clusters(labels, int(left.size), int(keep.sum()), bands, rows)
