@@ -42,3 +42,19 @@ def test_heavy_churn_is_compacted():
     live = 32 * 10
     assert store._arena.nbytes <= ARENA_FACTOR * live + 64
     assert [store.get(s) for s in range(2)] == [f"token{4992 + s:05d}" for s in range(2)]
+
+
+@given(batches=st.lists(st.lists(st.tuples(st.integers(0, 31), values), max_size=40), max_size=30))
+def test_put_many_equals_put_one_by_one(batches):
+    one, many = ItemStore(32), ItemStore(32)
+    ref: dict[int, object] = {}
+    for batch in batches:
+        batch = list(dict(batch).items())  # distinct slots, as the summaries hand them
+        for slot, value in batch:
+            one.put(slot, value)
+            ref[slot] = None if value is None or isinstance(value, int) else value
+        many.put_many([s for s, _ in batch], [v for _, v in batch])
+        live = sum(len(v.encode() if isinstance(v, str) else v) for v in ref.values() if v is not None)
+        assert many._arena.nbytes <= max(64, ARENA_FACTOR * live + 64), (many._arena.nbytes, live)
+    for slot in range(32):
+        assert many.get(slot) == one.get(slot) and type(many.get(slot)) is type(one.get(slot))

@@ -143,16 +143,14 @@ class TrackedSummary(FrequencySketch):
             return
         if raw:  # int items: their hashes are enough
             if self._items is not None:
-                for s in slots.tolist():
-                    self._items.put(s, None)
+                self._items.put_many(slots.tolist(), [None] * slots.size)
             return
-        placed_items = [(s, batch[p]) for s, p in zip(slots.tolist(), placed[slots].tolist())]
+        items = [batch[p] for p in placed[slots].tolist()]
         if self._items is None:
-            if all(isinstance(x, (int, np.integer)) for _, x in placed_items):
+            if all(isinstance(x, (int, np.integer)) for x in items):
                 return
             self._items = ItemStore(len(self._state["keys"]))
-        for s, x in placed_items:
-            self._items.put(s, x)
+        self._items.put_many(slots.tolist(), items)
 
     def _slots_of(self, items: Any) -> np.ndarray:
         return self._slots_of_keys(*self._keys_of(items))
