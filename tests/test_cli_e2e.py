@@ -623,13 +623,16 @@ def test_skip_bad_counts_malformed_records_instead_of_stopping(tmp_path, run_inp
 
 
 # ----------------------------------------------------------------------------- docs/distributed.md's own cluster
-DASK_ENV = {  # docs/distributed.md: LOCAL_CLUSTER_CONFIG as environment variables
-    "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "inf",
-    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
-    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
-    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "500ms",
-}
+def _documented_dask_env():
+    """The `export DASK_...=...` lines of docs/distributed.md, the recipe these tests run."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "distributed.md").read_text()
+    return dict(re.findall(r"^export (DASK_[A-Z_]+)=(\S+)$", doc, flags=re.M))
+
+
+DASK_ENV = _documented_dask_env()
 
 
 def _start(args, cwd, env):
@@ -657,6 +660,7 @@ def test_distributed_env_names_match_local_cluster_config():
 
     code = ("import json, dask; from sketchkit.distributed import LOCAL_CLUSTER_CONFIG as C; "
             "print(json.dumps({k: str(dask.config.get(k)) for k in C}))")
+    assert len(DASK_ENV) == len(LOCAL_CLUSTER_CONFIG)
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **DASK_ENV}, capture_output=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
