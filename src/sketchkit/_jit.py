@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,9 @@ compile_notice: Callable[[], None] | None = None
 
 _numba: Any = None
 _notice_given = False
+# one build at a time (re-entrant: building a kernel builds the kernels it calls), so two
+# threads reaching a kernel first do not both build it
+_build_lock = threading.RLock()
 
 
 def cache_home() -> str:
@@ -124,16 +128,18 @@ class LazyKernel:
     def build(self) -> Any:
         """The numba dispatcher (imports numba and resolves the kernels this one calls)."""
         if self._built is None:
-            numba = load_numba()
-            g = self.py_func.__globals__
-            for name in _names(self.py_func.__code__):
-                value = g.get(name)
-                if isinstance(value, LazyKernel):
-                    g[name] = value.build()
-            built = numba.njit(**self._options)(self.py_func)
-            if g.get(self.py_func.__name__) is self:
-                g[self.py_func.__name__] = built
-            self._built = built
+            with _build_lock:
+                if self._built is None:
+                    numba = load_numba()
+                    g = self.py_func.__globals__
+                    for name in _names(self.py_func.__code__):
+                        value = g.get(name)
+                        if isinstance(value, LazyKernel):
+                            g[name] = value.build()
+                    built = numba.njit(**self._options)(self.py_func)
+                    if g.get(self.py_func.__name__) is self:
+                        g[self.py_func.__name__] = built
+                    self._built = built
         return self._built
 
     def __call__(self, *args: Any) -> Any:
