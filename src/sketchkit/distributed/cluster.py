@@ -60,7 +60,11 @@ def warm_process() -> None:
 
     with contextlib.suppress(ImportError):
         import pyarrow.parquet  # noqa: F401
-    keys = np.arange(8, dtype=np.int64)
+    from ..hashing import NUMBA_INT_BATCH
+
+    # a batch as large as a task's: smaller int64 batches run on the C kernels, and the warm-up
+    # is for the numba kernels that large ones take
+    keys = np.arange(NUMBA_INT_BATCH, dtype=np.int64)
     for cls in (CountSketch, CountMin):
         cls(width=64, depth=3).update_batch(keys)
 
