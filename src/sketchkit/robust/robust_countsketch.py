@@ -234,7 +234,8 @@ class RobustCountSketch(KeyedCountSketch):
         super()._copy_params(out)
         out._block, out._copies, out._eta, out._budget = self._block, self._copies, self._eta, self._budget
         out._active, out._answered = self._active, self._answered
-        out._rng = self._rng.spawn(1)[0]
+        # a child generator drawn from this one: reproducible under a seeded rng, cheap
+        out._rng = np.random.default_rng(int(self._rng.integers(1 << 63)))
 
     # ------------------------------------------------------------------ queries
     def _spend(self) -> tuple[int, int]:
@@ -286,13 +287,13 @@ class RobustCountSketch(KeyedCountSketch):
     def top(self, k: int, candidates: Any) -> list[tuple[Any, int, int, int]]:
         """The ``k`` candidates with the largest answers, as ``(item, estimate, lower, upper)``,
         heaviest first (one query)."""
-        cands = list(candidates)
-        if not cands:
+        cands = candidates if isinstance(candidates, np.ndarray) else list(candidates)
+        if len(cands) == 0:
             return []
         est = self.estimate_batch(cands)
         e = math.ceil(self.error_bound())
         order = np.argsort(-est, kind="stable")[: max(0, int(k))]
-        return [(cands[i], int(est[i]), int(est[i]) - e, int(est[i]) + e) for i in order]
+        return [(_py(cands[i]), int(est[i]), int(est[i]) - e, int(est[i]) + e) for i in order]
 
     def error_bound(self, delta: float = 0.01) -> float:
         """(1.25/√ℓ + η)·z·σ̂ with z = √(2 ln(2/δ)): the per-answer error bound (oblivious, or
@@ -366,6 +367,10 @@ class RobustCountSketch(KeyedCountSketch):
         key = derive_key(check_seed(seed), KEYED_DOMAIN, 1 << 33).to_bytes(8, "little") * 2
         return [(cls(32, 3, copies=2, seed=seed, key=key), cls(32, 5, copies=2, seed=seed, key=key)),
                 (cls(16, 5, seed=seed, key=key), cls(16, 5, eta=1.0, seed=seed, key=key))]
+
+
+def _py(item: Any) -> Any:
+    return item.item() if isinstance(item, np.generic) else item
 
 
 register(FAMILY, RobustCountSketch)

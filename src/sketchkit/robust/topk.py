@@ -11,7 +11,8 @@ switching), so the guarantee and the budget are that sketch's: **one list is one
 the windows share the budget (``next_window`` keeps the key and the count of answers).
 
 Candidates are the distinct items of the window, up to ``max_candidates`` (first come);
-each list ranks them by the sketch's noisy answers.
+each list ranks them by the sketch's noisy answers. Integer items given as a numpy array stay
+in a numpy array (one vectorised query for the list).
 
 >>> tk = RobustTopK(width=64, depth=9, k=2, key=bytes(16), rng=3)
 >>> tk.update_batch(["x"] * 60 + ["y"] * 40 + [f"t{i}" for i in range(300)])
@@ -64,17 +65,24 @@ class RobustTopK:
         self.sketch = sketch if sketch is not None else RobustCountSketch(
             width, depth, copies=copies, eta=eta, query_budget=query_budget, seed=seed, key=key, rng=rng)
         self._candidates: dict[Any, None] = {}
+        self._int_candidates = np.empty(0, dtype=np.int64)
 
     def update_batch(self, items: Any, weights: Any = None) -> None:
         """Count a batch into the current window (a mapping adds each key with its value)."""
         items, weights = mapping_batch(items, weights)
-        if isinstance(items, np.ndarray) and items.dtype.kind in "iu":
+        if isinstance(items, np.ndarray) and items.dtype.kind == "i" and not self._candidates:
             self.sketch.update_batch(items, weights)
-            distinct = np.unique(items).tolist()
-        else:
-            batch = as_item_list(items)
-            self.sketch.update_batch(batch, weights)
-            distinct = batch
+            room = self.max_candidates - self._int_candidates.size
+            if room > 0:
+                new = np.setdiff1d(np.unique(items.astype(np.int64)), self._int_candidates, assume_unique=True)
+                self._int_candidates = np.concatenate([self._int_candidates, new[:room]])
+            return
+        batch = as_item_list(items)
+        self.sketch.update_batch(batch, weights)
+        if self._int_candidates.size:  # mixed item kinds: fall back to one dict of items
+            self._candidates = dict.fromkeys(self._int_candidates.tolist())
+            self._int_candidates = np.empty(0, dtype=np.int64)
+        distinct = batch
         room = self.max_candidates - len(self._candidates)
         for x in distinct:
             if room <= 0:
@@ -88,7 +96,8 @@ class RobustTopK:
 
     def top(self, k: int | None = None) -> list[tuple[Any, int, int, int]]:
         """The list: ``(item, estimate, lower, upper)``, heaviest first (one query)."""
-        return self.sketch.top(self.k if k is None else k, self._candidates)
+        cands = self._int_candidates if self._int_candidates.size else self._candidates
+        return self.sketch.top(self.k if k is None else k, cands)
 
     def next_window(self) -> RobustTopK:
         """An empty window with the same key, copies and count of answers given."""
@@ -112,4 +121,5 @@ class RobustTopK:
         return self.sketch.nbytes
 
     def __repr__(self) -> str:
-        return f"RobustTopK(k={self.k}, candidates={len(self._candidates)}, sketch={self.sketch!r})"
+        n = len(self._candidates) + self._int_candidates.size
+        return f"RobustTopK(k={self.k}, candidates={n}, sketch={self.sketch!r})"
