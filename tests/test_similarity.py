@@ -459,3 +459,23 @@ def test_bbit_estimator_has_the_stated_variance(b):
 
 def test_bbit_check_fails_without_the_correction():
     assert not _matches_stated_variance(_bbit_errors(1, 150, 300, REPS, corrected=False), bbit_variance(0.5, 128, 1))
+
+
+@cls_param
+@pytest.mark.parametrize("n", [3, 50, 2000])
+def test_any_split_into_batches_gives_the_same_sketch(cls, n):
+    rng = np.random.default_rng(n)
+    items = rng.integers(0, 10**12, n)
+    whole = cls(128, seed=2)
+    whole.update_batch(items)
+    parts = cls(128, seed=2)
+    for chunk in np.array_split(items[rng.permutation(n)], 5):
+        parts.update_batch(chunk)
+    merged = cls.merge_all([_built(cls, c) for c in np.array_split(items, 3)])
+    assert parts == whole == merged
+
+
+def _built(cls, items):
+    s = cls(128, seed=2)
+    s.update_batch(items)
+    return s
