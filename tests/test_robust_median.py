@@ -39,13 +39,24 @@ def test_noise_is_fresh_and_seeded_by_rng():
     assert not np.array_equal(first, a.estimate_batch([1, 2, 3]))
 
 
-def test_sigma_hat_tracks_bucket_noise():
-    # Without heavy keys and heavy=0, σ̂ ≈ σ = sqrt(T/w) (measured 0.99 ± 0.035 in pilots).
+def sigma_hat_within_15_percent() -> bool:
+    """Without heavy keys and heavy=0, σ̂ ≈ σ = sqrt(T/w) (measured 0.99 ± 0.035 in pilots)."""
     cs = CountSketch(WIDTH, DEPTH, seed=11)
     rng = np.random.default_rng(2)
     cs.update_batch(np.arange(10_000), rng.integers(0, 2, 10_000) * 2 - 1)
     sigma = math.sqrt(10_000 / WIDTH)
-    assert 0.85 * sigma <= NoisyMedianEstimator(cs).sigma_hat() <= 1.15 * sigma
+    return 0.85 * sigma <= NoisyMedianEstimator(cs).sigma_hat() <= 1.15 * sigma
+
+
+def test_sigma_hat_tracks_bucket_noise():
+    assert sigma_hat_within_15_percent()
+
+
+def test_the_sigma_check_fails_on_a_mis_scaled_sigma_hat(monkeypatch):
+    """σ̂ off by a factor √2 (a variance mistaken for twice itself) is reported."""
+    original = NoisyMedianEstimator.sigma_hat
+    monkeypatch.setattr(NoisyMedianEstimator, "sigma_hat", lambda self: math.sqrt(2) * original(self))
+    assert not sigma_hat_within_15_percent()
 
 
 def test_budget_warning_and_counting():
@@ -109,19 +120,19 @@ def test_robust_estimator_survives_2000_queries():
         assert not res.success and res.queries == 2000, res
 
 
-def test_robust_estimator_is_accurate_on_ordinary_queries():
-    # T3 oblivious side: 500 ordinary queries (fresh random tail each); ≥ 99 % of the answers for A
-    # and B within 4 noise units σ = sqrt(T/w), and A, B always the reported top 2 of A, B and 50
-    # tail keys.
+def ordinary_query_failures(queries: int = 500, **kw) -> list[str]:
+    """T3 oblivious side: ordinary queries (fresh random tail each); ≥ 99 % of the answers for A
+    and B within 4 noise units σ = sqrt(T/w), and A, B always the reported top 2 of A, B and 50
+    tail keys. ``kw`` goes to the estimator. Returns what fails."""
     sigma = math.sqrt(TAIL / WIDTH)
     cs = CountSketch(WIDTH, DEPTH, seed=7)
     heavy = np.arange(HEAVY, dtype=np.int64)
     true = np.array([round(10 * sigma)] * 2)
     cs.update_batch(heavy, true)
-    est = robust(cs, 0, query_budget=10**6)
+    est = robust(cs, 0, query_budget=10**6, **kw)
     rng = np.random.default_rng(9)
     errors, always_reported = [], True
-    for q in range(500):
+    for q in range(queries):
         z = np.arange(10**9 + q * TAIL, 10**9 + (q + 1) * TAIL, dtype=np.int64)
         s = rng.integers(0, 2, TAIL) * 2 - 1
         cs.update_batch(z, s)
@@ -130,8 +141,18 @@ def test_robust_estimator_is_accurate_on_ordinary_queries():
         got = {item: e for item, e, _, _ in rows}
         always_reported &= 0 in got and 1 in got
         errors += [abs(got.get(0, 0) - true[0]), abs(got.get(1, 0) - true[1])]
-    assert always_reported
-    assert np.mean(np.array(errors) <= 4 * sigma) >= 0.99
+    failures = [] if always_reported else ["A or B missing from a reported top 2"]
+    within = np.mean(np.array(errors) <= 4 * sigma)
+    return failures + ([] if within >= 0.99 else [f"{within:.3f} of answers within 4σ < 0.99"])
+
+
+def test_robust_estimator_is_accurate_on_ordinary_queries():
+    assert ordinary_query_failures() == []
+
+
+def test_the_accuracy_check_fails_on_noise_four_times_too_large():
+    """An estimator whose noise is 4× the stated scale (η = 4) is reported."""
+    assert any("within 4σ" in x for x in ordinary_query_failures(queries=200, eta=4.0))
 
 
 def test_attack_works_on_a_keyed_sketch_too():
