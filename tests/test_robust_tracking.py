@@ -56,6 +56,12 @@ def test_dp_median_survives_6000_updates():
     assert tr.releases < tr.max_releases
 
 
+def test_the_guarantee_check_fails_on_a_plain_sketch():
+    """``within_guarantee``, what the two tests above require to stay <= 1, reports the plain
+    sketch of 255 counters (a "tracker" with one copy and no switching) as broken."""
+    assert within_guarantee(f2_attack(CountSketch(51, 5, seed=10), updates=1000)) > 1.0
+
+
 def test_switching_at_equal_memory_runs_out_of_copies_loudly():
     # 8 copies × 30 counters ≈ one plain sketch: the flip number exceeds the copies and the tracker
     # raises rather than answering without a guarantee.
