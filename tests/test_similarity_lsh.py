@@ -151,7 +151,17 @@ def test_sketch_objects_are_checked_against_the_index():
 def test_info_fields():
     lsh, _ = _index()
     assert lsh.total_weight == 5 and not lsh.is_empty() and MinHashLSH(0.5).is_empty()
-    assert "0.87 at s = t = 0.5" in lsh.guarantee() and lsh.nbytes == 5 * 128 * 4 + 5 * 32 * 8
+    assert "0.87 at s = t = 0.5" in lsh.guarantee() and lsh.nbytes == 16 * 128 * 4 + 16 * 32 * 8  # capacity 16
+
+
+def test_many_single_inserts_keep_every_entry():
+    sigs = OnePermMinHash.signatures([f"doc {i} words here" for i in range(300)], 64, n=1)
+    lsh = MinHashLSH(0.9, 64)
+    for i in range(300):
+        lsh.insert(i, sigs[i])
+    assert lsh.nbytes < 2 * 300 * (64 * 4 + lsh.params[0] * 8) + 1
+    assert all(lsh.signature(i).tolist() == sigs[i].tolist() for i in range(300))
+    assert lsh.top_k(sigs[123], 1)[0] == (123, 1.0)
 
 
 def test_bytes_and_pickle_round_trip():

@@ -164,7 +164,8 @@ class MinHashLSH:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the signature and band-key arrays (the dicts and keys come on top)."""
+        """Bytes of the signature and band-key arrays, at their capacity (the dicts and keys come on
+        top)."""
         return int(self._sigs.nbytes + self._bkeys.nbytes)
 
     def __repr__(self) -> str:
@@ -227,8 +228,9 @@ class MinHashLSH:
         self._note_kind(signatures)
         bk = K.band_keys(mat, self._bands, self._rows)
         start = len(self._keys)
-        self._sigs = np.concatenate([self._sigs, mat]) if self._sigs.size else mat.copy()
-        self._bkeys = np.concatenate([self._bkeys, bk]) if self._bkeys.size else bk
+        self._grow(start + mat.shape[0])
+        self._sigs[start : start + mat.shape[0]] = mat
+        self._bkeys[start : start + mat.shape[0]] = bk
         for i, key in enumerate(keys):
             slot = start + i
             self._keys.append(key)
@@ -236,6 +238,19 @@ class MinHashLSH:
         for b, table in enumerate(self._tables):
             for i, v in enumerate(bk[:, b].tolist()):
                 table.setdefault(v, []).append(start + i)
+
+    def _grow(self, needed: int) -> None:
+        """Room for ``needed`` slots; capacity doubles, so n single inserts copy O(n) values."""
+        cap = self._sigs.shape[0]
+        if needed <= cap:
+            return
+        cap = max(needed, 2 * cap, 16)
+        sigs = np.empty((cap, self._k), dtype=np.uint32)
+        bkeys = np.empty((cap, self._bands), dtype=np.uint64)
+        used = len(self._keys)
+        sigs[:used] = self._sigs[:used]
+        bkeys[:used] = self._bkeys[:used]
+        self._sigs, self._bkeys = sigs, bkeys
 
     def remove(self, key: Any) -> None:
         """Forget ``key`` (KeyError if absent)."""
