@@ -118,12 +118,22 @@ def test_linear_and_dense_sparse_agree(n, zeta, k, seed, alpha):
     np.testing.assert_allclose(S @ sp.csr_matrix(X), S @ X, atol=1e-12)
 
 
+def mean_norm_ratio_off(apply) -> bool:
+    """E||Sx||^2 = ||x||^2; Var(||Sx||^2 / ||x||^2) <= 2/d, so the mean over 1000 seeds has
+    sd <= 0.0063: True when it is more than 0.02 from 1. ``apply(seed, x)`` is S @ x."""
+    x = np.random.default_rng(4).standard_normal(400)
+    ratios = [np.sum(apply(s, x) ** 2) / np.sum(x**2) for s in range(1000)]
+    return abs(np.mean(ratios) - 1.0) > 0.02
+
+
 @pytest.mark.parametrize("kind", ["sparse_sign", "countsketch", "gaussian"])
 def test_norm_is_preserved_in_expectation(kind):
-    # E||Sx||^2 = ||x||^2; Var(||Sx||^2 / ||x||^2) <= 2/d, so the mean over 1000 seeds has sd <= 0.0063
-    x = np.random.default_rng(4).standard_normal(400)
-    ratios = [np.sum((make_operator(kind, 50, 400, seed=s) @ x) ** 2) / np.sum(x**2) for s in range(1000)]
-    assert abs(np.mean(ratios) - 1.0) <= 0.02
+    assert not mean_norm_ratio_off(lambda s, x: make_operator(kind, 50, 400, seed=s) @ x)
+
+
+def test_the_norm_check_fails_on_a_mis_scaled_operator():
+    """Entries 5% too large (a normalisation off by 1.05) are reported."""
+    assert mean_norm_ratio_off(lambda s, x: 1.05 * (make_operator("sparse_sign", 50, 400, seed=s) @ x))
 
 
 def distortion(S, U):
