@@ -11,12 +11,14 @@ the kernels) or uint64 item hashes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from .._base import Sketch, check_hashes
 from ..errors import ItemTypeError
+from . import _bounds as B
 
 
 class FrequencySketch(Sketch):
@@ -31,7 +33,11 @@ class FrequencySketch(Sketch):
         raise NotImplementedError
 
     def _bounds_keys(self, keys: np.ndarray, raw: bool) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Two-sided by default: estimate ∓ ⌈error_bound()⌉, saturating at the int64 range
+        (CountSketch-style guarantees; one-sided sketches override this)."""
+        est = self._estimate_keys(keys, raw)
+        e = math.ceil(self.error_bound())
+        return B.minus(est, e), B.plus(est, e)
 
     @property
     def epsilon(self) -> float:

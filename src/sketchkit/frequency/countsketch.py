@@ -33,7 +33,6 @@ from .._base import check_positive_int, check_probability
 from .._format import register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
-from . import _bounds as B
 from . import _kernels as K
 from ._linear import LinearSketch
 
@@ -130,12 +129,6 @@ class CountSketch(LinearSketch):
     def _estimate_keys(self, keys, raw) -> np.ndarray:
         """Median-of-rows estimate of each item's net count."""
         return K.cs_estimate(self._table, self._row_keys, keys, raw, self._item_seed)
-
-    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
-        """estimate ∓ error_bound(), rounded outwards (holds w.p. ≥ 1 − 2δ per item)."""
-        est = self._estimate_keys(keys, raw)
-        e = math.ceil(self.error_bound())
-        return B.minus(est, e), B.plus(est, e)
 
     def guarantee(self) -> str:
         return f"|f̂−f| ≤ {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - self.delta:.4g} per item"

@@ -273,11 +273,6 @@ class DyadicHeavyHitters(FrequencySketch):
         leaf = self.n_levels - 1
         return self._level_estimates(leaf, (u >> np.uint64(self._universe_bits - self._bits(leaf))).astype(np.int64))
 
-    def _bounds_keys(self, keys, raw) -> tuple[np.ndarray, np.ndarray]:
-        est = self._estimate_keys(keys, raw)
-        e = math.ceil(self.error_bound())
-        return B.minus(est, e), B.plus(est, e)
-
     def guarantee(self) -> str:
         return f"|f̂−f| ≤ {self.epsilon:.3g}·‖f‖₂ w.p. ≥ {1 - self.delta:.4g} per key"
 
