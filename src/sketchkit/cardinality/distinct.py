@@ -78,6 +78,7 @@ _KNOWN_FLAGS = FLAG_DENSE | FLAG_MERGED | FLAG_CODED
 LAM_CODE_LIMIT = 16 * 70
 MIN_P, MAX_P = 4, 22
 MVP_BOUND = 3.8
+_INT64_MAX = (1 << 63) - 1
 _LITTLE = sys.byteorder == "little"
 
 
@@ -292,6 +293,28 @@ class Distinct(Sketch):
         )
 
     # ------------------------------------------------------------------ merging
+    def merge(self, other: Distinct) -> Distinct:
+        """Fold ``other`` in (see :class:`~sketchkit._base.Sketch`); two dense sketches of the same
+        precision and seed take a direct path to the register kernel (a merge of two 3.6 KB
+        sketches is about a microsecond), everything else the checked general one."""
+        if (
+            type(other) is Distinct
+            and type(self) is Distinct
+            and other is not self
+            and self._words is not None
+            and other._words is not None
+            and other._p == self._p
+            and other._seed == self._seed
+            and self._abs_total + other._abs_total <= _INT64_MAX
+        ):
+            E.merge_words(self._words, other._words, 1 << self._p)
+            self._merged = True
+            self._est[0] = np.nan
+            self._total += other._total
+            self._abs_total += other._abs_total
+            return self
+        return super().merge(other)
+
     def _merge_state(self, other: Distinct) -> None:
         if other._words is None:
             if other._hashes.size:
