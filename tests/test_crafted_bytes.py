@@ -64,9 +64,11 @@ _LINEAR = {
 
 
 def _linear(name: str, stream=("a", "b", "a", "c")) -> tuple[sk.Sketch, int, int, int, bytearray, int]:
-    """A small filled sketch and its split bytes; ``base`` is where the linear payload starts."""
+    """A small sketch of ``stream`` and its split bytes; ``base`` is where the linear payload
+    starts (after a keyed sketch's key)."""
     s = _LINEAR[name]()
-    s.update_batch(list(stream))
+    if stream:
+        s.update_batch(list(stream))
     family, flags, seed, payload = _split(s)
     base = 16 if name.startswith("Keyed") else 0
     return s, family, flags, seed, payload, base
@@ -114,9 +116,7 @@ def test_totals_no_stream_gives_are_refused(name, total, abs_total):
 
 @pytest.mark.parametrize("name", list(_LINEAR))
 def test_int32_counters_past_the_int32_total_are_refused(name):
-    s = _LINEAR[name]()
-    family, flags, seed, payload = _split(s)
-    base = 16 if name.startswith("Keyed") else 0
+    _, family, flags, seed, payload, base = _linear(name, stream=())
     _put(payload, base + _TOTAL, "q", 2**32)
     _put(payload, base + _ABS, "Q", 2**32)
     _refused(_repack(family, seed, payload, flags), match="int32")
@@ -131,9 +131,7 @@ def test_a_nonzero_reserved_byte_is_refused(name):
 
 @pytest.mark.parametrize("name", list(_LINEAR))
 def test_a_depth_past_the_constructor_range_is_refused(name):
-    s = _LINEAR[name]()
-    family, flags, seed, payload = _split(s)
-    base = 16 if name.startswith("Keyed") else 0
+    _, family, flags, seed, payload, base = _linear(name, stream=())
     depth = (1 << 16) + 1
     head = struct.pack("<IIBBqQ", depth, 1, 4, 0, 0, 0)
     _refused(_repack(family, seed, payload[:base] + head + bytes(4 * depth), flags), match="shape")
