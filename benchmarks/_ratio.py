@@ -8,21 +8,10 @@ BLAS/OpenMP to one thread (threadpoolctl), sketchkit to what the script asks for
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import time
 from collections.abc import Callable
 
-
-def cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from _machine import describe
 
 
 def pin_blas() -> None:
@@ -47,7 +36,7 @@ def best_times(contenders: dict[str, Callable[[], object]], reps: int = 7) -> di
 
 
 def report(n: int, best: dict[str, float], ratios: list[tuple[str, str]]) -> None:
-    print(f"CPU: {cpu()}; load {os.getloadavg()[0]:.2f}; {n:,} items; best wall time of each")
+    print(f"{describe()}; {n:,} items; best wall time of each")
     for name, secs in best.items():
         print(f"  {name:<40} {n / secs / 1e6:8.1f} M items/s")
     for num, den in ratios:

@@ -12,24 +12,13 @@ measured here.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
+from _machine import describe
 
 import sketchkit as sk
 from sketchkit import _threads
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def best_rate(make, keys: np.ndarray, threads: int, reps: int) -> float:
@@ -50,7 +39,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=_threads._available_cores())
     args = ap.parse_args()
     keys = np.random.default_rng(1).zipf(1.1, args.n).astype(np.int64)
-    print(f"CPU: {cpu_model()}; cores available: {_threads._available_cores()}; load: {os.getloadavg()}")
+    print(describe())
     print(f"{'table':>12} {'bytes':>10} {'1 thread M/s':>14} {f'{args.threads} threads M/s':>16} {'speed-up':>9}")
     saved = _threads.MAX_SPLIT_TABLE_BYTES
     _threads.MAX_SPLIT_TABLE_BYTES = 1 << 62  # measure every size, whatever the current cap
