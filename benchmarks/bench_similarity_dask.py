@@ -6,7 +6,8 @@ document), repeated ``--copies`` times (each copy with a different small edit pe
 copies are near-duplicates of each other). Word 5-grams, normalised, k = 128, t = 0.8.
 
 * one process: ``FastSimilaritySketch.signatures`` + ``find_clusters`` (one thread);
-* Dask: ``sketchkit.distributed.dedup_column`` on a LocalCluster of ``--workers`` single-threaded
+* Dask: ``sketchkit.distributed.dedup_column`` (band rows shuffled by key in buckets) on a
+  LocalCluster of ``--workers`` single-threaded
   processes (``dask_client(workers=N)``), the column split into ``4 × workers`` partitions.
 
 Reported: wall seconds (best of ``--reps``), documents/s, documents/s per core, whether the
@@ -132,8 +133,8 @@ def main() -> None:
         "",
         f"Labels identical to one process: **{same}**.",
         "",
-        f"Projection to 100 M documents at the Dask per-core rate: {proj[64] / 60:,.0f} min on 64 cores, "
-        f"{proj[512] / 60:,.0f} min on 512 (signatures scale with cores; the shuffle carries "
+        f"Projection to 100 M documents at the Dask per-core rate: {proj[64] / 60:,.1f} min on 64 cores, "
+        f"{proj[512] / 60:,.1f} min on 512 (signatures scale with cores; the shuffle carries "
         f"{24 * 14} bytes a document at 14 bands, 34 GB in all; the driver's union-find needs 0.8 GB). "
         "Not measured beyond this machine: a projection, not a result.",
         "",

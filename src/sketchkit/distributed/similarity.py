@@ -5,9 +5,10 @@ corpus spread over partitions:
 
 1. per partition (a task each): Fast Similarity Sketch signatures of its documents and their
    band keys; the signatures stay on the workers;
-2. the ``(band, key, document)`` rows are shuffled by ``(band, key)`` (a Dask DataFrame shuffle),
-   so each run of equal keys lands in one partition; there each run, sorted by document index,
-   yields the same candidate pairs as one process (every member with up to ``max_compare`` first
+2. the ``(band, key, document)`` rows are shuffled by key: each partition cuts its rows into
+   buckets by ``key % buckets`` and bucket j gathers the j-th piece of every partition, so each
+   run of equal (band, key) lands in one task; there each run, sorted by document index, yields
+   the same candidate pairs as one process (every member with up to ``max_compare`` first
    members of its run);
 3. the candidate pairs (few: near-duplicates) come back to the driver, deduplicated; one task per
    pair of signature partitions verifies its pairs by the signatures' estimated similarity;
@@ -39,33 +40,35 @@ def _signatures(texts: Any, k: int, seed: int, shingling: Shingling, bands: int,
     return sigs, K.band_keys(sigs, bands, rows), empty
 
 
-def _band_rows(part: tuple, offset: int) -> Any:
-    import pandas as pd
-
+def _split_rows(part: tuple, offset: int, buckets: int) -> list[np.ndarray]:
+    """This partition's ``(band, key, document)`` rows (uint64, 3 columns), cut into ``buckets``
+    by ``key % buckets``: every row with one (band, key) lands in the same bucket."""
     _, bkeys, empty = part
-    n, bands = bkeys.shape
+    bands = bkeys.shape[1]
     live = np.flatnonzero(~empty)
-    return pd.DataFrame({
-        "band": np.repeat(np.arange(bands, dtype=np.int32)[None, :], live.size, axis=0).ravel(),
-        "key": bkeys[live].ravel(),
-        "doc": np.repeat(live + offset, bands),
-    })
+    rows = np.empty((live.size * bands, 3), dtype=np.uint64)
+    rows[:, 0] = np.tile(np.arange(bands, dtype=np.uint64), live.size)
+    rows[:, 1] = bkeys[live].ravel()
+    rows[:, 2] = np.repeat((live + offset).astype(np.uint64), bands)
+    which = rows[:, 1] % np.uint64(buckets)
+    order = np.argsort(which, kind="stable")
+    cuts = np.searchsorted(which[order], np.arange(1, buckets, dtype=np.uint64))
+    return np.split(rows[order], cuts)
 
 
-def _pairs_of(frame: Any, max_compare: int) -> Any:
-    import pandas as pd
-
-    if len(frame) == 0:
-        return pd.DataFrame({"left": np.empty(0, np.int64), "right": np.empty(0, np.int64)})
-    f = frame.sort_values(["band", "key", "doc"], kind="mergesort")
-    # one column of run ids: consecutive rows with the same (band, key)
-    band = f["band"].to_numpy()
-    key = f["key"].to_numpy()
-    run = np.cumsum(np.r_[True, (band[1:] != band[:-1]) | (key[1:] != key[:-1])]).astype(np.uint64)
-    left, right = _candidate_pairs(run[:, None], max_compare, np.zeros(len(f), dtype=np.bool_))
-    doc = f["doc"].to_numpy()
+def _bucket_pairs(max_compare: int, *pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of one bucket: runs of equal (band, key), members in document order,
+    paired as in one process."""
+    rows = np.concatenate(pieces) if pieces else np.empty((0, 3), np.uint64)
+    if rows.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))
+    r = rows[order]
+    run = np.cumsum(np.r_[True, (r[1:, 0] != r[:-1, 0]) | (r[1:, 1] != r[:-1, 1])]).astype(np.uint64)
+    left, right = _candidate_pairs(run[:, None], max_compare, np.zeros(r.shape[0], dtype=np.bool_))
+    doc = r[:, 2].astype(np.int64)
     a, b = doc[left], doc[right]
-    return pd.DataFrame({"left": np.minimum(a, b), "right": np.maximum(a, b)})
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def _verify(part_a: tuple, part_b: tuple, off_a: int, off_b: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -80,7 +83,6 @@ def dedup_column(column: Any, threshold: float = 0.8, *, k: int = 128, shingling
     """Cluster id of every document of a Dask Series (or Bag) of strings: the lowest index (in
     column order) of its near-duplicate cluster. Equal to the one-process result bit for bit."""
     import dask
-    import dask.dataframe as dd
 
     from ..hashing import DEFAULT_SEED, check_seed
 
@@ -95,14 +97,14 @@ def dedup_column(column: Any, threshold: float = 0.8, *, k: int = 128, shingling
     # computed once and kept on the workers: the shuffle reads their band keys, the verification
     # their signatures
     sig_parts = list(dask.persist(*[dask.delayed(_signatures)(p, k, seed, shingling, bands, rows) for p in parts]))
-    meta = {"band": np.int32, "key": np.uint64, "doc": np.int64}
-    rows_df = dd.from_delayed([dask.delayed(_band_rows)(sp, int(o)) for sp, o in zip(sig_parts, offsets)],
-                              meta=meta, verify_meta=False)
-    shuffled = rows_df.shuffle(on=["band", "key"], npartitions=max(1, len(parts)))
-    pairs = shuffled.map_partitions(_pairs_of, max_compare,
-                                    meta={"left": np.int64, "right": np.int64}).compute()
-    left = pairs["left"].to_numpy(np.int64)
-    right = pairs["right"].to_numpy(np.int64)
+    # the shuffle: each partition cuts its band rows into buckets by key; bucket j gathers the
+    # j-th piece of every partition
+    buckets = max(1, len(parts))
+    splits = [dask.delayed(_split_rows, nout=buckets)(sp, int(o), buckets) for sp, o in zip(sig_parts, offsets)]
+    found = dask.compute(*[dask.delayed(_bucket_pairs)(max_compare, *[sp[j] for sp in splits])
+                           for j in range(buckets)])
+    left = np.concatenate([f[0] for f in found]) if found else np.empty(0, np.int64)
+    right = np.concatenate([f[1] for f in found]) if found else np.empty(0, np.int64)
     if left.size:
         code = np.unique(left * n + right)
         left, right = code // n, code % n
