@@ -94,7 +94,7 @@ def _occupancy(f: int, k: int) -> np.ndarray:
 
 def oph_variance(intersection: int, union: int, k: int) -> float:
     r"""Var of the densified one-permutation estimator for sets with ``|A∩B| = a`` and
-    ``|A∪B| = f``, in the model of Shrivastava (ICML 2017): the union's items fall into k bins
+    ``|A∪B| = f``, derived here in the model of Shrivastava (ICML 2017): the union's items fall into k bins
     uniformly; a bin non-empty for the union matches with probability :math:`J = a/f`, two
     distinct ones both match with probability :math:`J\tilde R`, :math:`\tilde R = (a-1)/(f-1)`
     (minima drawn without replacement); each of the :math:`e = k - m` empty bins copies a
