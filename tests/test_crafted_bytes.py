@@ -383,3 +383,18 @@ def test_dyadic_totals_and_flags_are_checked():
     _put(bad, _DTOTAL, "q", d.total_weight + 1)  # parity
     _refused(_repack(family, seed, bad, flags))
     _refused(_repack(family, seed, payload, 1), match="flags")
+
+
+# ----------------------------------------------------------------------------- CountSketch++
+def test_a_countsketch_plus_plus_counter_above_the_total_weight_is_refused():
+    """As for the linear sketches: an int32 counter near 2**31 with a small total would wrap on
+    the next update, which widens on the total. Payload: counters u32 | rows u32 | c f64 |
+    counter bytes u8 + 7 pad | total i64 | abs total u64 | tables."""
+    from sketchkit.learned import CountSketchPlusPlus
+
+    s = CountSketchPlusPlus(400, seed=5)
+    s.update_batch(["a", "b", "a"])
+    family, flags, seed, payload = _split(s)
+    assert sk.from_bytes(_repack(family, seed, payload, flags)) == s
+    _put(payload, 40, "i", INT32_MAX - 1)
+    _refused(_repack(family, seed, payload, flags), match="total")

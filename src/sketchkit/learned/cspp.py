@@ -249,6 +249,11 @@ class CountSketchPlusPlus(FrequencySketch):
         dt = np.int32 if itemsize == 4 else np.int64
         out._big = reader.array(dt, out._big.size).reshape(out._big.shape)
         out._small = reader.array(dt, out._small.size).reshape(out._small.shape)
+        # an update moves a counter by at most its |weight|: a larger counter is crafted, and
+        # an int32 one would wrap on a later update (they widen on the total, not the counters)
+        for t in (out._big, out._small):
+            if t.size and (int(t.max()) > abs_total or int(t.min()) < -abs_total):
+                raise CorruptSketchError("CountSketchPlusPlus counters exceed the total absolute weight")
         out._total, out._abs_total = int(total), int(abs_total)
         return out
 
