@@ -266,6 +266,21 @@ def test_a_count_above_the_total_or_below_its_error_is_refused(kind):
     _refused(_repack(family, seed, bad, flags))
 
 
+@pytest.mark.parametrize("kind", _SUMMARIES)
+def test_a_duplicate_item_or_a_negative_error_is_refused(kind):
+    """Items are tracked once each (the index maps a hash to one slot), errors are >= 0."""
+    s = sk.SpaceSaving(3, seed=5) if kind == "SpaceSaving" else sk.HeavyHitters(16, 3, 3, seed=5)
+    s.update_batch([7, 7, 8])
+    family, flags, seed, payload = _split(s)
+    items = _COUNTS + 16 * s.size  # two int items: tag byte + 8 bytes each
+    bad = bytearray(payload)
+    bad[items + 9 : items + 18] = payload[items : items + 9]
+    _refused(_repack(family, seed, bad, flags), match="duplicate")
+    bad = bytearray(payload)
+    _put(bad, _COUNTS + 8 * s.size, "q", -1)
+    _refused(_repack(family, seed, bad, flags))
+
+
 def test_a_spacesaving_error_above_its_floor_is_refused():
     """An item enters at (floor + w, floor) and the floor never falls: error <= floor."""
     s, family, flags, seed, payload = _summary("SpaceSaving")
