@@ -41,12 +41,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .common import CLIError, UsageError
 from .progress import Progress
+
+if TYPE_CHECKING:  # numpy is imported when the command runs, not when the parser is built
+    import numpy as np
 
 EXIT_OK = 0
 CHUNK_DOCS = 4096
@@ -294,6 +295,8 @@ def _spool_stdin(tmpdir: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..hashing import DEFAULT_SEED, check_seed
     from ..similarity import FastSimilaritySketch, Shingling, optimal_params
     from ..similarity import _kernels as K
@@ -391,6 +394,8 @@ def _chunk_bytes(corpus: Corpus, chunk: list[Record]) -> int:
 
 def _exact_similarities(corpus, sh, seed, left, right, cls, K, ngram_key, exact_jaccard_pairs) -> np.ndarray:
     """Pass 2: shingle hashes of the documents in candidate pairs only, then exact Jaccard."""
+    import numpy as np
+
     from ..similarity._text import document_buffer
 
     need = np.unique(np.concatenate([left, right]))
