@@ -254,3 +254,12 @@ def test_rank_median_estimator_is_a_median_when_eps0_is_large():
     assert np.all((got >= rows[:, 9] - 1e-9) & (got <= rows[:, 11] + 1e-9))
     with pytest.raises(InvalidParameterError):
         RankMedianEstimator(cs, eps0=0)
+
+
+def test_top_needs_candidates_once_non_empty():
+    rcs = RobustCountSketch(WIDTH, 5, key=KEY, rng=0)
+    assert rcs.top(3) == []
+    rcs.update_batch(["a"] * 30 + ["b"] * 5)
+    with pytest.raises(InvalidParameterError):
+        rcs.top(3)
+    assert rcs.top(1, ["b", "a"])[0][0] == "a"

@@ -284,9 +284,14 @@ class RobustCountSketch(KeyedCountSketch):
         e = math.ceil(self.error_bound())
         return est - e, est + e
 
-    def top(self, k: int, candidates: Any) -> list[tuple[Any, int, int, int]]:
+    def top(self, k: int, candidates: Any = None) -> list[tuple[Any, int, int, int]]:
         """The ``k`` candidates with the largest answers, as ``(item, estimate, lower, upper)``,
-        heaviest first (one query)."""
+        heaviest first (one query). The sketch keeps no items: without ``candidates`` only an
+        empty sketch answers (``[]``)."""
+        if candidates is None:
+            if self.is_empty():
+                return []
+            raise InvalidParameterError("RobustCountSketch keeps no items: pass the candidates to rank")
         cands = candidates if isinstance(candidates, np.ndarray) else list(candidates)
         if len(cands) == 0:
             return []
