@@ -159,6 +159,7 @@ def _lines(path: str, args: argparse.Namespace) -> Iterator[tuple[bytes, str]]:
     mode = _detect(args, path)
     keys = _field_path(args)
     src = open_source(path)
+    src.name = STDIN_NAMES.get(path, src.name)
     try:
         lineno = 0
         for chunk in text_chunks(src):
@@ -259,11 +260,13 @@ class Corpus:
         a = self.args
         if self.kind == "files":
             batch: list[Record] = []
+            held = 0
             for path, text in _whole_files(self.paths, a):
                 batch.append(Record(path, text))
-                if len(batch) >= CHUNK_DOCS:
+                held += len(text)
+                if len(batch) >= CHUNK_DOCS or held >= CHUNK_BYTES:
                     yield batch
-                    batch = []
+                    batch, held = [], 0
             if batch:
                 yield batch
             return
@@ -287,10 +290,21 @@ class Corpus:
 
 
 # ----------------------------------------------------------------------------- pipeline
-def _spool_stdin(tmpdir: str) -> str:
-    path = os.path.join(tmpdir, "stdin")
+STDIN_NAMES: dict[str, str] = {}  # spooled copy of standard input -> the name messages use
+_COMPRESSED = ((b"\x1f\x8b", ".gz"), (b"BZh", ".bz2"), (b"\xfd7zXZ\x00", ".xz"))
+
+
+def _spool_stdin(tmpdir: str, fmt: str) -> str:
+    """Copy standard input to a file (the pipeline reads its input more than once), named so
+    that a compressed stream is decompressed and a JSON-lines one recognised."""
+    raw = sys.stdin.buffer
+    head = raw.read(6)
+    ext = next((e for magic, e in _COMPRESSED if head.startswith(magic)), "")
+    path = os.path.join(tmpdir, "stdin" + {"jsonl": ".jsonl", "parquet": ".parquet"}.get(fmt, ".txt") + ext)
     with open(path, "wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        out.write(head)
+        shutil.copyfileobj(raw, out, 1 << 20)
+    STDIN_NAMES[path] = "<stdin>"
     return path
 
 
@@ -321,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
     cls = FastSimilaritySketch
 
     with tempfile.TemporaryDirectory(prefix="sketchkit-dedup-") as tmp:
-        paths = [_spool_stdin(tmp) if p == "-" else p for p in args.inputs]
+        paths = [_spool_stdin(tmp, args.format) if p == "-" else p for p in args.inputs]
         if args.per_file:
             paths = _files_under(paths)
         for p in paths:
