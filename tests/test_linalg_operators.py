@@ -96,14 +96,15 @@ def test_apply_paths_match_explicit_matrix(kind):
 
 
 def test_parallel_and_serial_builds_agree(monkeypatch):
-    from sketchkit.linalg import _kernels as K
+    from sketchkit.linalg import _threads
 
     rng = np.random.default_rng(1)
     A = rng.standard_normal((5000, 4))
     S = SparseSign(64, 5000, seed=2)
     serial = S @ A
-    monkeypatch.setattr(K, "PARALLEL_MIN_WORK", 0)
-    np.testing.assert_allclose(S @ A, serial, atol=1e-12)
+    monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(_threads, "numba_threads", lambda: 2)
+    np.testing.assert_array_equal(S @ A, serial)
 
 
 @settings(max_examples=30, deadline=None)
@@ -184,3 +185,85 @@ def test_bad_parameters_and_inputs():
         S @ np.ones((10, 2, 2))
     with pytest.raises(SketchError):
         S.transpose_apply(np.ones((3, 1)))
+
+
+# ------------------------------------------------------------ hash once per operator (issue #17)
+def _old_formula_right(seed, A, zeta, d, csr):
+    """``A @ S.T`` as the kernels computed it before the positions were cached: the hash of column c
+    evaluated again for every row (and every non-zero), same loop order, same arithmetic."""
+    spec = spec_positions(seed, A.shape[1], zeta, d)
+    scale = 1.0 / math.sqrt(zeta)
+    out = np.zeros((A.shape[0], d))
+    for r in range(A.shape[0]):
+        cols = A.indices[A.indptr[r]:A.indptr[r + 1]] if csr else range(A.shape[1])
+        vals = A.data[A.indptr[r]:A.indptr[r + 1]] if csr else A[r]
+        for c, a in zip(cols, vals):
+            v = a * scale
+            for b, s in spec[c]:
+                out[r, b] += s * v
+    return out
+
+
+def _old_formula_rows(seed, A, w, zeta, d):
+    """``S @ diag(w) @ A`` with the old per-row formula (one part: fewer than 4096 rows)."""
+    spec = spec_positions(seed, A.shape[0], zeta, d)
+    scale = 1.0 / math.sqrt(zeta)
+    out = np.zeros((d, A.shape[1]))
+    for i in range(A.shape[0]):
+        for b, s in spec[i]:
+            s *= scale * w[i]
+            for c in range(A.shape[1]):
+                out[b, c] += s * A[i, c]
+    return out
+
+
+@pytest.mark.parametrize("zeta,d", [(1, 5), (3, 11), (8, 20)])
+def test_cached_positions_are_bit_identical_to_the_old_formula(zeta, d):
+    rng = np.random.default_rng(zeta)
+    A = rng.standard_normal((9, 60))
+    A[rng.random(A.shape) < 0.6] = 0.0
+    S = SparseSign(d, 60, nnz_per_col=zeta, seed=1234)
+    np.testing.assert_array_equal(S.apply_right(A), _old_formula_right(1234, A, zeta, d, csr=False))
+    C = sp.csr_matrix(A)
+    np.testing.assert_array_equal(S.apply_right(C), _old_formula_right(1234, C, zeta, d, csr=True))
+    B = rng.standard_normal((60, 4))
+    w = rng.random(60)
+    np.testing.assert_array_equal(S.apply(B, row_weights=w), _old_formula_rows(1234, B, w, zeta, d))
+    np.testing.assert_array_equal(S @ B, _old_formula_rows(1234, B, np.ones(60), zeta, d))
+
+
+def test_the_bit_identity_check_fails_on_a_wrong_sign():
+    """The reference above is sharp: one flipped sign in the cached codes is detected."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 30))
+    S = SparseSign(11, 30, nnz_per_col=3, seed=1234)
+    S.code[7, 1] = ~S.code[7, 1]
+    assert not np.array_equal(S.apply_right(A), _old_formula_right(1234, A, 3, 11, csr=False))
+
+
+def test_hash_is_evaluated_once_per_column_and_position(monkeypatch):
+    """Every apply path of one operator reads the same cached codes: N * zeta hash evaluations in
+    all, whatever the number of rows of the matrices it is applied to."""
+    from sketchkit.linalg import _kernels as K
+
+    evaluations = []
+    real = K.codes
+
+    def counting(key, n, zeta, d):
+        evaluations.append(n * zeta)
+        return real(key, n, zeta, d)
+
+    monkeypatch.setattr(K, "codes", counting)
+    m, N, zeta, d = 500, 200, 8, 24
+    S = SparseSign(d, N, nnz_per_col=zeta, seed=5)
+    assert S.nbytes == 0  # nothing hashed or held before first use
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((m, N))
+    S.apply_right(A)
+    S.apply_right(sp.csr_matrix(A))
+    S.apply(A.T.copy())
+    S.apply(sp.csr_matrix(A.T))
+    S.transpose_apply(rng.standard_normal((d, 3)))
+    S.to_sparse()
+    assert evaluations == [N * zeta]
+    assert S.nbytes == S.code.nbytes == 4 * N * zeta

@@ -4,6 +4,10 @@ Position ``j`` of row ``i`` of ``A`` (``0 <= j < zeta``) goes to bucket ``lo_j +
 block ``j`` (block OSNAP, Kane & Nelson 2014: the ``d`` sketch rows are cut into ``zeta`` blocks, one
 non-zero per block, so the ``zeta`` positions of a column are distinct) with sign from the low bit,
 where ``u`` is the top 32 bits of ``mix64(key + GOLDEN * (i * zeta + j + 1))`` over 2**32.
+
+The hash is evaluated once per (column, j) by :func:`codes`, which an operator caches: every apply
+kernel reads the int32 code ``bucket`` (sign +) or ``~bucket`` (sign -), so a product with an
+``m x N`` matrix costs ``N * zeta`` hash evaluations, not ``m * N * zeta``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,10 @@ import numpy as np
 from numba import njit, prange
 
 from ..hashing import mix64_u
-from ._threads import idle_core
+from ._threads import use_parallel
 
-# Every loop kernel comes in a serial and a parallel build: on a shared, oversubscribed machine a
-# parallel region can wait a whole scheduler slice for a descheduled thread, so small calls
-# (below PARALLEL_MIN_WORK multiply-adds) run serially.
-PARALLEL_MIN_WORK = 1 << 22
+# Every loop kernel comes in a serial and a parallel build: small calls (below PARALLEL_MIN_WORK
+# multiply-adds) and one-thread settings run serially, with no parallel region to wake.
 _PAIRS = []
 
 
@@ -42,12 +44,11 @@ def _twin(f, fastmath):
 def pick(name, work):
     """The serial or parallel build of kernel ``name`` for ``work`` multiply-adds.
 
-    Parallel only for big calls on a machine with a core to spare (1-minute load average below the
-    core count): measured on a shared 2-core box at load 11, a 32 MB pass took 128 ms with two
-    threads against 8 ms with one. Both builds split the rows into the same chunks and add the
-    partial results in the same order.
+    Parallel iff the call is big and the caller's numba thread count is above one
+    (:mod:`sketchkit.linalg._threads`); both builds split the rows into the same chunks and add
+    the partial results in the same order, so the result does not depend on the choice.
     """
-    return KERNELS[name][1 if work >= PARALLEL_MIN_WORK and idle_core() else 0]
+    return KERNELS[name][1 if use_parallel(work) else 0]
 
 
 U_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -67,30 +68,50 @@ def _slot(key, i, j, zeta, d):
 
 
 @njit(cache=True)
-def positions(key, n, zeta, d):
-    """All (bucket, sign) pairs, shape (n, zeta): for building an explicit sparse matrix."""
+def codes(key, n, zeta, d):
+    """The (n, zeta) int32 position codes: ``bucket`` for sign +1, ``~bucket`` (= -bucket-1) for -1."""
+    out = np.empty((n, zeta), dtype=np.int32)
+    for i in range(n):
+        for j in range(zeta):
+            b, s = _slot(key, i, j, zeta, d)
+            out[i, j] = b if s > 0 else ~b
+    return out
+
+
+@njit(cache=True, inline="always")
+def _decode(c):
+    """(bucket, ±1.0) from a code, without a branch (the sign bit of the int32 is the sign)."""
+    m = np.int64(c) >> 63
+    return np.int64(c) ^ m, np.float64(1 | m)
+
+
+@njit(cache=True)
+def positions(code):
+    """(buckets int64, signs float64) of a code array: for building an explicit sparse matrix."""
+    n, zeta = code.shape
     rows = np.empty((n, zeta), dtype=np.int64)
     signs = np.empty((n, zeta), dtype=np.float64)
     for i in range(n):
         for j in range(zeta):
-            b, s = _slot(key, i, j, zeta, d)
+            b, s = _decode(code[i, j])
             rows[i, j] = b
             signs[i, j] = s
     return rows, signs
 
 
 @_exact
-def apply_rows_dense(key, A, w, zeta, d, scale, bounds):
+def apply_rows_dense(code, A, w, d, scale, bounds):
     """S @ diag(w) @ A for C-contiguous A (N x k): row i of A, times w[i], goes to ``zeta`` sketch rows."""
     parts = bounds.shape[0] - 1
     k = A.shape[1]
+    zeta = code.shape[1]
     partial = np.zeros((parts, d, k))
     for p in prange(parts):
         out = partial[p]
         for i in range(bounds[p], bounds[p + 1]):
             row = A[i]
             for j in range(zeta):
-                b, s = _slot(key, i, j, zeta, d)
+                b, s = _decode(code[i, j])
                 s *= scale * w[i]
                 dst = out[b]
                 for c in range(k):
@@ -99,15 +120,16 @@ def apply_rows_dense(key, A, w, zeta, d, scale, bounds):
 
 
 @_exact
-def apply_rows_csr(key, indptr, indices, data, k, zeta, d, scale, bounds):
+def apply_rows_csr(code, indptr, indices, data, k, d, scale, bounds):
     """S @ A for A in CSR form (N x k), in O(zeta * nnz) time, result dense d x k."""
     parts = bounds.shape[0] - 1
+    zeta = code.shape[1]
     partial = np.zeros((parts, d, k))
     for p in prange(parts):
         out = partial[p]
         for i in range(bounds[p], bounds[p + 1]):
             for j in range(zeta):
-                b, s = _slot(key, i, j, zeta, d)
+                b, s = _decode(code[i, j])
                 s *= scale
                 for t in range(indptr[i], indptr[i + 1]):
                     out[b, indices[t]] += s * data[t]
@@ -115,9 +137,10 @@ def apply_rows_csr(key, indptr, indices, data, k, zeta, d, scale, bounds):
 
 
 @_exact
-def apply_right_dense(key, A, zeta, d, scale):
+def apply_right_dense(code, A, d, scale):
     """A @ S.T for C-contiguous A (m x N): column c of A is added to ``zeta`` output columns."""
     m, n = A.shape
+    zeta = code.shape[1]
     out = np.zeros((m, d))
     for r in prange(m):
         row = A[r]
@@ -125,34 +148,37 @@ def apply_right_dense(key, A, zeta, d, scale):
         for c in range(n):
             v = row[c] * scale
             for j in range(zeta):
-                b, s = _slot(key, c, j, zeta, d)
+                b, s = _decode(code[c, j])
                 dst[b] += s * v
     return out
 
 
 @_exact
-def apply_right_csr(key, indptr, indices, data, m, zeta, d, scale):
+def apply_right_csr(code, indptr, indices, data, m, d, scale):
     """A @ S.T for A in CSR form (m x N), result dense m x d, in O(zeta * nnz) time."""
+    zeta = code.shape[1]
     out = np.zeros((m, d))
     for r in prange(m):
         dst = out[r]
         for t in range(indptr[r], indptr[r + 1]):
             v = data[t] * scale
+            cc = indices[t]
             for j in range(zeta):
-                b, s = _slot(key, indices[t], j, zeta, d)
+                b, s = _decode(code[cc, j])
                 dst[b] += s * v
     return out
 
 
 @_exact
-def apply_transpose(key, Y, n, zeta, scale):
+def apply_transpose(code, Y, scale):
     """S.T @ Y for C-contiguous Y (d x k): row i of the result gathers its ``zeta`` buckets."""
-    d, k = Y.shape
+    n, zeta = code.shape
+    k = Y.shape[1]
     out = np.zeros((n, k))
     for i in prange(n):
         dst = out[i]
         for j in range(zeta):
-            b, s = _slot(key, i, j, zeta, d)
+            b, s = _decode(code[i, j])
             s *= scale
             src = Y[b]
             for c in range(k):

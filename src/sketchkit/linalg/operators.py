@@ -45,6 +45,7 @@ from .._base import check_positive_int
 from ..errors import InvalidItemError, InvalidParameterError, ItemTypeError
 from ..hashing import DEFAULT_SEED, check_seed, derive_key
 from . import _kernels as K
+from ._threads import numba_threads
 
 LINALG_DOMAIN = ids.LINALG_DOMAIN
 DEFAULT_NNZ = 8  # Epperly, "Which sketch should I use?" (2023): zeta = 8 is robust and cheap
@@ -121,6 +122,11 @@ class SketchOperator:
             )
         return M
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of arrays the operator holds between calls (none for a generated-on-the-fly sketch)."""
+        return 0
+
     def __matmul__(self, A: Any) -> np.ndarray:
         out = self.apply(A)
         return out[:, 0] if np.ndim(A) == 1 else out
@@ -162,13 +168,32 @@ class SparseSign(SketchOperator):
         self.nnz_per_col = check_positive_int("nnz_per_col", nnz_per_col, maximum=1 << 16)
         if self.nnz_per_col > self.d:
             raise InvalidParameterError(f"nnz_per_col={self.nnz_per_col} exceeds the sketch size d={self.d}")
+        if self.d > np.iinfo(np.int32).max:
+            raise InvalidParameterError(f"sketch size d={self.d} exceeds 2**31 - 1")
         self._scale = 1.0 / math.sqrt(self.nnz_per_col)
+        self._code: np.ndarray | None = None
+
+    @property
+    def code(self) -> np.ndarray:
+        """The ``(N, nnz_per_col)`` int32 position codes (``bucket``, or ``~bucket`` for sign -1).
+
+        Hashed once, on first use, and kept: every apply reads them, so ``A @ S.T`` for an ``m x N``
+        matrix costs ``N * nnz_per_col`` hash evaluations, not ``m`` times that.
+        """
+        if self._code is None:
+            self._code = K.codes(self._key, self.n, self.nnz_per_col, self.d)
+        return self._code
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the cached position codes (``4 * N * nnz_per_col`` once built, else 0)."""
+        return 0 if self._code is None else int(self._code.nbytes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(d={self.d}, n={self.n}, nnz_per_col={self.nnz_per_col}, seed={self.seed})"
 
     def _bounds(self) -> np.ndarray:
-        parts = max(1, min(2 * _threads(), self.n // 4096 + 1))
+        parts = max(1, min(2 * numba_threads(), self.n // 4096 + 1))
         return np.linspace(0, self.n, parts + 1).astype(np.int64)
 
     def apply(self, A: Any, row_weights: np.ndarray | None = None) -> np.ndarray:
@@ -181,24 +206,23 @@ class SparseSign(SketchOperator):
             else:
                 w = np.ascontiguousarray(row_weights, dtype=np.float64)
                 kernel = K.pick("apply_rows_dense", M.size * self.nnz_per_col)
-                return kernel(self._key, M, w, self.nnz_per_col, self.d, self._scale, self._bounds())
+                return kernel(self.code, M, w, self.d, self._scale, self._bounds())
         if sp.issparse(M):
             return K.pick("apply_rows_csr", M.nnz * self.nnz_per_col)(
-                self._key, M.indptr, M.indices, M.data, M.shape[1], self.nnz_per_col, self.d, self._scale,
-                self._bounds(),
+                self.code, M.indptr, M.indices, M.data, M.shape[1], self.d, self._scale, self._bounds(),
             )
         kernel = K.pick("apply_rows_dense", M.size * self.nnz_per_col)
-        return kernel(self._key, M, np.ones(self.n), self.nnz_per_col, self.d, self._scale, self._bounds())
+        return kernel(self.code, M, np.ones(self.n), self.d, self._scale, self._bounds())
 
     def apply_right(self, A: Any) -> np.ndarray:
         """``A @ S.T`` for an ``m x N`` dense array or scipy sparse matrix; returns a dense ``m x d``."""
         M = self._check_rows(A, 1)
         if sp.issparse(M):
             return K.pick("apply_right_csr", M.nnz * self.nnz_per_col)(
-                self._key, M.indptr, M.indices, M.data, M.shape[0], self.nnz_per_col, self.d, self._scale,
+                self.code, M.indptr, M.indices, M.data, M.shape[0], self.d, self._scale,
             )
         kernel = K.pick("apply_right_dense", M.size * self.nnz_per_col)
-        return kernel(self._key, M, self.nnz_per_col, self.d, self._scale)
+        return kernel(self.code, M, self.d, self._scale)
 
     def transpose_apply(self, Y: Any) -> np.ndarray:
         """``S.T @ Y`` for a dense ``d x k`` array; returns ``N x k``."""
@@ -206,11 +230,11 @@ class SparseSign(SketchOperator):
         if M.shape[0] != self.d:
             raise InvalidParameterError(f"operator is {self.d} x {self.n} but Y has {M.shape[0]} rows")
         kernel = K.pick("apply_transpose", self.n * M.shape[1] * self.nnz_per_col)
-        return kernel(self._key, M, self.n, self.nnz_per_col, self._scale)
+        return kernel(self.code, M, self._scale)
 
     def to_sparse(self) -> sp.csc_matrix:
         """The explicit ``d x N`` matrix (CSC, ``nnz_per_col`` entries per column)."""
-        rows, signs = K.positions(self._key, self.n, self.nnz_per_col, self.d)
+        rows, signs = K.positions(self.code)
         indptr = np.arange(0, self.n * self.nnz_per_col + 1, self.nnz_per_col)
         return sp.csc_matrix((signs.ravel() * self._scale, rows.ravel(), indptr), shape=self.shape)
 
@@ -267,12 +291,6 @@ class GaussianSketch(SketchOperator):
     def to_sparse(self) -> sp.csc_matrix:
         starts = range(0, self.n, _GAUSS_BLOCK)
         return sp.csc_matrix(np.hstack([self._block(s, min(self.n, s + _GAUSS_BLOCK)) for s in starts]))
-
-
-def _threads() -> int:
-    import numba
-
-    return int(numba.get_num_threads())
 
 
 def make_operator(
