@@ -1,30 +1,27 @@
-"""When to let BLAS and the numba kernels use more than one thread.
+"""How many threads the linear-algebra code uses: exactly what the caller set, never a guess from load.
 
-On a shared, oversubscribed machine a multithreaded call waits for descheduled threads: a QR of a
-1600 x 200 matrix took 3 s with OpenBLAS's two threads at load 18 on 2 cores, against milliseconds
-alone. So small factorizations, and any work while no core is idle, run single-threaded.
+* numba kernels run with ``numba.get_num_threads()`` threads (set it with ``numba.set_num_threads`` or
+  ``NUMBA_NUM_THREADS``); calls below ``PARALLEL_MIN_WORK`` multiply-adds, and every call when that
+  count is 1, run the serial build (no parallel region to wake).
+* BLAS/LAPACK calls run with whatever the caller's thread pools allow (``threadpoolctl``,
+  ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``): sketchkit never lowers or raises them itself.
+
+The choice depends only on the call's size and these settings, so a benchmark that pins both sides
+to the same counts compares like with like.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-
-from threadpoolctl import threadpool_limits
-
-BLAS_PARALLEL_MIN_FLOPS = 2e9
+PARALLEL_MIN_WORK = 1 << 22
 
 
-def idle_core() -> bool:
-    """True when the 1-minute load average leaves at least one core free."""
-    try:
-        return os.getloadavg()[0] < (os.cpu_count() or 1)
-    except OSError:  # pragma: no cover - platforms without a load average
-        return True
+def numba_threads() -> int:
+    """The numba thread count the caller set (``numba.get_num_threads()``)."""
+    import numba
+
+    return int(numba.get_num_threads())
 
 
-def blas_threads(flops: float) -> contextlib.AbstractContextManager:
-    """A context that limits BLAS to one thread unless the call is big and a core is idle."""
-    if flops >= BLAS_PARALLEL_MIN_FLOPS and idle_core():
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+def use_parallel(work: int) -> bool:
+    """True when a kernel of ``work`` multiply-adds runs its parallel build."""
+    return work >= PARALLEL_MIN_WORK and numba_threads() > 1

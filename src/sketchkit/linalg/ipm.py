@@ -44,7 +44,7 @@ from .._base import check_positive_int
 from ..errors import InvalidItemError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
-from ._threads import blas_threads
+from ._threads import numba_threads
 from .operators import DEFAULT_NNZ, SparseSign, as_matrix
 
 __all__ = ["IPMResult", "linprog_ipm"]
@@ -74,16 +74,12 @@ class _Normal:
         n, m = At.shape
         rows = min(n, sketch_rows)
         self.S = SparseSign(rows, n, nnz_per_col=min(nnz_per_col, rows), seed=seed)
-        import numba
-
-        parts = max(1, min(4 * numba.get_num_threads(), n // 2048 + 1))
+        parts = max(1, min(4 * numba_threads(), n // 2048 + 1))
         self._bounds = np.linspace(0, n, parts + 1).astype(np.int64)
         self.counts: list[int] = []
 
     def factor(self, d2: np.ndarray) -> None:
-        n, m = self.At.shape
-        with blas_threads(float(n) * m * m if self.how == "cholesky" else 2.0 * self.S.d * m * m):
-            self._factor(d2)
+        self._factor(d2)
 
     def _factor(self, d2: np.ndarray) -> None:
         self.d2 = d2

@@ -35,7 +35,6 @@ import scipy.sparse as sp
 from .._base import check_positive_int
 from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
-from ._threads import blas_threads
 from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_operator
 
 __all__ = ["randomized_range", "randomized_svd"]
@@ -78,11 +77,10 @@ def randomized_range(
     Y = S.apply_right(M)
     check_finite(Y, "A")
     Mt = M.T.tocsr() if sp.issparse(M) else M.T
-    with blas_threads(2.0 * m * n * size):
-        Q = Y
-        for _ in range(q):  # LU keeps the columns apart as well as QR here, at a third of the cost
-            Q = _lu(np.asarray(M @ _lu(np.asarray(Mt @ _lu(Q)))))
-        return _orth(Q)
+    Q = Y
+    for _ in range(q):  # LU keeps the columns apart as well as QR here, at a third of the cost
+        Q = _lu(np.asarray(M @ _lu(np.asarray(Mt @ _lu(Q)))))
+    return _orth(Q)
 
 
 def randomized_svd(
