@@ -15,9 +15,16 @@ Meier & Nakatsukasa, arXiv 2406.03468, which restores backward stability).
 
 The factor of :math:`Y` is a Cholesky factor of :math:`Y^TY` (BLAS-3, about 3× cheaper than Householder
 QR here) when LAPACK's 1-norm condition estimate says :math:`u\,\kappa_1(R)^2 \le 0.1`, so that it is still a
-good preconditioner, and Householder QR otherwise (``factor="auto"``); a numerically rank-deficient
-sketch falls back to an SVD preconditioner (LSRN, Meng, Saunders & Mahoney 2014) and returns the
-solution of minimum norm within the numerical range of :math:`Y`.
+good preconditioner (``factor="auto"``). Otherwise a pivoted Cholesky (LAPACK ``dpstrf``) of the same
+:math:`Y^TY` reveals the numerical rank :math:`r` at the cost of one more :math:`n^3/3` factorization
+(no QR or SVD of :math:`Y`): when :math:`r < n` and the other columns are combinations of the :math:`r`
+kept ones, :math:`Y_{\text{drop}} = Y_{\text{keep}}T` to ``max(tol, 64u√n)·‖Y‖_F`` (checked on :math:`Y`),
+the solve runs on the kept columns (``factor == "pivoted"``, ``rank == r``). A sparse-sign sketch
+that embeds the range of :math:`A` has the same null space as :math:`A`, so empty and duplicate
+columns (term-document data) are found exactly. The returned :math:`x` is then the **minimum-norm**
+least-squares solution: the basic solution on the kept columns projected off the null space
+:math:`\Pi[-T; I]` (``O(r(n-r)^2)``), and the residual and backward error are recomputed for it.
+A sketch that is ill-conditioned but of full rank is factored by Householder QR.
 
 **Guarantee** (what ``tests/test_linalg_lstsq.py`` checks). The result reports the backward error
 ``backward_error`` :math:`= \lVert A^T r\rVert/(\lVert A\rVert_F\lVert r\rVert)` computed exactly in
@@ -60,7 +67,7 @@ from .._base import check_positive_int
 from ..errors import InvalidItemError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
-from ._threads import blas_threads
+from ._threads import numba_threads
 from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_operator
 
 __all__ = ["LstsqResult", "lstsq", "Preconditioner", "sketch_preconditioner", "TallMatrix"]
@@ -81,7 +88,8 @@ class LstsqResult:
     method: str
     sketch: str
     sketch_size: int
-    factor: str
+    factor: str  # "cholesky", "qr", "pivoted" (rank-revealing, columns dropped) or "lapack" (method="solve")
+    rank: int  # numerical rank of the sketch: columns kept by the preconditioner
 
 
 class TallMatrix:
@@ -92,9 +100,7 @@ class TallMatrix:
         self.shape = self.M.shape
         self.sparse = sp.issparse(self.M)
         self._work = self.M.nnz if self.sparse else self.M.size
-        import numba
-
-        parts = max(1, min(4 * numba.get_num_threads(), self.shape[0] // 2048 + 1))
+        parts = max(1, min(4 * numba_threads(), self.shape[0] // 2048 + 1))
         self._bounds = np.linspace(0, self.shape[0], parts + 1).astype(np.int64)
 
     def normal_matvec(self, v: np.ndarray) -> tuple[np.ndarray, float]:
@@ -115,56 +121,113 @@ class TallMatrix:
 class Preconditioner:
     """Right preconditioner ``P`` (n x r) from a sketch ``Y = S A``: ``A P`` is well conditioned.
 
-    ``kind`` is ``"cholesky"`` or ``"qr"`` (``P = R^{-1}``) or ``"svd"`` (``P = V_r Σ_r^{-1}``).
+    ``P = Π[:, :r] R^{-1}``: ``R`` (r x r, upper triangular) factors the sketch of the ``r`` columns
+    ``perm[:r]`` that are kept; ``kind`` is ``"cholesky"`` or ``"qr"`` (all ``n`` columns, ``perm`` the
+    identity) or ``"pivoted"`` (rank-revealing: the other ``n - r`` columns are exact combinations
+    ``Y[:, perm[r:]] = Y[:, perm[:r]] @ T`` of the kept ones, up to the tolerance of
+    :func:`sketch_preconditioner`).
     """
 
-    def __init__(self, kind: str, R: np.ndarray | None = None, V: np.ndarray | None = None,
-                 sigma: np.ndarray | None = None):
-        self.kind, self.R, self.V, self.sigma = kind, R, V, sigma
+    def __init__(self, kind: str, R: np.ndarray, perm: np.ndarray | None = None, T: np.ndarray | None = None):
+        self.kind, self.R = kind, R
+        self.n = R.shape[0] if perm is None else perm.shape[0]
+        self.rank = R.shape[0]
+        self.perm, self.T = perm, T
 
     def apply(self, y: np.ndarray) -> np.ndarray:
-        if self.kind == "svd":
-            return self.V @ (y / self.sigma)
-        return sla.solve_triangular(self.R, y, check_finite=False)
+        u = sla.solve_triangular(self.R, y, check_finite=False)
+        if self.perm is None:
+            return u
+        out = np.zeros(self.n)
+        out[self.perm[: self.rank]] = u
+        return out
 
     def apply_t(self, z: np.ndarray) -> np.ndarray:
-        if self.kind == "svd":
-            return (self.V.T @ z) / self.sigma
+        if self.perm is not None:
+            z = z[self.perm[: self.rank]]
         return sla.solve_triangular(self.R, z, trans="T", check_finite=False)
 
     def lift(self, s: np.ndarray) -> np.ndarray:
-        """``P^{-T} s`` (``R^T s``): maps the preconditioned gradient back to ``A^T r``."""
-        if self.kind == "svd":
-            return self.V @ (s * self.sigma)
+        """``R^T s``: maps the preconditioned gradient back to ``A^T r`` on the kept columns."""
         return self.R.T @ s
 
+    def min_norm(self, x: np.ndarray) -> np.ndarray:
+        """The minimum-norm vector with the same ``A x`` as the basic ``x`` (zero off the kept columns).
 
-def sketch_preconditioner(Y: np.ndarray, factor: str = "auto") -> Preconditioner:
-    """Factor a sketch ``Y`` (d x n, d ≥ n) into a right preconditioner (see module docstring)."""
-    n = Y.shape[1]
-    with blas_threads(2.0 * Y.shape[0] * n * n):
-        return _factor(Y, n, factor)
+        The null space of ``A`` is spanned by ``N = Π [-T; I]``; with ``c = (I + TᵀT)^{-1} Tᵀ x₁`` the
+        projection of ``x`` off it is ``Π [x₁ - T c; c]``, in ``O(r (n-r)^2)``.
+        """
+        if self.perm is None or self.rank == self.n:
+            return x
+        keep, drop = self.perm[: self.rank], self.perm[self.rank:]
+        T = self.T
+        x1 = x[keep]
+        c = sla.solve(np.eye(T.shape[1]) + T.T @ T, T.T @ x1, assume_a="pos", check_finite=False)
+        out = np.empty(self.n)
+        out[keep] = x1 - T @ c
+        out[drop] = c
+        return out
 
 
-def _factor(Y: np.ndarray, n: int, factor: str) -> Preconditioner:
+def sketch_preconditioner(Y: np.ndarray, factor: str = "auto", tol: float = 1e-12) -> Preconditioner:
+    """Factor a sketch ``Y`` (d x n, d ≥ n) into a right preconditioner (see the module docstring).
+
+    ``factor="auto"``: Cholesky of ``YᵀY`` when it succeeds and ``u κ₁(R)² ≤ 0.1``. Otherwise
+    pivoted Cholesky (LAPACK ``dpstrf``) of the same ``YᵀY``, which orders the columns and finds
+    a numerical rank ``r``; when ``r < n`` and the dropped columns are combinations of the kept ones
+    to ``‖Y_drop − Y_keep T‖_F ≤ max(tol, 64 u √n)‖Y‖_F`` (checked on ``Y`` itself, not on ``YᵀY``),
+    the kept columns' Cholesky factor is the preconditioner (``"pivoted"``). Otherwise (an
+    ill-conditioned but full-rank sketch) Householder QR of ``Y``. ``factor="qr"`` starts with
+    Householder QR and turns to the pivoted Cholesky only when ``R`` is singular to working precision.
+    """
     if factor not in ("auto", "cholesky", "qr"):
         raise InvalidParameterError(f"factor must be 'auto', 'cholesky' or 'qr', got {factor!r}")
-    if factor in ("auto", "cholesky"):
-        try:
-            R = sla.cholesky(Y.T @ Y, lower=False, check_finite=False)
-            rcond = sla.lapack.dtrcon(R, uplo="U")[0]
-            # R^T R = Y^T Y + E with ||E|| ~ u ||Y||^2: a preconditioner up to u * kappa(R)^2
-            if factor == "cholesky" or (rcond > 0 and _EPS / rcond**2 <= 0.1):
-                return Preconditioner("cholesky", R=R)
-        except np.linalg.LinAlgError:
-            pass
+    n = Y.shape[1]
+    if factor == "qr":
+        P = _qr(Y, n)
+        rcond = sla.lapack.dtrcon(P.R, uplo="U")[0] if n else 1.0
+        return P if rcond > n * _EPS else (_pivoted(Y, Y.T @ Y, n, tol) or P)
+    G = Y.T @ Y
+    try:
+        R = sla.cholesky(G, lower=False, check_finite=False)
+        rcond = sla.lapack.dtrcon(R, uplo="U")[0]
+        # R^T R = Y^T Y + E with ||E|| ~ u ||Y||^2: a preconditioner up to u * kappa(R)^2
+        if factor == "cholesky" or (rcond > 0 and _EPS / rcond**2 <= 0.1):
+            return Preconditioner("cholesky", R)
+    except np.linalg.LinAlgError:
+        pass
+    pivoted = _pivoted(Y, G, n, tol)
+    return pivoted if pivoted is not None else _qr(Y, n)
+
+
+def _qr(Y: np.ndarray, n: int) -> Preconditioner:
     R = sla.qr(Y, mode="r", check_finite=False)[0][:n]
-    rcond = sla.lapack.dtrcon(R, uplo="U")[0] if n else 1.0
-    if rcond > n * _EPS:
-        return Preconditioner("qr", R=R)
-    _, sigma, Vt = np.linalg.svd(Y, full_matrices=False)
-    keep = sigma > sigma[0] * n * _EPS
-    return Preconditioner("svd", V=Vt[keep].T.copy(), sigma=sigma[keep])
+    return Preconditioner("qr", R)
+
+
+def _pivoted(Y: np.ndarray, G: np.ndarray, n: int, tol: float) -> Preconditioner | None:
+    """Rank-revealing pivoted Cholesky of ``G = YᵀY``; None when ``Y`` has full numerical rank."""
+    if not n:
+        return None
+    C, piv, r, info = sla.lapack.dpstrf(G, tol=-1.0, lower=0)
+    if info < 0 or r >= n:
+        return None
+    perm = piv.astype(np.int64) - 1
+    keep, drop = perm[:r], perm[r:]
+    R11 = np.triu(C[:r, :r])
+    if r == 0:
+        R11 = np.ones((0, 0))
+        T = np.zeros((0, n))
+    else:
+        T = sla.solve_triangular(R11, C[:r, r:], check_finite=False)
+    E = Y[:, drop] - Y[:, keep] @ T
+    if np.linalg.norm(E) > max(tol, 64 * _EPS * math.sqrt(n)) * np.linalg.norm(Y):
+        return None  # the "dependent" columns are only nearly so: a full-rank, ill-conditioned sketch
+    rcond = sla.lapack.dtrcon(R11, uplo="U")[0] if r else 1.0
+    if rcond > 0 and _EPS / rcond**2 <= 0.1:
+        return Preconditioner("pivoted", R11, perm, T)
+    R = sla.qr(Y[:, keep], mode="r", check_finite=False)[0][:r]  # kept block too ill-conditioned for Cholesky
+    return Preconditioner("pivoted", R, perm, T)
 
 
 def _check_b(b: Any, N: int) -> np.ndarray:
@@ -217,29 +280,38 @@ def lstsq(
     Sb = S.apply(bvec[:, None])[:, 0]
 
     if method == "solve":
-        x, *_ = np.linalg.lstsq(Y, Sb, rcond=None)
+        x, _, rank, _ = np.linalg.lstsq(Y, Sb, rcond=None)
         g, rr, ff = op.residual(bvec, x)
-        return _result(x, g, rr, ff, bvec, tol, 0, 1, "solve", S.kind, d, "lapack")
+        return _result(x, g, rr, ff, bvec, tol, 0, 1, "solve", S.kind, d, "lapack", int(rank))
 
-    P = sketch_preconditioner(Y, factor)
+    P = sketch_preconditioner(Y, factor, tol)
     x = P.apply(P.apply_t(Y.T @ Sb))  # sketch-and-solve warm start (normal equations of the sketch)
     its = rounds = 0
     best = None
     while True:
         g, rr, ff = op.residual(bvec, x)
         rounds += 1
-        res = _result(x, g, rr, ff, bvec, tol, its, rounds, "precondition", S.kind, d, P.kind)
+        res = _result(x, g, rr, ff, bvec, tol, its, rounds, "precondition", S.kind, d, P.kind, P.rank)
         if best is not None and res.backward_error > 0.5 * best.backward_error:
             # the round did not halve the backward error: rounding has reached its floor for this
             # problem (about u * ||A|| ||x|| / ||r|| for ill-conditioned A); keep the better iterate
-            return res if res.backward_error <= best.backward_error else replace(best, iterations=its,
-                                                                                  refinements=rounds)
+            if res.backward_error > best.backward_error:
+                res = replace(best, iterations=its, refinements=rounds)
+            break
         if res.converged or rounds > max_refinements or its >= maxiter:
-            return res
+            break
         best = res
         target = 0.5 * tol * math.sqrt(ff) * math.sqrt(rr)
         x, used = _cg_round(op, P, x, g, rr, target, maxiter - its)
         its += used
+    if P.rank == n:
+        return res
+    # rank-deficient: project the basic solution off the null space, and report the exact residual of
+    # the vector returned (one more pass over A)
+    x = P.min_norm(res.x)
+    g, rr, ff = op.residual(bvec, x)
+    return _result(x, g, rr, ff, bvec, tol, res.iterations, res.refinements + 1, "precondition", S.kind, d,
+                   P.kind, P.rank)
 
 
 def _cg_round(op: TallMatrix, P: Preconditioner, x: np.ndarray, g: np.ndarray, rr: float, target: float,
@@ -267,11 +339,11 @@ def _cg_round(op: TallMatrix, P: Preconditioner, x: np.ndarray, g: np.ndarray, r
     return x, budget
 
 
-def _result(x, g, rr, ff, b, tol, its, rounds, method, kind, d, factor) -> LstsqResult:
+def _result(x, g, rr, ff, b, tol, its, rounds, method, kind, d, factor, rank) -> LstsqResult:
     nr, nA = math.sqrt(rr), math.sqrt(ff)
     ng = float(np.linalg.norm(g))
     be = ng / (nA * nr) if nr > 0 and nA > 0 else 0.0
     consistent = nr <= tol * (nA * float(np.linalg.norm(x)) + float(np.linalg.norm(b)))
     return LstsqResult(x=x, residual_norm=nr, backward_error=be, iterations=its, refinements=rounds,
                        converged=bool(be <= tol or consistent), method=method, sketch=kind, sketch_size=d,
-                       factor=factor)
+                       factor=factor, rank=rank)
