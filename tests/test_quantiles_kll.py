@@ -27,6 +27,7 @@ from sketchkit.errors import (
 )
 from sketchkit.quantiles import KLL
 from sketchkit.quantiles import _kll_kernels as K
+from sketchkit.quantiles.kll import C_RANK
 
 # ----------------------------------------------------------------------------- conventions
 
@@ -171,8 +172,8 @@ def test_rank_bound_check_catches_a_convention_bug():
 
 
 @pytest.mark.parametrize("k", [8, 16, 50, 200, 1000])
-def test_rank_error_stays_under_three_over_k(k):
-    """The a-priori size rule: rank_error(0.01) <= 3/k at every length of a unit-weight stream
+def test_rank_error_stays_under_c_over_k(k):
+    """The a-priori size rule: rank_error(0.01) <= C_RANK/k (2.5/k) at every length of a unit stream
     (the bound depends on the arrival counts only, not on the values or coins)."""
     x = np.random.default_rng(0).random(1 << 19)
     s, done, worst = KLL(k), 0, 0.0
@@ -181,7 +182,7 @@ def test_rank_error_stays_under_three_over_k(k):
         s.update_batch(x[done:n])
         done = n
         worst = max(worst, s.rank_error(0.01) * k)
-    assert worst <= 3.0, worst
+    assert worst <= C_RANK, worst
 
 
 @pytest.mark.parametrize(("epsilon", "delta"), [(0.02, 0.01), (0.01, 1e-6)])
@@ -409,33 +410,44 @@ def _payload(s: KLL) -> bytearray:
 
 
 def test_crafted_bytes_are_refused():
+    from sketchkit.quantiles.kll import _put_varint
+
     s = _built()
     b = s.to_bytes()
-    n_levels = s.num_levels
     head = 4 + 4 + 8 + 16  # k | top, L, reserved | total | min, max
-    p = _payload(s)
-    sizes = np.frombuffer(bytes(p[head : head + 4 * n_levels]), dtype="<u4")
-    items_at = head + 4 * n_levels + 8 * n_levels + n_levels
-    upper_at = items_at + 8 * int(sizes[0])
+    meta = bytearray()
+    sizes = np.diff(s._lv)
+    sizes[0] = s._n0
+    for size, f, pd in zip(sizes.tolist(), s._flips.tolist(), s._pend.tolist()):
+        _put_varint(meta, size)
+        _put_varint(meta, 3 * f + pd + 1)
+    items_at = head + len(meta)
+    upper_at = items_at + 8 * int(s._n0)
+    assert _payload(s)[head:items_at] == meta
 
     def crafted(edit) -> bytes:
         q = _payload(s)
         edit(q)
         return _repack(b, bytes(q))
 
+    last_coin = head + len(meta) - 1  # the top level's coded coins: 0*3 + (-1 + 1) = 0 -> 2 + 1
     cases = {
         "nan item": lambda q: q.__setitem__(slice(upper_at, upper_at + 8), struct.pack("<d", math.nan)),
         "unsorted level": lambda q: q.__setitem__(slice(upper_at, upper_at + 8), struct.pack("<d", 1e9)),
         "wrong total": lambda q: q.__setitem__(slice(8, 16), struct.pack("<q", s.total_weight + 1)),
         "k below 8": lambda q: q.__setitem__(slice(0, 4), struct.pack("<I", 4)),
-        "bad pending offset": lambda q: q.__setitem__(items_at - 1, 7),
+        "pending offset without a coin": lambda q: q.__setitem__(last_coin, 2),
         "min above items": lambda q: q.__setitem__(slice(16, 24), struct.pack("<d", 1e9)),
         "reserved byte": lambda q: q.__setitem__(6, 1),
+        "non-minimal varint": lambda q: q[last_coin : last_coin + 1].__class__ and q.__setitem__(
+            slice(last_coin, last_coin + 1), bytes([q[last_coin] | 0x80, 0])
+        ),
     }
     for name, edit in cases.items():
         with pytest.raises(CorruptSketchError):
             KLL.from_bytes(crafted(edit))
         assert name
+    p = _payload(s)
     with pytest.raises(CorruptSketchError):
         KLL.from_bytes(_repack(b, bytes(p[:-8])))
     with pytest.raises(CorruptSketchError):

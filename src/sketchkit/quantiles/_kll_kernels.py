@@ -24,6 +24,8 @@ chunks were sorted by numpy beforehand ends in exactly the state of the loop of 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._jit import njit
@@ -34,10 +36,11 @@ _C2 = np.uint64(0xD6E8FEB86659FD93)
 
 
 def level0_size(k: int) -> int:
-    """B: the level-0 buffer, the smallest multiple of 8 that is at least k/3 (and 16). The first
-    compaction then happens after B >= k/3 items, so its error of one item is at most 3/k of the
-    stream: the rank error bound stays below 3/k from the first item on."""
-    return int(max(16, 8 * -(-k // 24)))
+    """B: the level-0 buffer, the smallest multiple of 8 that is at least k/2 (and 16). The first
+    compaction happens after B >= k/2 items, so its error of one item is at most 2/k of the
+    stream; larger B amortises the work per compaction (the batch path's speed) at the cost of
+    up to B items more in memory and bytes (k/4 on average)."""
+    return int(max(16, 8 * -(-k // 16)))
 
 
 def capacity_tables(k: int, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,22 +64,28 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, nogil=True)
-def _coin(key, h, count, run):
+@njit(cache=True, nogil=True, inline="always")
+def _float_key(x):
+    """An exact integer encoding of a finite float (mantissa as a 53-bit int, and exponent)."""
+    m, e = math.frexp(x)
+    return np.uint64(np.int64(m * 9007199254740992.0)) ^ (np.uint64(e + 1100) << np.uint64(53))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _coin(key, h, count, first, middle, last, n):
     """Fresh offset in {0, 1}: a keyed hash of (level, coin number, the run's length and its
     first, middle and last items). The items make sketches of different data draw different
     coins even when their coin numbers coincide (a merge of partitions)."""
-    n = run.shape[0]
-    bits = run.view(np.uint64)
     acc = _mix(key ^ (np.uint64(h) * _C1 + np.uint64(count) * _C2))
-    acc = _mix(acc ^ (bits[0] + np.uint64(n)))
-    acc = _mix(acc ^ bits[n >> 1])
-    acc = _mix(acc ^ bits[n - 1])
+    acc = _mix(acc ^ (_float_key(first) + np.uint64(n)))
+    acc = _mix(acc ^ _float_key(middle))
+    acc = _mix(acc ^ _float_key(last))
     return np.int64(acc >> np.uint64(63))
 
 
-@njit(cache=True, nogil=True)
-def _offset(flips, pend, h, key, run, force):
+@njit(cache=True, nogil=True, inline="always")
+def _offset(flips, pend, h, key, run, s, e, force):
+    """The offset for compacting the sorted ``run[s:e]`` at level ``h``."""
     if force >= 0:  # a deliberately biased sketch (tests show the statistical checks catch it)
         flips[h] += 1
         return force
@@ -84,7 +93,7 @@ def _offset(flips, pend, h, key, run, force):
         o = pend[h]
         pend[h] = -1
     else:
-        o = _coin(key, h, flips[h], run)
+        o = _coin(key, h, flips[h], run[s], run[(s + e) >> 1], run[e - 1], e - s)
         flips[h] += 1
         pend[h] = 1 - o
     return o
@@ -111,32 +120,50 @@ def grow(buf, lv, flips, pend, capd, capsum, half_b):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _merge_up(buf, lv, h, src, s0, p):
+def _merge_up(buf, lv, h, src, s0, p, scratch):
     """Merge the sorted run ``src[s0:s0+p]`` into level ``h`` from below; needs p free slots
-    under level ``h`` (the levels between are moved by the caller). When ``src`` is ``buf`` the
-    run must lie at or below ``lv[h] - p``... exactly where the writes cannot reach it first."""
+    under level ``h`` (the levels between are moved by the caller), and the run must not lie in
+    ``[lv[h] - p, lv[h+1])``. Level ``h`` is copied to ``scratch`` first, then the output is
+    produced from both ends at once: two independent branch-free chains, since merging random
+    runs is bound by each step's dependence on the previous one."""
     b = lv[h]
     c = lv[h + 1]
-    i = 0
-    j = b
+    m = c - b
     w = b - p
-    # branch-free while both runs last: merging random runs mispredicts about every other step
-    while i < p and j < c:
-        x = src[s0 + i]
-        y = buf[j]
-        t = y < x
-        buf[w] = y if t else x
-        j += t
-        i += 1 - t
+    if m == 0:
+        for i in range(p):
+            buf[w + i] = src[s0 + i]
+        return
+    for j in range(m):
+        scratch[j] = buf[b + j]
+    total = p + m
+    i, j = 0, 0  # front: smallest first (run items before equal level items)
+    i2, j2 = p - 1, m - 1  # back: largest first
+    w2 = c - 1
+    for _ in range(total >> 1):
+        x = src[s0 + min(i, p - 1)]
+        y = scratch[min(j, m - 1)]
+        take_y = (j < m) & ((i >= p) | (y < x))
+        buf[w] = y if take_y else x
+        j += take_y
+        i += 1 - take_y
         w += 1
-    while i < p:
-        buf[w] = src[s0 + i]
-        i += 1
-        w += 1
+        x2 = src[s0 + max(i2, 0)]
+        y2 = scratch[max(j2, 0)]
+        take_x = (i2 >= 0) & ((j2 < 0) | (x2 > y2))
+        buf[w2] = x2 if take_x else y2
+        i2 -= take_x
+        j2 -= 1 - take_x
+        w2 -= 1
+    if total & 1:
+        x = src[s0 + min(i, p - 1)]
+        y = scratch[min(j, m - 1)]
+        take_y = (j < m) & ((i >= p) | (y < x))
+        buf[w] = y if take_y else x
 
 
 @njit(cache=True, nogil=True, inline="always")
-def compact(buf, lv, flips, pend, h, key, force):
+def compact(buf, lv, flips, pend, h, key, force, scratch):
     """Halve sorted level ``h >= 1`` into level ``h+1`` (which must exist).
 
     With an odd count the smallest item stays behind. Of the even run that remains, every
@@ -148,11 +175,11 @@ def compact(buf, lv, flips, pend, h, key, force):
     odd = n & 1
     s = a + odd
     p = (b - s) // 2
-    o = _offset(flips, pend, h, key, buf[s:b], force)
+    o = _offset(flips, pend, h, key, buf, s, b, force)
     left = buf[a]
     for t in range(p):  # every other item, packed at the front of the run (reads stay ahead)
         buf[s + t] = buf[s + o + 2 * t]
-    _merge_up(buf, lv, h + 1, buf, s, p)  # writes start at b - p = s + p, past the packed run
+    _merge_up(buf, lv, h + 1, buf, s, p, scratch)  # writes start at b - p = s + p, past the packed run
     new_up = b - p
     if odd:
         buf[new_up - 1] = left
@@ -165,7 +192,7 @@ def compact(buf, lv, flips, pend, h, key, force):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
+def _settle_step(buf, lv, flips, pend, capd, capsum, key, force, scratch):
     """Compact until the upper levels fit their capacity: 0 when they do, 1 when the level to
     compact is the top one (the caller adds a level and calls again)."""
     n_levels = lv.shape[0] - 1
@@ -175,7 +202,7 @@ def _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
             h += 1
         if h == n_levels - 1:
             return 1
-        compact(buf, lv, flips, pend, h, key, force)
+        compact(buf, lv, flips, pend, h, key, force, scratch)
     return 0
 
 
@@ -183,21 +210,23 @@ def _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
 def settle(buf, lv, flips, pend, capd, capsum, key, half_b, force):
     """While the upper levels hold more than their capacity, compact the lowest level at or
     over its own capacity (adding a level first when that is the top one)."""
-    while _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
+    scratch = np.empty(buf.shape[0], dtype=np.float64)
+    while _settle_step(buf, lv, flips, pend, capd, capsum, key, force, scratch):
         buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
-        compact(buf, lv, flips, pend, lv.shape[0] - 3, key, force)
+        scratch = np.empty(buf.shape[0], dtype=np.float64)
+        compact(buf, lv, flips, pend, lv.shape[0] - 3, key, force, scratch)
     return buf, lv, flips, pend
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _promote0(run, buf, lv, flips, pend, key, force):
+def _promote0(run, buf, lv, flips, pend, key, force, scratch):
     """Level-0 half of a compaction: every other item of the sorted full ``run`` into level 1
     (which must exist and have room)."""
-    o = _offset(flips, pend, 0, key, run, force)
+    o = _offset(flips, pend, 0, key, run, 0, run.shape[0], force)
     p = run.shape[0] // 2
     for t in range(p):
         run[t] = run[o + 2 * t]
-    _merge_up(buf, lv, 1, run, 0, p)
+    _merge_up(buf, lv, 1, run, 0, p, scratch)
     lv[0] -= p
     lv[1] -= p
 
@@ -207,7 +236,7 @@ def compact0(run, buf, lv, flips, pend, capd, capsum, key, half_b, force):
     """Compact a full, sorted level-0 run into level 1 and settle the upper levels."""
     if lv.shape[0] - 1 < 2:
         buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
-    _promote0(run, buf, lv, flips, pend, key, force)
+    _promote0(run, buf, lv, flips, pend, key, force, np.empty(buf.shape[0], dtype=np.float64))
     return settle(buf, lv, flips, pend, capd, capsum, key, half_b, force)
 
 
@@ -269,12 +298,13 @@ def sorted_runs_until_growth(runs, start, resume, buf, lv, flips, pend, capd, ca
     needs a new level; ``resume`` skips the level-0 half of the first row (done before the
     previous call stopped). Returns the row to go on with (len(runs) when finished)."""
     n_levels = lv.shape[0] - 1
+    scratch = np.empty(buf.shape[0], dtype=np.float64)
     for r in range(start, runs.shape[0]):
         if n_levels < 2:
             return r, 0
         if not (resume and r == start):
-            _promote0(runs[r], buf, lv, flips, pend, key, force)
-        if _settle_step(buf, lv, flips, pend, capd, capsum, key, force):
+            _promote0(runs[r], buf, lv, flips, pend, key, force, scratch)
+        if _settle_step(buf, lv, flips, pend, capd, capsum, key, force, scratch):
             return r, 1
     return runs.shape[0], 0
 
@@ -290,7 +320,7 @@ def update_sorted_runs(runs, buf, lv, flips, pend, capd, capsum, key, force):
             return buf, lv, flips, pend
         buf, lv, flips, pend = grow(buf, lv, flips, pend, capd, capsum, half_b)
         if resume:  # the top level was the one to compact: it now has a level above it
-            compact(buf, lv, flips, pend, lv.shape[0] - 3, key, force)
+            compact(buf, lv, flips, pend, lv.shape[0] - 3, key, force, np.empty(buf.shape[0]))
 
 
 @njit(cache=True, nogil=True)

@@ -43,7 +43,7 @@ the analysis models that hash as random, which an adversary who knows the seed c
 Section 3); keeping the top :math:`s = O(\log\log(1/\delta))` levels at capacity ``k`` gives the
 mergeable :math:`O((1/\varepsilon)\log^2\log(1/\delta))` space of KLL's Section 4. The paper's
 optimal :math:`O((1/\varepsilon)\log\log(1/\delta))` needs a deterministic (non-mergeable) summary
-on top and is not implemented. For unit-weight streams ``rank_error(0.01)`` :math:`\le 3/k` at
+on top and is not implemented. For unit-weight streams ``rank_error(0.01)`` :math:`\le 2.5/k` at
 every length (checked on a grid of lengths in the tests; :meth:`from_error` sizes by it).
 DataSketches states 1.33 % for its k = 200 as an empirical 99th percentile; this bound is a
 proof (given random coins), and measured errors are about half of it.
@@ -55,7 +55,7 @@ can be a large value error; use :class:`~sketchkit.quantiles.DDSketch` there.
 Payload layout (little-endian), after the common header of :mod:`sketchkit._format`::
 
     u32 k | u8 top_levels | u8 L (levels) | u16 reserved (0) | i64 total weight | f64 min | f64 max
-    | u32 size[L] | i64 fresh coins[L] | i8 pending offset[L] (-1, 0 or 1)
+    | per level: varint size, varint 3*(fresh coins) + (pending offset + 1)  (offset -1, 0 or 1)
     | f64 items (level 0 first; level 0 in storage order, higher levels ascending)
 
 >>> s = KLL(k=200)
@@ -85,11 +85,33 @@ MAX_K = 1 << 16
 MAX_TOP = 8
 MAX_LEVELS = 63  # an item of weight 2**62 is the heaviest an int64 total allows
 #: rank_error(0.01) * k stays below this for unit-weight streams at top_levels=1: one item in
-#: the first B >= k/3 gives 3/k, and later lengths measured up to 2**22 for k in 8..3000 stay
-#: under 2.7 (tests/test_quantiles_kll.py checks a grid of lengths)
-C_RANK = 3.0
+#: the first B >= k/2 gives 2/k, and every length measured up to 2**22 for k in 8..3000 stays
+#: under 2.25 (tests/test_quantiles_kll.py checks a grid of lengths)
+C_RANK = 2.5
 _NO_WEIGHTS = np.empty(0, dtype=np.int64)
 _SORT_BLOCK = 1 << 16  # items sorted per numpy call on the batch path (bounds the scratch copy)
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    """LEB128: 7 bits a byte, low first, high bit set on all but the last."""
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _get_varint(reader: Reader, limit: int) -> int:
+    value, shift = 0, 0
+    while True:
+        (byte,) = reader.unpack("B")
+        value |= (byte & 0x7F) << shift
+        if value > limit or shift > 63:
+            raise CorruptSketchError("KLL level header out of range")
+        if not byte & 0x80:
+            if byte == 0 and shift:
+                raise CorruptSketchError("KLL level header has a non-minimal varint")
+            return value
+        shift += 7
 
 
 @functools.lru_cache(maxsize=64)
@@ -106,7 +128,7 @@ class KLL(Sketch):
 
     Parameters
     ----------
-    k : capacity of the top level(s); about 3.5k items are kept. ``rank_error(0.01)`` <= 3/k.
+    k : capacity of the top level(s); about 3k + k/4 items are kept. ``rank_error(0.01)`` <= 2.5/k.
     top_levels : levels kept at full capacity k (1 like DataSketches; more trades space for a
         smaller failure probability, see the module docstring).
     seed : keys the compaction coins (identity: checked on merge, stored in the bytes).
@@ -147,7 +169,7 @@ class KLL(Sketch):
         cls, epsilon: float, delta: float = 0.01, *, seed: int = DEFAULT_SEED
     ) -> KLL:
         """The smallest sketch whose :meth:`rank_error` ``(delta)`` stays ≤ ``epsilon`` for
-        unit-weight streams: ``k = ⌈3·max(1, √(ln(2/δ)/ln 200))/ε⌉`` (3/k is the bound at
+        unit-weight streams: ``k = ⌈2.5·max(1, √(ln(2/δ)/ln 200))/ε⌉`` (2.5/k is the bound at
         δ = 0.01; the Azuma term grows like √ln(2/δ))."""
         epsilon = check_probability("epsilon", epsilon)
         delta = check_probability("delta", delta)
@@ -408,15 +430,17 @@ class KLL(Sketch):
     # ------------------------------------------------------------------ bytes
     def _payload(self) -> tuple[int, bytes]:
         n_levels = self.num_levels
-        sizes = np.diff(self._lv).astype("<u4")
+        sizes = np.diff(self._lv)
         sizes[0] = self._n0
+        meta = bytearray()
+        for size, f, pd in zip(sizes.tolist(), self._flips.tolist(), self._pend.tolist()):
+            _put_varint(meta, size)
+            _put_varint(meta, 3 * f + pd + 1)
         head = np.array([self._k], dtype="<u4").tobytes() + bytes([self._top, n_levels, 0, 0])
         head += np.array([self._total], dtype="<i8").tobytes()
         head += np.array([self._min, self._max], dtype="<f8").tobytes()
         body = (
-            sizes.tobytes()
-            + le_bytes(self._flips.astype(np.int64))
-            + self._pend.astype("<i1").tobytes()
+            bytes(meta)
             + le_bytes(self._buf0[: self._n0])
             + le_bytes(self._buf[self._lv[1] :])
         )
@@ -430,9 +454,13 @@ class KLL(Sketch):
         if not (K.MIN_CAP <= k <= MAX_K and 1 <= top <= MAX_TOP and 1 <= n_levels <= MAX_LEVELS) or r0 or r1:
             raise CorruptSketchError(f"invalid KLL parameters k={k}, top_levels={top}, levels={n_levels}")
         big_b = K.level0_size(k)
-        sizes = reader.array(np.uint32, n_levels).astype(np.int64)
-        flips = reader.array(np.int64, n_levels)
-        pend = reader.array(np.int8, n_levels).astype(np.int64)
+        sizes = np.empty(n_levels, dtype=np.int64)
+        flips = np.empty(n_levels, dtype=np.int64)
+        pend = np.empty(n_levels, dtype=np.int64)
+        for h in range(n_levels):
+            sizes[h] = _get_varint(reader, 1 << 32)
+            coded = _get_varint(reader, 3 * INT64_MAX)
+            flips[h], pend[h] = coded // 3, coded % 3 - 1
         n0 = int(sizes[0])
         upper = int(sizes[1:].sum())
         cap = int(_tables(k, top)[1][n_levels - 1])
