@@ -325,3 +325,11 @@ def test_random_coded_registers_load_valid_or_are_refused(blob, code):
         return
     assert E.check_registers(e._w32, 16, E.max_value(4)) == -1
     assert Distinct.from_bytes(e.to_compact_bytes()) == e
+
+
+def test_guarantee_line():
+    d = Distinct(10)
+    d.update_batch([1, 2])
+    assert d.guarantee().startswith("exact count 2")
+    d.update_batch(np.arange(5000, dtype=np.int64))
+    assert "3.7%" in d.guarantee() and "martingale" in d.guarantee()

@@ -181,3 +181,12 @@ def test_checks_fail_on_broken_estimators():
     # normal-quantile bounds with z = 1 instead of the stated z
     narrow = [score_interval(int(round(e * pp)), pp, 1.0) for e, pp in zip(i_est, p)]
     assert not bounds_cover(i_est, np.array([x[0] for x in narrow]), np.array([x[1] for x in narrow]), n_both)
+
+
+def test_guarantee_line():
+    t = ThetaSketch(16)
+    t.update_batch([1, 2])
+    assert t.guarantee().startswith("exact count 2")
+    t.update_batch(range(1000))
+    lo, hi = t.bounds(0.01)
+    assert f"{lo:,.0f}" in t.guarantee() and "k = 16" in t.guarantee()

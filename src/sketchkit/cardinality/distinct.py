@@ -354,6 +354,15 @@ class Distinct(Sketch):
     def __len__(self) -> int:
         return int(round(self.estimate()))
 
+    def guarantee(self) -> str:
+        """The guarantee in one line, with the current numbers."""
+        if self._words is None:
+            return f"exact count {self._hashes.size:,} (up to {self.sparse_limit:,} distinct hashes are kept)"
+        return (
+            f"estimate {self.estimate():,.0f} ({self.estimator}); |n^/n - 1| <= {100 * self.relative_error(0.01):.2g}% "
+            f"with probability >= 99% (sigma_p = {100 * self.sigma:.3g}%, MVP <= {MVP_BOUND})"
+        )
+
     def __repr__(self) -> str:
         err = self.relative_error(0.01) if self._words is not None else 0.0
         return (

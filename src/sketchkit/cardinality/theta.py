@@ -227,6 +227,16 @@ class ThetaSketch(Sketch):
     def __len__(self) -> int:
         return int(round(self.estimate()))
 
+    def guarantee(self) -> str:
+        """The guarantee in one line, with the current numbers."""
+        if self.is_exact():
+            return f"exact count {self._hashes.size:,} (fewer than k + 1 = {self._k + 1:,} distinct hashes seen)"
+        lo, hi = self.bounds(0.01)
+        return (
+            f"estimate {self.estimate():,.0f}, within [{lo:,.0f}, {hi:,.0f}] with probability >= 99% "
+            f"(k = {self._k:,}, sample rate {self.theta:.3g})"
+        )
+
     def relative_error(self, delta: float = 0.01) -> float:
         """z·sqrt((1 - p)/(p·n̂)), z = sqrt(2 ln(2/δ)): the stated bound at the current estimate."""
         z = _z(check_probability("delta", delta))
