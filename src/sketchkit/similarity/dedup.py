@@ -3,9 +3,10 @@ candidate pairs, verification, union-find. No Python object per document.
 
 1. Band keys: an n × bands uint64 matrix (:func:`~sketchkit.similarity._kernels.band_keys`).
 2. Candidates: per band, documents sorted by key (stable, so by index within a key); each
-   member of a run of equal keys is paired with up to ``max_compare`` earlier members of the
-   run (bounding the work on huge runs of identical documents: a member joins the cluster of
-   the first earlier member it verifies against, and all of those share one cluster).
+   member of a run of equal keys is paired with each of the run's first ``max_compare``
+   members that precede it (bounding the work on huge runs of identical documents to
+   ``max_compare`` pairs a member; a member similar to none of those first ones can still join
+   through another band).
 3. Verification: a candidate pair is kept when its estimated similarity (the share of equal
    signature values) is ≥ threshold, or, given exact shingle sets, when their exact Jaccard is
    (``verify="exact"``); ``verify="hybrid"`` computes the exact Jaccard only for the pairs whose
