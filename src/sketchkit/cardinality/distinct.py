@@ -351,9 +351,6 @@ class Distinct(Sketch):
         alpha, beta = E.ml_coefficients(self._w32, 1 << self._p, self._p)
         return float((1 << self._p) * E.ml_solve(alpha, beta))
 
-    def __len__(self) -> int:
-        return int(round(self.estimate()))
-
     def guarantee(self) -> str:
         """The guarantee in one line, with the current numbers."""
         if self._words is None:

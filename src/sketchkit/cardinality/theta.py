@@ -224,9 +224,6 @@ class ThetaSketch(Sketch):
         """|sample| / p: exact while p = 1."""
         return self._hashes.size / self.theta
 
-    def __len__(self) -> int:
-        return int(round(self.estimate()))
-
     def guarantee(self) -> str:
         """The guarantee in one line, with the current numbers."""
         if self.is_exact():
