@@ -5,7 +5,8 @@ dictionary, then the top k side by side, recall, memory, speed, and a plot.
 The speed comparison is like for like: the input is read once, and both counters consume
 the same batches of the same tokeniser (the compiled ``\\w+`` tokeniser of ``sketchkit topk``,
 which hands on each 4 MiB chunk's distinct tokens with their counts), each timed on its own,
-best of ``REPEATS`` (interleaved, so a busy machine slows both alike). Each counting pass gets
+best of ``REPEATS`` (interleaved, so a busy machine slows both alike; a garbage collection
+before each pass, so neither pays for the other's garbage). Each counting pass gets
 freshly tokenised str objects, as a stream does: a str caches its hash, so a dict fed the same
 objects again would skip the hashing it pays in real use. The dictionary code is the fastest
 pure-Python form measured for adding weighted pairs (a ``dict.get`` loop with the method bound
@@ -15,6 +16,7 @@ locally: ``Counter.update`` of a dict of the batch was 1.3-1.6x slower).
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import io
 import operator
@@ -36,7 +38,7 @@ from .output import human_bytes, print_table
 from .tokens import Utf8Policy, Words
 
 SKIP_DIRS = {"site-packages", "dist-packages", "__pycache__"}
-REPEATS = 3
+REPEATS = 5
 
 
 def ordinal(n: int) -> str:
@@ -167,11 +169,13 @@ def run_demo(args: argparse.Namespace) -> int:
     sketch_s = exact_s = float("inf")
     for _ in range(REPEATS):
         batches = tokenised(chunks)  # fresh str objects for each pass (module docstring)
+        gc.collect()
         t = time.perf_counter()
         counts = count_exact(batches)
         exact_s = min(exact_s, time.perf_counter() - t)
         batches = tokenised(chunks)
         sketch, candidates, sinks = fresh()
+        gc.collect()
         t = time.perf_counter()
         for items, weights in batches:
             for sink in sinks:
