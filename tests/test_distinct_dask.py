@@ -41,3 +41,18 @@ def test_theta_and_columns_and_bags():
     assert (b._words == ref._words).all()
     with pytest.raises(TypeError):
         distinct_count([1, 2, 3])
+
+
+def test_distinct_users_per_country_in_one_pass():
+    from sketchkit.distributed import sketch_groupby
+
+    rng = np.random.default_rng(0)
+    pdf = pd.DataFrame({"country": rng.choice(["fr", "de", "us"], 30_000), "user": rng.integers(0, 8_000, 30_000)})
+    with dask.config.set(scheduler="sync"):
+        per = sketch_groupby(dd.from_pandas(pdf, npartitions=3), "country", "user", Distinct(10, seed=2))
+    for country, sk in per.items():
+        rows = pdf[pdf.country == country]
+        one = Distinct(10, seed=2)
+        one.update_batch(rows.user.to_numpy())
+        assert (sk._words == one._words).all()
+        assert abs(sk.estimate() / rows.user.nunique() - 1) <= sk.relative_error()
