@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -394,8 +395,9 @@ def run_accuracy(depths: list[int], sketches: int) -> dict:
     return out
 
 
-def run_topk(depths: list[int], trials: int, cap: int, k: int = 10) -> dict:
-    """Lists seen until a light item is reported heavy (BNR_A >= 2 on the kept tails)."""
+def run_topk(depths: list[int], trials: int, cap: int, robust_depths: list[int], k: int = 10) -> dict:
+    """Lists seen until a light item is reported heavy (BNR_A >= 2 on the kept tails); the
+    RobustTopK rows only at ``robust_depths`` (its runs are the long ones)."""
     res = {}
     for d in depths:
         row = {}
@@ -406,6 +408,8 @@ def run_topk(depths: list[int], trials: int, cap: int, k: int = 10) -> dict:
                             CountSketch(WIDTH, d, seed=seed), k=k, rounds=cap, rng=t)
             hh.append(r.queries if r.success else -r.queries)
             for eta, store in ((0.0, med), (DEFAULT_ETA, rob)):
+                if eta and d not in robust_depths:
+                    continue
                 st = {"w": RobustTopK(WIDTH, d, k, eta=eta, query_budget=BIG, key=bytes([t + 1]) * 16, rng=t)}
                 score = st["w"].sketch
 
@@ -419,6 +423,10 @@ def run_topk(depths: list[int], trials: int, cap: int, k: int = 10) -> dict:
         res[d] = row
         print(f"  top-k depth {d}: HeavyHitters {hh}, keyed median list {med}, RobustTopK {rob}", flush=True)
     return res
+
+
+def _times(x: float) -> str:
+    return "–" if x != x else f"{x:.0f}×"
 
 
 def _fmt(v: list[int]) -> str:
@@ -450,6 +458,7 @@ def plot_gain(res: dict, key: str, title: str, fname: str, unit: str = "queries"
     ax.set_ylabel(f"{unit} until failure (median of trials)")
     ax.set_xticks(d)
     ax.set_xticklabels([str(int(x)) for x in d])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -468,7 +477,7 @@ def issue18_sections(full: bool) -> None:
     acc = run_accuracy(DEPTHS, 200 if full else 60)
     topk_depths = DEPTHS if full else [5]
     print("top-k list attack", flush=True)
-    topk = run_topk(topk_depths, 3 if full else 2, cap=60_000 if full else 12_000)
+    topk = run_topk(DEPTHS, 3 if full else 2, cap=60_000 if full else 12_000, robust_depths=topk_depths)
     plot_gain(gain, "robust", "Cohen et al. attack (larger-of-A,B bit), width 32", "robust_gain_median.png")
     plot_gain(gain, "averaging", f"attack adapted to the noise: {repeats} answers averaged per tail",
               "robust_gain_averaging.png")
@@ -491,17 +500,20 @@ def issue18_sections(full: bool) -> None:
         rows.append(
             f"| {d} | {_fmt(g['plain'])} | {_fmt(g['robust'])} | {_fmt(g['averaging'])} | {_fmt(g['rank'])} | "
             f"{gains['robust']:.0f}× (worst {worst['robust']:.0f}×) | {gains['averaging']:.0f}× "
-            f"(worst {worst['averaging']:.0f}×) | {gains['rank']:.0f}× | {budget} | {smallest / budget:.1f}× |")
+            f"(worst {worst['averaging']:.0f}×) | {_times(gains['rank'])} | {budget} | {smallest / budget:.1f}× |")
     acc_rows = [f"| {d} | {acc[d]['answers']} | {100 * acc[d]['inside']:.2f} % | {acc[d]['p99_plain']:.2f} | "
                 f"{acc[d]['p99_robust']:.2f} | {acc[d]['p99_rank']:.2f} |" for d in DEPTHS]
     topk_rows = []
     verdict_topk = True
-    for d in topk_depths:
+    for d in DEPTHS:
         r = topk[d]
-        smallest = _q(r["robust"]).min()
-        verdict_topk &= r["budget"] < smallest and np.median(_q(r["robust"])) > np.median(_q(r["median"]))
+        margin = "–"
+        if r["robust"]:
+            smallest = _q(r["robust"]).min()
+            verdict_topk &= r["budget"] < smallest and np.median(_q(r["robust"])) > np.median(_q(r["median"]))
+            margin = f"{smallest / r['budget']:.0f}×"
         topk_rows.append(f"| {d} | {_fmt(r['heavyhitters'])} | {_fmt(r['median'])} | {_fmt(r['robust'])} | "
-                         f"{r['budget']} | {smallest / r['budget']:.0f}× |")
+                         f"{r['budget']} | {margin} |")
     load1 = os.getloadavg()
 
     def verdict(ok: bool) -> str:
@@ -522,7 +534,7 @@ def issue18_sections(full: bool) -> None:
     cpu = next((ln.split(":", 1)[1].strip() for ln in os.popen("lscpu").read().splitlines()
                 if ln.startswith("Model name")), platform.processor())
     rank_note = "every depth" if full else "depths 5 and 21; --full runs every depth"
-    topk_note = "3 trials" if full else "2 trials, depth 5 only; --full runs every depth"
+    topk_note = "3 trials" if full else "2 trials; RobustTopK at depth 5 only, --full runs every depth"
     text = f"""# Adaptive robustness: queries until failure vs rows (issue #18)
 
 Command: `.venv/bin/python benchmarks/bench_robust.py{' --full' if full else ''}` — {cpu}, {os.cpu_count()} CPUs

@@ -263,3 +263,22 @@ def test_top_needs_candidates_once_non_empty():
     with pytest.raises(InvalidParameterError):
         rcs.top(3)
     assert rcs.top(1, ["b", "a"])[0][0] == "a"
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_topk_candidate_cut_keeps_the_heavy_items(as_array):
+    tk = RobustTopK(256, 9, k=3, max_candidates=5, key=KEY, rng=0)
+    for b in range(5):
+        light = list(range(1000 + 100 * b, 1100 + 100 * b))
+        batch = [7] * 60 + [8] * 50 + [9] * 40 + light
+        tk.update_batch(np.array(batch, dtype=np.int64) if as_array else batch)
+    n = tk._int_candidates.size if as_array else len(tk._candidates)
+    assert n <= 10
+    assert sorted(r[0] for r in tk.top()) == [7, 8, 9]
+    assert tk.queries_left == tk.query_budget - 1  # the cuts were not counted
+
+
+def test_topk_from_memory_fits():
+    tk = RobustTopK.from_memory("64KiB", k=20, seed=3)
+    assert tk.nbytes <= 64 * 1024 and tk.depth == 21 and tk.max_candidates == 1000
+    assert tk.is_empty() and tk.top() == []

@@ -10,9 +10,12 @@ a heavy one off the list. :class:`RobustTopK` answers each list from a
 switching), so the guarantee and the budget are that sketch's: **one list is one query**, and
 the windows share the budget (``next_window`` keeps the key and the count of answers).
 
-Candidates are the distinct items of the window, up to ``max_candidates`` (first come);
-each list ranks them by the sketch's noisy answers. Integer items given as a numpy array stay
-in a numpy array (one vectorised query for the list).
+Candidates are the distinct items of the window; when they pass twice ``max_candidates``, the
+``max_candidates`` with the largest noise-free medians are kept (Charikar et al.'s candidate
+heap; this ranking is internal, never published and not counted as a query, though which
+items stay candidates depends on it). Each list ranks the candidates by the sketch's noisy
+answers. Integer items given as a numpy array stay in a numpy array (one vectorised query per
+list). ``sketchkit topk --robust`` publishes its lists from a :class:`RobustTopK`.
 
 >>> tk = RobustTopK(width=64, depth=9, k=2, key=bytes(16), rng=3)
 >>> tk.update_batch(["x"] * 60 + ["y"] * 40 + [f"t{i}" for i in range(300)])
@@ -72,24 +75,26 @@ class RobustTopK:
         items, weights = mapping_batch(items, weights)
         if isinstance(items, np.ndarray) and items.dtype.kind == "i" and not self._candidates:
             self.sketch.update_batch(items, weights)
-            room = self.max_candidates - self._int_candidates.size
-            if room > 0:
-                new = np.setdiff1d(np.unique(items.astype(np.int64)), self._int_candidates, assume_unique=True)
-                self._int_candidates = np.concatenate([self._int_candidates, new[:room]])
+            new = np.setdiff1d(np.unique(items.astype(np.int64)), self._int_candidates, assume_unique=True)
+            self._int_candidates = np.concatenate([self._int_candidates, new])
+            if self._int_candidates.size > 2 * self.max_candidates:
+                keep = self._strongest(self._int_candidates)
+                self._int_candidates = self._int_candidates[np.sort(keep)]
             return
         batch = as_item_list(items)
         self.sketch.update_batch(batch, weights)
         if self._int_candidates.size:  # mixed item kinds: fall back to one dict of items
             self._candidates = dict.fromkeys(self._int_candidates.tolist())
             self._int_candidates = np.empty(0, dtype=np.int64)
-        distinct = batch
-        room = self.max_candidates - len(self._candidates)
-        for x in distinct:
-            if room <= 0:
-                break
-            if x not in self._candidates:
-                self._candidates[x] = None
-                room -= 1
+        self._candidates.update(dict.fromkeys(batch))
+        if len(self._candidates) > 2 * self.max_candidates:
+            items_now = list(self._candidates)
+            self._candidates = dict.fromkeys(items_now[i] for i in np.sort(self._strongest(items_now)).tolist())
+
+    def _strongest(self, items: Any) -> np.ndarray:
+        """Indices of the ``max_candidates`` items with the largest noise-free medians (internal)."""
+        est = self.sketch._plain_estimate(items)
+        return np.argsort(-est, kind="stable")[: self.max_candidates]
 
     def update(self, item: Any, weight: int = 1) -> None:
         self.update_batch([item], None if weight == 1 else [weight])
@@ -98,6 +103,41 @@ class RobustTopK:
         """The list: ``(item, estimate, lower, upper)``, heaviest first (one query)."""
         cands = self._int_candidates if self._int_candidates.size else self._candidates
         return self.sketch.top(self.k if k is None else k, cands)
+
+    @classmethod
+    def from_memory(cls, budget: int | str, *, k: int = 10, depth: int = 21, copies: int = 1,
+                    seed: int = DEFAULT_SEED, **params: Any) -> RobustTopK:
+        """A list over the widest :class:`RobustCountSketch` whose state fits in ``budget``
+        (candidates: 50·k, at least 1000, as the CLI keeps beside a linear sketch)."""
+        sketch = RobustCountSketch.from_memory(budget, depth=depth, copies=copies, seed=seed, **params)
+        return cls(0, k=k, max_candidates=max(1000, 50 * k), sketch=sketch)
+
+    # what the CLI and ``info`` read from a sketch
+    @property
+    def seed(self) -> int:
+        return self.sketch.seed
+
+    @property
+    def width(self) -> int:
+        return self.sketch.width
+
+    @property
+    def depth(self) -> int:
+        return self.sketch.depth
+
+    @property
+    def total_weight(self) -> int:
+        return self.sketch.total_weight
+
+    def is_empty(self) -> bool:
+        return self.sketch.is_empty()
+
+    def to_bytes(self) -> bytes:
+        """The sketch's bytes (the candidates are not kept)."""
+        return self.sketch.to_bytes()
+
+    def error_bound(self, delta: float = 0.01) -> float:
+        return self.sketch.error_bound(delta)
 
     def next_window(self) -> RobustTopK:
         """An empty window with the same key, copies and count of answers given."""
