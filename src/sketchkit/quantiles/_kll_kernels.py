@@ -292,6 +292,54 @@ def update(buf0, n0, buf, lv, flips, pend, capd, capsum, key, force, values, wei
     return buf, lv, flips, pend, n0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _promote0_and_compact1(run, buf, lv, flips, pend, capd, capsum, key, force, merged, scratch):
+    """What ``_promote0`` then the first ``_settle_step`` compaction do when that compaction is
+    of level 1 (the usual case: the promoted half-run fills level 1 past its capacity), without
+    writing level 1 to ``buf`` in between. Returns False, having done only ``_promote0``, when
+    the first settle step would do something else."""
+    n_levels = lv.shape[0] - 1
+    p0 = run.shape[0] // 2
+    m1 = lv[2] - lv[1]
+    over = buf.shape[0] - lv[1] + p0 > capsum[n_levels - 1]
+    if not (over and n_levels > 2 and p0 + m1 >= capd[n_levels - 2]):
+        _promote0(run, buf, lv, flips, pend, key, force, scratch)
+        return False
+    o0 = _offset(flips, pend, 0, key, run, 0, run.shape[0], force)
+    for t in range(p0):
+        run[t] = run[o0 + 2 * t]
+    # level 1 after the promotion: the kept half merged with what level 1 held (a few items)
+    i, j, w = 0, lv[1], 0
+    c = lv[2]
+    while i < p0:
+        if j < c and buf[j] < run[i]:
+            merged[w] = buf[j]
+            j += 1
+        else:
+            merged[w] = run[i]
+            i += 1
+        w += 1
+    while j < c:
+        merged[w] = buf[j]
+        j += 1
+        w += 1
+    n = p0 + m1
+    odd = n & 1
+    p1 = (n - odd) // 2
+    o1 = _offset(flips, pend, 1, key, merged, odd, n, force)
+    left = merged[0]
+    for t in range(p1):
+        merged[t] = merged[odd + o1 + 2 * t]
+    _merge_up(buf, lv, 2, merged, 0, p1, scratch)
+    new_up = lv[2] - p1
+    if odd:
+        buf[new_up - 1] = left
+    lv[0] = new_up - odd
+    lv[1] = new_up - odd
+    lv[2] = new_up
+    return True
+
+
 @njit(cache=True, nogil=True)
 def sorted_runs_until_growth(runs, start, resume, buf, lv, flips, pend, capd, capsum, key, force):
     """Compact rows ``start..`` of ``runs`` (full level-0 chunks, each already sorted) until one
@@ -299,11 +347,12 @@ def sorted_runs_until_growth(runs, start, resume, buf, lv, flips, pend, capd, ca
     previous call stopped). Returns the row to go on with (len(runs) when finished)."""
     n_levels = lv.shape[0] - 1
     scratch = np.empty(buf.shape[0], dtype=np.float64)
+    merged = np.empty(buf.shape[0], dtype=np.float64)
     for r in range(start, runs.shape[0]):
         if n_levels < 2:
             return r, 0
         if not (resume and r == start):
-            _promote0(runs[r], buf, lv, flips, pend, key, force, scratch)
+            _promote0_and_compact1(runs[r], buf, lv, flips, pend, capd, capsum, key, force, merged, scratch)
         if _settle_step(buf, lv, flips, pend, capd, capsum, key, force, scratch):
             return r, 1
     return runs.shape[0], 0
