@@ -135,10 +135,13 @@ def term_document(seed=3, N=6000, n=120):
     return A, rng.standard_normal(N)
 
 
-def test_rank_deficient_sparse_matches_scipy_minimum_norm():
+@pytest.mark.parametrize("gram,factor", [("never", "pivoted"), ("auto", "gram-pivoted")])
+def test_rank_deficient_sparse_matches_scipy_minimum_norm(gram, factor):
+    """Both rank-revealing paths: pivoted Cholesky of the sketch's Gram matrix (checked on the sketch)
+    and of the exact AᵀA (chosen here because the rows are short)."""
     A, b = term_document()
-    res = lstsq(A, b, tol=1e-12)
-    assert res.factor == "pivoted" and res.converged
+    res = lstsq(A, b, tol=1e-12, gram=gram)
+    assert res.factor == factor and res.converged
     assert res.rank == 120 - 9 - 6
     dense = A.toarray()
     ref = np.linalg.lstsq(dense, b, rcond=None)[0]  # gelsd: the minimum-norm solution
@@ -163,10 +166,23 @@ def test_the_minimum_norm_check_fails_on_the_basic_solution(monkeypatch):
     module = importlib.import_module("sketchkit.linalg.lstsq")
     monkeypatch.setattr(module.Preconditioner, "min_norm", lambda self, x: x)
     A, b = term_document()
-    res = lstsq(A, b, tol=1e-12)
+    res = lstsq(A, b, tol=1e-12, gram="never")
     ref = np.linalg.lstsq(A.toarray(), b, rcond=None)[0]
     assert abs(res.residual_norm - np.linalg.norm(b - A @ ref)) <= 1e-12 * np.linalg.norm(b)
     assert not np.allclose(res.x, ref, rtol=0, atol=1e-9 * np.linalg.norm(ref))
+
+
+def test_exact_gram_is_left_for_the_sketch_when_too_ill_conditioned():
+    """Column scales 1 .. 1e9: u kappa^2 is far above 0.1, so the exact AᵀA is not used (neither plain
+    nor pivoted: dropping a column would change the residual) and the sketch path solves it."""
+    rng = np.random.default_rng(5)
+    A = sp.random(6000, 40, density=0.1, random_state=6, format="csr")
+    A = sp.csr_matrix(A @ sp.diags(np.logspace(0, 9, 40)))
+    b = rng.standard_normal(6000)
+    res = lstsq(A, b, tol=1e-10)
+    assert res.factor in ("cholesky", "qr") and res.sketch == "sparse_sign" and res.rank == 40
+    assert res.converged
+    assert lstsq(sp.csr_matrix(np.eye(60, 6)) + 0, np.ones(60), tol=1e-10).factor == "gram"
 
 
 def test_full_rank_ill_conditioned_is_not_mistaken_for_rank_deficient():

@@ -137,6 +137,23 @@ def apply_rows_csr(code, indptr, indices, data, k, d, scale, bounds):
 
 
 @_exact
+def apply_cols_csc(code, indptr, indices, data, k, d, scale):
+    """(S @ A).T for A in CSC form (N x k): column c of A lands in row c of the k x d result, which
+    stays in cache while its non-zeros are scattered (the CSR loop scatters over all of d x k)."""
+    zeta = code.shape[1]
+    out = np.zeros((k, d))
+    for c in prange(k):
+        dst = out[c]
+        for t in range(indptr[c], indptr[c + 1]):
+            i = indices[t]
+            for j in range(zeta):
+                b, s = _decode(code[i, j])
+                s *= scale
+                dst[b] += s * data[t]
+    return out
+
+
+@_exact
 def apply_right_dense(code, A, d, scale):
     """A @ S.T for C-contiguous A (m x N): column c of A is added to ``zeta`` output columns."""
     m, n = A.shape

@@ -193,7 +193,7 @@ class SparseSign(SketchOperator):
         return f"{type(self).__name__}(d={self.d}, n={self.n}, nnz_per_col={self.nnz_per_col}, seed={self.seed})"
 
     def _bounds(self) -> np.ndarray:
-        parts = max(1, min(2 * numba_threads(), self.n // 4096 + 1))
+        parts = max(1, min(numba_threads(), self.n // 4096 + 1))
         return np.linspace(0, self.n, parts + 1).astype(np.int64)
 
     def apply(self, A: Any, row_weights: np.ndarray | None = None) -> np.ndarray:
@@ -208,9 +208,13 @@ class SparseSign(SketchOperator):
                 kernel = K.pick("apply_rows_dense", M.size * self.nnz_per_col)
                 return kernel(self.code, M, w, self.d, self._scale, self._bounds())
         if sp.issparse(M):
-            return K.pick("apply_rows_csr", M.nnz * self.nnz_per_col)(
-                self.code, M.indptr, M.indices, M.data, M.shape[1], self.d, self._scale, self._bounds(),
-            )
+            # column by column (CSC): each output column is built in cache; returned as the
+            # transpose of the k x d result (Fortran order, what LAPACK's QR wants anyway)
+            C = sp.csc_matrix(M)
+            C.sort_indices()
+            return K.pick("apply_cols_csc", C.nnz * self.nnz_per_col)(
+                self.code, C.indptr, C.indices, C.data, C.shape[1], self.d, self._scale,
+            ).T
         kernel = K.pick("apply_rows_dense", M.size * self.nnz_per_col)
         return kernel(self.code, M, np.ones(self.n), self.d, self._scale, self._bounds())
 
