@@ -36,11 +36,11 @@ _C2 = np.uint64(0xD6E8FEB86659FD93)
 
 
 def level0_size(k: int) -> int:
-    """B: the level-0 buffer, the smallest multiple of 8 that is at least k/2 (and 16). The first
-    compaction happens after B >= k/2 items, so its error of one item is at most 2/k of the
-    stream; larger B amortises the work per compaction (the batch path's speed) at the cost of
-    up to B items more in memory and bytes (k/4 on average)."""
-    return int(max(16, 8 * -(-k // 16)))
+    """B: the level-0 buffer, the smallest multiple of 8 that is at least k/2.25 (and 16). The
+    first compaction happens after B items, so its error of one item is at most 2.25/k of the
+    stream; a larger B amortises the work per compaction (the batch path's speed) at the cost
+    of up to B items more in memory and bytes (B/2 on average)."""
+    return int(max(16, 8 * -(-k // 18)))
 
 
 def capacity_tables(k: int, top: int) -> tuple[np.ndarray, np.ndarray]:

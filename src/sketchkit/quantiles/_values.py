@@ -52,6 +52,17 @@ def _reject_nonfinite(arr: np.ndarray) -> None:
     )
 
 
+def as_values_and_range(values: Any) -> tuple[np.ndarray, float, float]:
+    """:func:`as_values` and the batch's minimum and maximum (NaN, NaN when empty), from the
+    same compiled pass for float64 arrays."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 1 and values.size > 64:
+        return scan_floats(np.ascontiguousarray(values))
+    arr = as_values(values)
+    if not arr.size:
+        return arr, float("nan"), float("nan")
+    return arr, float(arr.min()), float(arr.max())
+
+
 def as_values(values: Any) -> np.ndarray:
     """A batch of numbers as a one-dimensional float64 array, refusing anything that is not a
     finite real number (the whole batch is refused; nothing is changed by the caller)."""

@@ -78,14 +78,14 @@ from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, InvalidParameterError
 from ..hashing import DEFAULT_SEED, derive_key
 from . import _kll_kernels as K
-from ._values import as_value, as_values, check_q, check_qs, check_splits, nonneg_weights
+from ._values import as_value, as_values, as_values_and_range, check_q, check_qs, check_splits, nonneg_weights
 
 FAMILY = ids.KLL
 MAX_K = 1 << 16
 MAX_TOP = 8
 MAX_LEVELS = 63  # an item of weight 2**62 is the heaviest an int64 total allows
 #: rank_error(0.01) * k stays below this for unit-weight streams at top_levels=1: one item in
-#: the first B >= k/2 gives 2/k, and every length measured up to 2**22 for k in 8..3000 stays
+#: the first B >= k/2.25 gives 2.25/k, and every length measured up to 2**22 for k in 8..3000 stays
 #: under 2.25 (tests/test_quantiles_kll.py checks a grid of lengths)
 C_RANK = 2.5
 _NO_WEIGHTS = np.empty(0, dtype=np.int64)
@@ -252,7 +252,7 @@ class KLL(Sketch):
 
         Everything is checked before anything changes: a batch with a NaN, an inf, a non-number
         or a negative weight is refused whole."""
-        arr = as_values(values)
+        arr, lo, hi = as_values_and_range(values)
         w, total = nonneg_weights(weights, arr.shape[0])
         if total == 0:
             return
@@ -262,7 +262,6 @@ class KLL(Sketch):
             lo, hi = float(arr[nz].min()), float(arr[nz].max())
             self._feed(arr, w)
         else:
-            lo, hi = float(arr.min()), float(arr.max())
             self._feed_unit(arr)
         self._min = lo if math.isnan(self._min) else min(self._min, lo)
         self._max = hi if math.isnan(self._max) else max(self._max, hi)
