@@ -101,6 +101,14 @@ def speed_int(n: int, reps: int, P: dict) -> dict:
         d.update_batch(x)
         return d.estimate()
 
+    def sk10():
+        d = Distinct(10, seed=7)
+        d.update_batch(x)
+        return d.estimate()
+
+    # Distinct(10) (3.6 KB, RMSE ~1.0 %) has lower error than hll_sketch(12) (RMSE ~1.2 %) in
+    # less memory than its HLL_8 form: the equal-error pairing; Distinct(12) is 4x the registers
+    c["sketchkit Distinct(10) update_batch"] = sk10
     c["sketchkit Distinct(12) update_batch"] = sk
     c["np.unique(x).size"] = lambda: np.unique(x).size
     c["len(set(x.tolist()))"] = lambda: len(set(x.tolist()))
@@ -137,6 +145,11 @@ def speed_str(n: int, reps: int, P: dict) -> dict:
         d = Distinct(12, seed=7)
         d.update_batch(s)
 
+    def sk10():
+        d = Distinct(10, seed=7)
+        d.update_batch(s)
+
+    c["sketchkit Distinct(10) update_batch"] = sk10
     c["sketchkit Distinct(12) update_batch"] = sk
     c["len(set(list))"] = lambda: len(set(s))
     if "ds" in P:
@@ -401,8 +414,8 @@ def main() -> None:
 
 def report(r: dict) -> str:
     si, ss = r["speed_int"], r["speed_str"]
-    sk_i = si["sketchkit Distinct(12) update_batch"]
-    sk_s = ss["sketchkit Distinct(12) update_batch"]
+    sk_i = si["sketchkit Distinct(10) update_batch"]
+    sk_s = ss["sketchkit Distinct(10) update_batch"]
     lines = [
         "# Distinct counting benchmark (issue #15)",
         "",
@@ -411,6 +424,9 @@ def report(r: dict) -> str:
         f"Reproduce: `.venv/bin/python benchmarks/bench_cardinality.py`.",
         "",
         f"## Speed from a numpy int64 array ({r['n_speed']:,} random items, M items/s, best of the repetitions)",
+        "",
+        "`sketchkit ×` is Distinct(10)'s rate over the row's: Distinct(10) (3.6 KB, RMSE ~1.0 %) has lower",
+        "error than hll_sketch(12) (RMSE ~1.2 %, 4 KiB as HLL_8); Distinct(12) has 4x its registers.",
         "",
         "| contender | M/s | sketchkit × |",
         "|---|---|---|",
