@@ -2,8 +2,9 @@ r"""Distinct counting with ExaLogLog (Ertl, "ExaLogLog: Space-Efficient and Prac
 Approximate Distinct Counting up to the Exa-Scale", EDBT 2025, arXiv 2402.13726).
 
 ``Distinct(precision=p)`` holds :math:`m = 2^p` registers of 28 bits (ELL with t = 2, d = 20):
-each keeps the largest update value seen and which of the 20 values below it occurred, so it
-records about three times the information of a 6-bit HyperLogLog register per bit of memory.
+each keeps the largest update value seen and which of the 20 values below it occurred. The
+paper's memory-variance product for these registers is 3.67 against 6.48 for HyperLogLog with
+6-bit registers: 43 % less memory at equal error.
 The register layout and the update rule are in :mod:`sketchkit.cardinality._ell`.
 
 Three estimators, picked by the sketch's history (:attr:`Distinct.estimator` says which):
@@ -45,7 +46,7 @@ items ignores multiplicities.
 
 =======  ======================================================================================
 u8, u64  precision p (4..22), number of updates (total_weight)
-flags    bit 0 dense, bit 1 merged (ML estimator; dense only), bit 2 registers range-coded
+(flags)  header flags: bit 0 dense, bit 1 merged (ML estimator; dense only), bit 2 registers range-coded
 sparse   u32 count (<= sparse_limit), then count strictly increasing u64 hashes
 dense    f64 martingale estimate (NaN when merged), then the 28-bit registers as
          ``7 * 2**p / 16`` u64 words, or (bit 2, ``to_compact_bytes``) i16 c, u32 length L and L
