@@ -10,13 +10,18 @@ Sarlós, Shechner, Stemmer, *On the robustness of CountSketch to adaptive inputs
 arXiv:2202.13736, and :func:`~sketchkit.robust.attacks.median_attack`); no estimator can do
 better than :math:`\tilde O(\ell^2)` (Cohen et al., AAAI 2023, arXiv:2207.00956).
 
-**The estimator.** Cohen et al. make the estimate a differentially private function of the ℓ
-rows, each row being one "individual" (the rows' randomness is independent): the adversary
-then learns about the randomness of any one row only at the rate of the per-answer privacy
-loss, and advanced composition lets :math:`\tilde O(\ell^2)` answers pass before it can steer
-the rows (their estimator is a private sign-alignment / rank count over the rows, on a sketch
-variant; here the rank count's value form, the median, is released through the Gaussian
-mechanism on the rows of a plain keyed CountSketch). Each answer is
+**The estimator.** Cohen et al.'s robust estimator (confirmed from their abstract and the
+authors' code, ``google-research/robust_count_sketch``; the full text was not available here)
+reads a key through a *count over the rows* — its sign alignment, the share of the key's
+measurements that agree in sign — on a slightly modified sketch (each key in each bucket
+independently), and protects that count with differential privacy, each row's randomness being
+one individual: the adversary learns about any one row only at the per-answer privacy rate, and
+composition lets :math:`\tilde O(\ell^2)` answers pass before it can steer the rows. Here the
+count's value form, the median (the value whose count of rows below it is ℓ/2), is released
+through the Gaussian mechanism on the rows of a plain keyed CountSketch; the exponential-mechanism
+rank median, closer to the paper's private count, is
+:class:`~sketchkit.robust.rank_median.RankMedianEstimator`, measured beside it (``docs/robustness.md``).
+Each answer is
 
 .. math:: \hat f(x) = \operatorname{round}\big(\operatorname{median}_{j} X_j(x)
           + \mathcal N(0, \tau^2)\big), \qquad \tau = \eta\,\hat\sigma,
@@ -32,15 +37,17 @@ noise (oblivious error ≈ η σ̂) and more adaptive queries survived (≈ η²
 The proof constants are far too large to be useful at ℓ ≤ 21, so the budget is *measured*
 (``benchmarks/bench_robust.py``, ``docs/robustness.md``): with η = 1.5, width 32 and tails
 of 200, the Cohen et al. attack and an attack that averages repeated queries to strip the
-noise both need ≥ 9·η²·ℓ² answers in every trial at ℓ ∈ {5, 9, 11, 17, 21}; the budget is
-``query_budget = max(8ℓ, ⌊4·η²·ℓ²⌋)`` answers per copy, under half of that.
+noise both needed ≥ 10·η²·ℓ² answers in every trial at ℓ ∈ {5, 9, 11, 17, 21} (two runs of
+3 trials with different noise draws); the budget is ``query_budget = max(8ℓ, ⌊4·η²·ℓ²⌋)``
+answers per copy, under half of that.
 
 **Guarantee** (what ``tests/test_robust_countsketch.py`` checks).
 
 * *Oblivious answers* (inputs chosen without seeing answers or the key): each answer is
   within :meth:`error_bound` ``(δ) = (1.25/√ℓ + η)·z_δ·σ̂``, :math:`z_\delta = \sqrt{2\ln(2/\delta)}`,
   of the true count with probability at least :math:`1-\delta` (the median's error has
-  standard deviation ≈ 1.25 σ/√ℓ, the noise η σ̂).
+  standard deviation ≈ 1.25 σ/√ℓ, the noise η σ̂; checked at δ = 0.01 on 3,000 answers,
+  measured 100 % inside at every depth 5–21).
 * *Adaptive answers (TM-B-query)*: the same, for the first ``query_budget`` answers of each
   copy — a measured statement (above), not a proof. A **query** is one call that releases
   answers (``estimate``, ``estimate_batch``, ``bounds*``, ``top``), whatever the number of
@@ -95,7 +102,7 @@ FAMILY = ids.ROBUST_COUNTSKETCH
 MEDIAN_SD = math.sqrt(math.pi / 2)  # the median of ℓ normals has sd ≈ 1.2533 σ / √ℓ
 MAD_TO_SD = 0.6744897501960817  # median |N(0, 1)|
 DEFAULT_ETA = 1.5
-BUDGET_PER_ETA2_L2 = 4  # budget = 4·η²·ℓ²: under half of the smallest measured break (≥ 9·η²·ℓ²)
+BUDGET_PER_ETA2_L2 = 4  # budget = 4·η²·ℓ²: under half of the smallest measured break (≥ 10·η²·ℓ²)
 MAX_BUDGET = 1 << 62
 
 
