@@ -1,11 +1,12 @@
 r"""KLL: a mergeable quantile sketch with additive rank error (Karnin, Lang, Liberty, FOCS 2016).
 
-The sketch keeps a stack of *compactors*. Level ``h`` holds items of weight :math:`2^h`; when the
-sketch is full, the lowest level at or over its capacity is sorted and every other item (odd or
-even positions, chosen by a coin) moves up with double weight. Capacities shrink by 2/3 per level
-below the top ``top_levels`` levels (which hold ``k`` items each), never below 8, so about
-:math:`3k` items are kept whatever the stream length. Compaction is lazy (only when the whole
-sketch is full), as in Ivkin, Liberty, Lang, Karnin, Braverman (2019), and consecutive compactions
+The sketch keeps a stack of *compactors*. Level ``h`` holds items of weight :math:`2^h`. Level 0
+is a buffer of B = 8·⌈k/18⌉ items, sorted and compacted the moment it is full: every other item
+(odd or even positions, chosen by a coin) moves up with double weight. The levels above have
+capacities that shrink by 2/3 per level below the top ``top_levels`` levels (which hold ``k``
+items each), never below 8; when they hold more than the sum, the lowest level at or over its
+capacity is compacted into the next (lazy compaction, Ivkin, Liberty, Lang, Karnin, Braverman
+2019). About :math:`3k + B/2` items are kept whatever the stream length. Consecutive compactions
 of a level use opposite offsets (one fresh coin per pair), which cancels their errors in pairs.
 
 **Ranks.** For a value :math:`x`, the inclusive rank :math:`R(x)` is the total weight of items
