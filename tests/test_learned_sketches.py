@@ -244,6 +244,39 @@ def test_crafted_exact_counts_above_the_exact_weight_are_refused():
         from_bytes(_format.pack(sk._family, sk.seed, crafted, flags))  # 'cat' 3 + 'the' 2 > exact weight 3
 
 
+def repack(sk, oracle=None, inner=None, capacity=None, spilled=None, threshold=None) -> bytes:
+    """``sk``'s bytes with parts of its payload replaced (a valid checksum: crafted, not damaged)."""
+    flags, payload = sk._payload()
+    cap, spill = np.frombuffer(payload[:8], dtype="<u4")
+    thr = np.frombuffer(payload[8:16], dtype="<f8")[0]
+    n_oracle, n_inner, n = (int(x) for x in np.frombuffer(payload[32:56], dtype="<u8"))
+    o, i = payload[56:56 + n_oracle], payload[56 + n_oracle:56 + n_oracle + n_inner]
+    o = o if oracle is None else oracle
+    i = i if inner is None else inner
+    head = np.array([cap if capacity is None else capacity, spill if spilled is None else spilled], dtype="<u4")
+    head = head.tobytes() + np.array([thr if threshold is None else threshold], dtype="<f8").tobytes()
+    head += payload[16:32] + np.array([len(o), len(i), n], dtype="<u8").tobytes()
+    return _format.pack(sk._family, sk.seed, head + o + i + payload[56 + n_oracle + n_inner:], flags)
+
+
+def test_crafted_bytes_must_keep_the_constructor_s_invariants():
+    sk = small(capacity=2)
+    sk.update_batch(["x", "y"])  # not in the oracle: no exact entries
+    assert from_bytes(repack(sk)) == sk
+    plain = LearnedCountMin.from_memory(4096, None, heavy_fraction=0.0, threshold=1.0, seed=11)
+    assert from_bytes(repack(plain)) == plain
+    conservative = CountMin(64, 3, seed=11, conservative=True)
+    conservative.update_batch(["x", "y"])  # the same stream: only the update rule differs
+    for crafted, why in (
+        (repack(sk, threshold=float("nan")), "header"),  # the constructor refuses a NaN threshold
+        (repack(plain, spilled=1), "header"),  # a table without capacity never spills
+        (repack(plain, oracle=ORACLE.to_bytes()), "bytes"),  # a plain sketch holds no oracle
+        (repack(sk, inner=conservative.to_bytes()), "bytes"),  # it wraps a plain Count-Min only
+    ):
+        with pytest.raises(CorruptSketchError, match=why):
+            from_bytes(crafted)
+
+
 def test_declared_capacity_is_not_allocated_up_front():
     sk = LearnedCountMin(ORACLE, CountMin(8, 1), capacity=2**31 - 1, threshold=2.0)
     sk.update_batch("the cat".split())

@@ -134,6 +134,11 @@ class _LearnedSketch(FrequencySketch):
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def _accepts(cls, sketch: Sketch) -> bool:
+        """Whether ``sketch`` (of ``_inner_type``) may be wrapped; the constructor and the reader ask."""
+        return True
+
+    @classmethod
     def _inner_for(cls, nbytes: int, depth: int, seed: int) -> Sketch:
         """The largest wrapped sketch of ``depth`` rows whose ``nbytes`` fit in ``nbytes``."""
         raise NotImplementedError
@@ -373,8 +378,9 @@ class _LearnedSketch(FrequencySketch):
         (threshold,) = reader.unpack("d")
         total, abs_total = reader.unpack("qQ")
         n_oracle, n_inner, n = reader.unpack("QQQ")
-        if (flags or spilled > 1 or n > capacity or (spilled and n != capacity) or abs(total) > abs_total
-                or (abs_total - total) % 2 or capacity >= 1 << 31):
+        if (flags or spilled > 1 or n > capacity or (spilled and n != capacity) or (spilled and not capacity)
+                or abs(total) > abs_total or (abs_total - total) % 2 or capacity >= 1 << 31
+                or (capacity and math.isnan(threshold))):
             raise CorruptSketchError(f"invalid {cls.__name__} header")
         if n_oracle + n_inner + 17 * n != reader.remaining:
             raise CorruptSketchError(f"{cls.__name__} payload size does not match its header")
@@ -386,8 +392,10 @@ class _LearnedSketch(FrequencySketch):
         if (
             (oracle is not None and not isinstance(oracle, Oracle))
             or (capacity and oracle is None)
+            or (not capacity and oracle is not None)  # the constructor drops the oracle of a plain sketch
             or inner.seed != seed
             or type(inner) is not cls._inner_type
+            or not cls._accepts(inner)
             or np.any(keys[1:] <= keys[:-1])
             or np.any(pure > 1)
         ):
@@ -423,9 +431,13 @@ class LearnedCountMin(_LearnedSketch):
     _inner_type = CountMin
 
     def __init__(self, oracle: Oracle | None, sketch: CountMin, *, capacity: int, threshold: float):
-        if isinstance(sketch, CountMin) and sketch.conservative:
+        if isinstance(sketch, CountMin) and not self._accepts(sketch):
             raise InvalidParameterError("LearnedCountMin wraps a plain (non-conservative) CountMin")
         super().__init__(oracle, sketch, capacity=capacity, threshold=threshold)
+
+    @classmethod
+    def _accepts(cls, sketch: Sketch) -> bool:
+        return not sketch.conservative
 
     @classmethod
     def _inner_for(cls, nbytes: int, depth: int, seed: int) -> CountMin:
