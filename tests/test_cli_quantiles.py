@@ -65,6 +65,7 @@ def test_skip_bad_counts_and_reports(table, capsys):
     assert summary["type"] == "summary" and summary["items"] == good.size and summary["bad"] == 3
     assert "skipped 3 value(s)" in err and ":21: 'nan'" in err and ":31: ''" in err
     eps = float(summary["guarantee"].split("±")[1].split()[0])
+    assert summary["guarantee"].endswith("with probability 99%")
     for rec in recs[:-1]:
         true = np.searchsorted(good, rec["value"], side="right") / good.size
         assert abs(true - rec["q"]) <= eps + 2 ** 8 / good.size
@@ -124,3 +125,22 @@ def test_no_numbers_is_an_error(tmp_path, capsys):
     f.write_text("x\ny\n")
     status, _, err = run(["quantiles", str(f), "--skip-bad"], capsys)
     assert status == 1 and "no numbers" in err
+
+
+def test_answers_from_a_saved_and_merged_sketch(tmp_path, capsys):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("".join(f"{i}\n" for i in range(1, 1001)))
+    b.write_text("".join(f"{i}\n" for i in range(1001, 2001)))
+    for f in (a, b):
+        status, _, _ = run(["quantiles", str(f), "--sketch", "ddsketch", "-o", str(f) + ".sk", "--plain"], capsys)
+        assert status == 0
+    merged = sketchkit.from_bytes((tmp_path / "a.txt.sk").read_bytes()) + sketchkit.from_bytes(
+        (tmp_path / "b.txt.sk").read_bytes()
+    )
+    (tmp_path / "m.sk").write_bytes(merged.to_bytes())
+    status, out, _ = run(["quantiles", "--sketch-file", str(tmp_path / "m.sk"), "--json", "-q", "0.5"], capsys)
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and abs(recs[0]["value"] - 1000) <= 10 and recs[1]["items"] == 2000
+    assert "within ±1% of the true value" in recs[1]["guarantee"]
+    status, _, err = run(["quantiles", str(a), "--sketch-file", str(tmp_path / "m.sk")], capsys)
+    assert status == 2 and "not both" in err

@@ -13,7 +13,10 @@ per line, then a summary object::
 
     {"type": "quantile", "q": 0.99, "value": 182.4}
     {"type": "summary", "items": 100000, "bad": 3, "min": 0.4, "max": 9120.0,
-     "sketch": "KLL(k=200, ...)", "guarantee": "rank within ±0.0094 at 99%"}
+     "sketch": "KLL(k=200, ...)", "guarantee": "each rank within ±0.0094 of the truth with ..."}
+
+``--sketch-file`` answers from a saved sketch instead (``-o`` writes one; ``sketchkit merge``
+combines several of the same kind, k or alpha, and seed).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def add_command(command: Any, add_output_options: Any) -> argparse.ArgumentParse
     """Declare the subcommand on the main parser (``command(name, help)`` makes a subparser)."""
     p = command("quantiles", "quantiles (p50, p99, ...) of a column of numbers")
     p.add_argument("files", nargs="*", metavar="FILE", help="inputs ('-' or none: stdin); .gz/.bz2/.xz decompressed")
+    p.add_argument("-s", "--sketch-file", metavar="SKETCH",
+                   help="answer from a saved KLL/DDSketch file (-o, 'sketchkit merge') instead of reading numbers")
     g = p.add_argument_group("what a value is")
     g.add_argument("--field", type=_positive, metavar="N", help="column N (from 1); default: the whole line")
     g.add_argument("--delimiter", metavar="D", help="field separator (default: runs of whitespace)")
@@ -174,11 +179,22 @@ def cmd_quantiles(args: argparse.Namespace) -> int:
         raise UsageError("--delimiter needs --field")
     if not 1e-6 <= args.alpha <= 0.5:
         raise UsageError(f"--alpha must be in [1e-6, 0.5], got {args.alpha}")
-    sk = _make(args)
-    paths = cli._input_paths(args)
-    delimiter = cli._delimiter(args.delimiter) if args.delimiter is not None else None
     bad = BadValues() if args.skip_bad else None
-    read_numbers(paths, args.field, delimiter, args.header, bad, sk.update_batch)
+    if args.sketch_file is not None:
+        from ..quantiles import KLL, DDSketch
+        from .files import read_sketch
+
+        if args.files:
+            raise UsageError("give input FILEs or --sketch-file, not both")
+        sk = read_sketch(args.sketch_file)
+        if not isinstance(sk, (KLL, DDSketch)):
+            raise CLIError(f"{args.sketch_file}: holds a {type(sk).__name__}, not a KLL or DDSketch")
+        args.sketch = "kll" if isinstance(sk, KLL) else "ddsketch"
+    else:
+        sk = _make(args)
+        paths = cli._input_paths(args)
+        delimiter = cli._delimiter(args.delimiter) if args.delimiter is not None else None
+        read_numbers(paths, args.field, delimiter, args.header, bad, sk.update_batch)
     if bad is not None and bad.count:
         warn(f"skipped {bad.count:,} value(s) that are not finite numbers, e.g. " + "; ".join(bad.examples))
     if sk.is_empty():
@@ -186,8 +202,7 @@ def cmd_quantiles(args: argparse.Namespace) -> int:
     if args.output:
         write_atomic(args.output, sk.to_bytes())
     values = sk.quantiles(qs, inclusive=not args.exclusive)
-    guarantee = (f"rank within ±{sk.rank_error(0.01):.4g} at 99%" if args.sketch == "kll"
-                 else f"value within ±{100 * sk.alpha:g}% of the true quantile")
+    guarantee = sk.guarantee()
     summary = {"items": sk.total_weight, "bad": bad.count if bad else 0, "min": sk.min, "max": sk.max,
                "sketch": repr(sk), "guarantee": guarantee}
     if args.json:

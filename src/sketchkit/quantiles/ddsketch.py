@@ -377,6 +377,12 @@ class DDSketch(Sketch):
         c = self.cdf(splits, inclusive=inclusive)
         return np.diff(np.concatenate([[0.0], c]))
 
+    def guarantee(self) -> str:
+        """The stated guarantee in words (what ``sketchkit info`` prints)."""
+        cut = self.collapsed_below
+        extra = f" (for magnitudes above {cut[0]:.3g} / {cut[1]:.3g}: collapsed below)" if any(cut) else ""
+        return f"every quantile within ±{100 * self._alpha:g}% of the true value{extra}"
+
     def __repr__(self) -> str:
         cut = self.collapsed_below
         extra = f", collapsed below {cut}" if any(cut) else ""

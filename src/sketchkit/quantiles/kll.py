@@ -420,6 +420,10 @@ class KLL(Sketch):
             best = min(best, bound)
         return best / self._total
 
+    def guarantee(self) -> str:
+        """The stated guarantee in words (what ``sketchkit info`` prints)."""
+        return f"each rank within ±{self.rank_error(0.01):.4g} of the truth with probability 99%"
+
     def __repr__(self) -> str:
         err = f"±{100 * self.rank_error(0.01):.2g}% rank at 99%" if self._total else "empty"
         return (
