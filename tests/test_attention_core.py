@@ -13,6 +13,7 @@ pytestmark = pytest.mark.torch
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 from sketchkit.attention import (  # noqa: E402
     HyperAttention,
@@ -30,6 +31,7 @@ from sketchkit.attention import (  # noqa: E402
     sampled_residual,
     scored_pairs_per_query,
     sortlsh_order,
+    tree_fanouts,
     uniform_sample,
 )
 from sketchkit.errors import InvalidParameterError, ItemTypeError  # noqa: E402
@@ -288,14 +290,90 @@ def test_exact_key_sets_describe_the_exact_part():
         assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-10)
 
 
-def test_cluster_key_blocks_is_a_balanced_permutation():
-    k = torch.randn(3, 200, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    blocks = cluster_key_blocks(k, 32, 3, torch.Generator().manual_seed(1))
-    assert blocks.n_blocks == 7 and blocks.counts.tolist() == [[32] * 6 + [8]] * 3
-    assert all(sorted(row.tolist()) == list(range(200)) for row in blocks.order)
+@pytest.mark.parametrize("n, b, fan", [(200, 32, [7]), (2048, 16, [8, 16]), (1000, 8, [8, 16]), (2000, 4, [2, 16, 16])])
+def test_cluster_key_blocks_is_a_balanced_tree_over_the_keys(n, b, fan):
+    """Padded to b * prod(fanouts) rows with copies, each real key in exactly one leaf, node stats exact."""
+    k = torch.randn(3, n, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    blocks = cluster_key_blocks(k, b, 3, torch.Generator().manual_seed(1))
+    big_n = b * math.prod(fan)
+    assert blocks.fanouts == fan and tuple(blocks.order.shape) == (3, big_n)
+    assert all(sorted(row.tolist()) == list(range(big_n)) for row in blocks.order)
+    valid = blocks.order < n
+    assert (blocks.valid is None) == (big_n == n)
+    if blocks.valid is not None:
+        assert torch.equal(blocks.valid.reshape(3, -1), valid)
     kc = k - k.mean(1, keepdim=True)
-    first = kc.gather(1, blocks.order[:, :32, None].expand(-1, -1, 8)).mean(1)
-    assert torch.allclose(blocks.summaries[:, 0], first, atol=1e-12)
+    nodes = 1
+    for level, c in enumerate(fan):
+        nodes *= c
+        rows = kc.gather(1, (blocks.order % n)[..., None].expand(-1, -1, 8)).view(3, nodes, -1, 8)
+        w = valid.view(3, nodes, -1, 1).double()
+        assert torch.equal(blocks.counts[level], w.sum((2, 3)))
+        mean = (rows * w).sum(2) / w.sum(2).clamp(min=1)
+        assert torch.allclose(blocks.means[level], mean, atol=1e-12)
+
+
+def test_tree_fanouts_cover_the_blocks_with_bounded_top():
+    for nb in (1, 5, 16, 17, 128, 256, 257, 1000, 4096, 70000):
+        fan = tree_fanouts(nb)
+        assert math.prod(fan) >= nb and fan[0] <= 16 and all(f == 16 for f in fan[1:])
+        assert math.prod(fan) < 2 * nb or nb <= 16
+
+
+# ---------------------------------------------------------------- no host syncs, no [n, n/b] tensors
+class _Watch(TorchDispatchMode):
+    """Records the largest tensor any op returns; raises on ops that read a device value back to the host."""
+
+    SYNCS = ("_local_scalar_dense", "nonzero", "masked_select", "unique", "bincount", "repeat_interleave")
+
+    def __init__(self, forbid_syncs=True):
+        super().__init__()
+        self.largest, self.forbid = 0, forbid_syncs
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if self.forbid and any(s in name for s in self.SYNCS):
+            raise AssertionError(f"host sync in the hot path: aten.{name}")
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_forward_and_backward_make_no_host_sync(causal):
+    """No .item()/bool()/int()/float()/.tolist() of a tensor (all go through aten._local_scalar_dense), no
+    nonzero/masked_select/unique in forward or backward, with padded key blocks (n not a multiple of b)."""
+    q, k, v = (t.float().requires_grad_() for t in qkv(1000, d=16, h=2, seed=3))
+    params = dict(block_size=16, query_block=32, top_blocks=2, sample_size=16, min_seq_len=100)
+    for backend in ("auto", "torch"):
+        with _Watch():
+            out, lse = hyper_attention(q, k, v, causal=causal, rng=0, return_lse=True, backend=backend, **params)
+            (out.square().sum() + lse.sum()).backward()
+
+
+def test_the_sync_check_detects_a_host_sync():
+    x = torch.randn(10)
+    with pytest.raises(AssertionError, match="host sync"), _Watch():
+        bool((x > 0).all())
+
+
+def test_no_intermediate_of_size_n_by_n_over_b_at_65k_tokens():
+    """Peak-memory proxy, deterministic: the largest tensor any aten op returns during a non-causal forward at
+    65,536 tokens (fp32, 1 head, d = 64) is at most 4 n d elements (the gathered exact key blocks, t*8*64*d;
+    the residual's [n, 256] scores). The old routing held [n, n/64] probabilities (16 n d here)."""
+    n, d = 65536, 64
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 1, n, d, generator=g) for _ in range(3))
+    watch = _Watch(forbid_syncs=False)
+    with torch.no_grad(), watch:
+        hyper_attention(q, k, v, rng=0)
+    assert watch.largest <= 4 * n * d, watch.largest
+    broken = _Watch(forbid_syncs=False)  # the check reports an [n, n/b] tensor
+    with broken:
+        torch.zeros(n, n // 64)
+    assert broken.largest > 4 * n * d
 
 
 # ---------------------------------------------------------------- gradients
@@ -367,7 +445,10 @@ def test_float32_and_cross_attention_shapes():
 
 def test_scored_pairs_per_query():
     assert scored_pairs_per_query(1000) == 1000.0  # below min_seq_len: all pairs
-    assert scored_pairs_per_query(4096, block_size=128, top_blocks=4, sample_size=256) == 512 + 256 + 32
+    # exact 4 x 128 + 256 samples + routing: k-means (tree [2, 16] over 32 leaves of 128 keys, 5 iterations:
+    # level 0 5*64*2 + 4096*2, level 1 2 nodes * (5*512*16 + 2048*16)) / 4096 + descent 2 + 2*16 + beam 2 + 2*16
+    km = (5 * 64 * 2 + 4096 * 2 + 2 * (5 * 512 * 16 + 2048 * 16)) / 4096
+    assert scored_pairs_per_query(4096, block_size=128, top_blocks=4, sample_size=256) == 512 + 256 + km + 34 + 34
     assert scored_pairs_per_query(8, causal=True, min_seq_len=8) == 4.5
     # causal: halves recursed (4.5 each at n=8) plus the rectangle's 8 exact pairs for half the queries
     assert scored_pairs_per_query(16, causal=True, min_seq_len=8) == 4.5 + 8 / 2

@@ -14,8 +14,8 @@ from ._causal import causal_recursion
 from ._hyper import DEFAULTS, PUBLISHED, exact_key_sets, hyper_attention, resolve_params, scored_pairs_per_query
 from ._lse import exact_attention_lse, fused_kernel_available, merge_lse_partials
 from ._module import HyperAttention
-from ._residual import block_importance_sample, sampled_residual, uniform_sample
-from ._routing import cluster_key_blocks, kmeans, route_queries
+from ._residual import block_importance_sample, range_importance_sample, sampled_residual, uniform_sample
+from ._routing import cluster_key_blocks, kmeans, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import angular_buckets, gray_code, lsh_projections, sortlsh_order
 
 __all__ = [
@@ -36,10 +36,13 @@ __all__ = [
     "kmeans",
     "lsh_projections",
     "merge_lse_partials",
+    "range_importance_sample",
     "resolve_params",
     "route_queries",
+    "routing_products_per_query",
     "sampled_residual",
     "scored_pairs_per_query",
     "sortlsh_order",
+    "tree_fanouts",
     "uniform_sample",
 ]

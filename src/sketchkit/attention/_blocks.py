@@ -28,12 +28,13 @@ def block_attention(q_blocks, k_blocks, v_blocks, selected, key_valid=None, scal
     """Exact attention of each query block to its selected key blocks: ``(out, lse)`` shaped like ``q_blocks``.
 
     ``q_blocks [G, t, bq, d]``, ``k_blocks``/``v_blocks [G, nb, b, d]``, ``selected [G, t, r]`` (distinct block
-    ids per row), ``key_valid [G, nb, b]`` bool or None (all keys real).
+    ids per row), ``key_valid [G, nb, b]`` bool or None (all keys real). Whether to mask is decided by the caller
+    from the shapes (``key_valid=None`` when there is no padding), never by inspecting the mask (a host sync).
     """
     k_sel = gather_blocks(k_blocks, selected)
     v_sel = gather_blocks(v_blocks, selected)
     bias = None
-    if key_valid is not None and not bool(key_valid.all()):
+    if key_valid is not None:
         valid = gather_blocks(key_valid, selected)
         bias = torch.zeros(valid.shape, dtype=q_blocks.dtype, device=q_blocks.device).masked_fill(~valid, -math.inf)
     return exact_attention_lse(q_blocks, k_sel, v_sel, scale=scale, key_bias=bias, backend=backend)
@@ -62,7 +63,9 @@ def block_diagonal_attention(q, k, v, block_size, scale=None, backend="auto"):
     nb = -(-n_k // block_size)
     rows = -(-n_q // nb)
     qb, kb, vb = to_blocks(qf, rows, nb), to_blocks(kf, block_size, nb), to_blocks(vf, block_size, nb)
-    valid = to_blocks(torch.ones(kf.shape[:2], dtype=torch.bool, device=q.device), block_size, nb)
+    valid = None
+    if nb * block_size != n_k:  # static: only the last block is padded
+        valid = to_blocks(torch.ones(kf.shape[:2], dtype=torch.bool, device=q.device), block_size, nb)
     selected = torch.arange(nb, device=q.device).view(1, nb, 1).expand(qf.shape[0], -1, -1)
     out, lse = block_attention(qb, kb, vb, selected, valid, scale=scale, backend=backend)
     out = out.reshape(qf.shape[0], nb * rows, -1)[:, :n_q]

@@ -11,6 +11,8 @@ The output itself is a ratio estimator (biased, consistent); its error is what t
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..errors import InvalidParameterError, ItemTypeError
@@ -18,8 +20,8 @@ from ._blocks import block_attention, block_diagonal_attention, to_blocks
 from ._causal import causal_recursion
 from ._lse import exact_attention_lse, merge_lse_partials
 from ._random import as_generator
-from ._residual import block_importance_sample, sampled_residual, uniform_sample
-from ._routing import cluster_key_blocks, route_queries
+from ._residual import range_importance_sample, sampled_residual, uniform_sample
+from ._routing import cluster_key_blocks, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import lsh_projections, sortlsh_order
 
 METHODS = ("routed", "sortlsh")
@@ -55,36 +57,43 @@ def _scatter_rows(x, idx):
 @torch.no_grad()
 def _routing_plan(qf, kf, scale, p, gen):
     blocks = cluster_key_blocks(kf.detach(), p["block_size"], p["kmeans_iters"], gen)
-    q_order, weights = route_queries(qf.detach(), blocks, scale, p["query_block"], p["spread"])
-    selected = weights.topk(min(p["top_blocks"], blocks.n_blocks), dim=-1).indices
-    return blocks, q_order, weights, selected
+    plan = route_queries(qf.detach(), blocks, scale, p["query_block"], p["top_blocks"], p["spread"])
+    return blocks, plan
 
 
 def _routed(qf, kf, vf, scale, p, gen, backend):
     g, n_k, d = kf.shape
     n_q = qf.shape[1]
     b, bq = p["block_size"], p["query_block"]
-    blocks, q_order, weights, selected = _routing_plan(qf, kf, scale, p, gen)
-    nb, r = blocks.n_blocks, selected.shape[-1]
-    t = weights.shape[1]
-    k_blocks = to_blocks(_gather_rows(kf, blocks.order), b, nb)
-    v_blocks = to_blocks(_gather_rows(vf, blocks.order), b, nb)
-    q_blocks = to_blocks(_gather_rows(qf, q_order), bq, t)
-    out, lse = block_attention(q_blocks, k_blocks, v_blocks, selected, blocks.valid, scale, backend)
+    blocks, plan = _routing_plan(qf, kf, scale, p, gen)
+    nb, r = blocks.n_blocks, plan.selected.shape[-1]
+    t = plan.selected.shape[1]
+    rows = blocks.order % n_k  # padding rows are copies of real keys, masked by blocks.valid
+    k_blocks = to_blocks(_gather_rows(kf, rows), b, nb)
+    v_blocks = to_blocks(_gather_rows(vf, rows), b, nb)
+    q_blocks = to_blocks(_gather_rows(qf, plan.q_order), bq, t)
+    out, lse = block_attention(q_blocks, k_blocks, v_blocks, plan.selected, blocks.valid, scale, backend)
     m = p["sample_size"]
     if m > 0 and nb > r:
         with torch.no_grad():
-            unselected = torch.ones_like(weights, dtype=torch.bool).scatter(2, selected, False)
-            uniform = blocks.counts.unsqueeze(1).float() * unselected
-            uniform = uniform / uniform.sum(-1, keepdim=True)
-            guided = weights.float() * unselected
-            guided = guided / guided.sum(-1, keepdim=True).clamp_min(1e-30)
+            counts = plan.part_count
+            total = counts.sum(-1, keepdim=True)
+            uniform = counts / total.clamp(min=1)
+            guided = plan.part_weight / plan.part_weight.sum(-1, keepdim=True).clamp_min(1e-30)
             proposal = p["sample_mix"] * uniform + (1.0 - p["sample_mix"]) * guided
-            idx, log_w = block_importance_sample(proposal, blocks.counts, b, m, gen)
+            # a query block whose exact part covers every valid key draws (zero-weight) samples from part 0
+            empty = total == 0
+            first = torch.zeros_like(proposal)
+            first[..., 0] = 1.0
+            proposal = torch.where(empty, first, proposal)
+            valid = None if blocks.valid is None else blocks.valid.reshape(g, -1)
+            idx, log_w = range_importance_sample(proposal, plan.part_start, plan.part_size, m, gen, valid)
+            log_w = log_w.masked_fill(empty, -math.inf)
         k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
         v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
         out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale)
         out, lse = merge_lse_partials(out, lse, out_r, lse_r)
+    q_order = plan.q_order
     out = _scatter_rows(out.reshape(g, t * bq, -1)[:, :n_q], q_order)
     lse = torch.empty_like(lse.reshape(g, t * bq)[:, :n_q]).scatter(1, q_order, lse.reshape(g, t * bq)[:, :n_q])
     return out, lse
@@ -147,13 +156,16 @@ def exact_key_sets(q, k, scale=None, *, rng=None, **params) -> torch.Tensor:
     if _is_short(n_q, n_k, p):
         return torch.ones(*q.shape[:-1], n_k, dtype=torch.bool, device=q.device)
     if p["method"] == "routed":
-        blocks, q_order, _, selected = _routing_plan(qf, kf, scale, p, gen)
+        blocks, plan = _routing_plan(qf, kf, scale, p, gen)
+        selected, q_order = plan.selected, plan.q_order
         chosen = torch.zeros(g, selected.shape[1], blocks.n_blocks, dtype=torch.bool, device=q.device)
         chosen = chosen.scatter(2, selected, True).repeat_interleave(p["query_block"], dim=1)[:, :n_q]
         chosen = _scatter_rows(chosen, q_order)  # per original query: chosen key blocks
-        key_block = torch.empty_like(blocks.order).scatter(
-            1, blocks.order, torch.arange(n_k, device=q.device).expand(g, -1).contiguous()
-        ) // p["block_size"]
+        big_n = blocks.order.shape[1]
+        position = torch.empty_like(blocks.order).scatter(
+            1, blocks.order, torch.arange(big_n, device=q.device).expand(g, -1).contiguous()
+        )
+        key_block = position[:, :n_k] // p["block_size"]  # rows < n_k are the real keys
     else:
         q_order, k_order = _sortlsh_plan(qf, kf, p, gen)
         nb = -(-n_k // p["block_size"])
@@ -248,12 +260,14 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
 
 
 def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = None, **params) -> float:
-    """Mean number of query-key inner products per query (exact pairs + samples + block-summary scores).
+    """Mean number of scored products per query: exact query-key pairs + samples + every routing product
+    (``method="routed"``: the k-means key-centroid products amortised over the queries, the queries' descent
+    and beam-search products with tree nodes; see :func:`._routing.routing_products_per_query`).
 
     This is the cost the quality benchmark equalises across methods.
 
-    >>> scored_pairs_per_query(8192)  # 8 blocks of 64 + 256 samples + 128 block summaries
-    896.0
+    >>> scored_pairs_per_query(8192)  # 8 blocks of 64 + 256 samples + routing (tree 8 x 16 leaves)
+    1041.25
     >>> scored_pairs_per_query(8192, method="sortlsh")  # 256 + 256
     512.0
     """
@@ -262,11 +276,12 @@ def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = No
     def noncausal(nq, nk):
         if _is_short(nq, nk, p):
             return float(nk)
-        nb = -(-nk // p["block_size"])
         if p["method"] == "sortlsh":
             return float(min(p["block_size"], nk) + p["sample_size"])
+        routing = routing_products_per_query(nq, nk, p["block_size"], p["kmeans_iters"])
+        nb = math.prod(tree_fanouts(-(-nk // p["block_size"])))
         r = min(p["top_blocks"], nb)
-        return float(r * p["block_size"] + (p["sample_size"] if nb > r else 0) + nb)
+        return float(r * p["block_size"] + (p["sample_size"] if nb > r else 0) + routing)
 
     if not causal:
         return noncausal(n, n if n_keys is None else n_keys)

@@ -67,60 +67,70 @@ class _FlashWithLSE(torch.autograd.Function):
     """torch's fused flash kernel (CUDA, or its CPU twin) with a backward that also carries the LSE's gradient.
 
     d lse_i / d q_i = scale * (P K)_i and d lse_i / d k_j = scale * P_ij q_i, so the LSE gradient costs one more
-    fused forward (values = keys) and one more fused backward (grad_out = g_lse * q, values = keys).
+    fused forward (values = keys) and one more fused backward (grad_out = g_lse * q, values = keys). ``mask``
+    (CPU only): an additive float mask broadcastable to ``[B, H, n_q, n_k]`` (0 or ``-inf``).
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, scale, causal):
-        out, lse, extra = _flash_forward(q, k, v, scale, causal)
+    def forward(ctx, q, k, v, scale, causal, mask):
+        out, lse, extra = _flash_forward(q, k, v, scale, causal, mask)
         ctx.save_for_backward(q, k, v, out, lse)
-        ctx.extra, ctx.scale, ctx.causal = extra, scale, causal
+        ctx.extra, ctx.scale, ctx.causal, ctx.mask = extra, scale, causal, mask
         return out, lse
 
     @staticmethod
     def backward(ctx, g_out, g_lse):
         q, k, v, out, lse = ctx.saved_tensors
-        scale, causal = ctx.scale, ctx.causal
+        scale, causal, mask = ctx.scale, ctx.causal, ctx.mask
         if g_out is None:
             g_out = torch.zeros_like(out)
-        dq, dk, dv = _flash_backward(g_out.contiguous(), q, k, v, out, lse, ctx.extra, scale, causal)
-        if g_lse is not None and bool((g_lse != 0).any()):
-            g = g_lse.unsqueeze(-1)
-            pk, lse_k, extra_k = _flash_forward(q, k, k, scale, causal)
-            dq = dq + (scale * g * pk.float()).to(dq.dtype)
-            gq = (g * q.float()).to(q.dtype).contiguous()
-            _, _, dk_extra = _flash_backward(gq, q, k, k, pk, lse_k, extra_k, scale, causal)
+        dq, dk, dv = _flash_backward(g_out.contiguous(), q, k, v, out, lse, ctx.extra, scale, causal, mask)
+        if g_lse is not None:  # no data-dependent skip: that would be a host sync on every backward
+            acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+            g = g_lse.unsqueeze(-1).to(acc)
+            pk, lse_k, extra_k = _flash_forward(q, k, k, scale, causal, mask)
+            dq = dq + (scale * g * pk.to(acc)).to(dq.dtype)
+            gq = (g * q.to(acc)).to(q.dtype).contiguous()
+            _, _, dk_extra = _flash_backward(gq, q, k, k, pk, lse_k, extra_k, scale, causal, mask)
             dk = dk + scale * dk_extra
-        return dq, dk, dv, None, None
+        return dq, dk, dv, None, None, None
 
 
-def _flash_forward(q, k, v, scale, causal):
+def _flash_forward(q, k, v, scale, causal, mask=None):
     if q.is_cuda:
         r = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
         return r[0], r[1][..., : q.shape[-2]], r[2:8]
-    out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, scale=scale)
+    out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+        q, k, v, 0.0, causal, attn_mask=mask, scale=scale
+    )
     return out, lse, None
 
 
-def _flash_backward(g, q, k, v, out, lse, extra, scale, causal):
+def _flash_backward(g, q, k, v, out, lse, extra, scale, causal, mask=None):
     if q.is_cuda:
         cq, ck, mq, mk, seed, offset = extra
         return torch.ops.aten._scaled_dot_product_flash_attention_backward(
             g, q, k, v, out, lse, cq, ck, mq, mk, 0.0, causal, seed, offset, scale=scale
         )
     return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-        g, q, k, v, out, lse, 0.0, causal, scale=scale
+        g, q, k, v, out, lse, 0.0, causal, attn_mask=mask, scale=scale
     )
 
 
-def fused_kernel_available(q: torch.Tensor) -> bool:
-    """Whether :func:`exact_attention_lse` would use torch's fused flash kernel for tensors like ``q``."""
+def fused_kernel_available(q: torch.Tensor, masked: bool = False) -> bool:
+    """Whether :func:`exact_attention_lse` (``backend="auto"``) uses torch's fused flash kernel for tensors like
+    ``q``: on the CPU always (float32/float64/bf16/fp16, key masks included: the CPU kernel takes an additive
+    mask), on CUDA in fp16/bf16 with head dim a multiple of 8 up to 256 and no key mask."""
+    if not hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention"):
+        return False
+    if q.device.type == "cpu":
+        return q.dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16)
     return (
         q.is_cuda
+        and not masked
         and q.dtype in (torch.float16, torch.bfloat16)
         and q.shape[-1] <= 256
         and q.shape[-1] % 8 == 0
-        and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention")
     )
 
 
@@ -129,9 +139,10 @@ def exact_attention_lse(q, k, v, scale=None, causal=False, key_bias=None, backen
 
     ``key_bias`` (``[..., n_k]``, 0 or ``-inf``) masks keys. ``causal`` is top-left aligned like
     ``scaled_dot_product_attention(is_causal=True)``. ``backend``: ``"auto"`` uses torch's fused flash kernel
-    (``torch.ops.aten._scaled_dot_product_flash_attention``, which returns the LSE) on CUDA in fp16/bf16 without
-    a key mask, else plain torch (chunked matmul + ``logsumexp``, any dtype, any device); ``"flash"`` forces the
-    fused kernel (on CPU its CPU twin, used by the tests); ``"torch"`` forces plain torch. Both are
+    (``torch.ops.aten._scaled_dot_product_flash_attention[_for_cpu]``, which returns the LSE) wherever
+    :func:`fused_kernel_available` says so (always on the CPU, key masks included; CUDA in fp16/bf16 without a
+    key mask), else plain torch (chunked matmul + ``logsumexp``, any dtype, any device); ``"flash"`` forces the
+    fused kernel (masked CUDA calls still go to plain torch); ``"torch"`` forces plain torch. Both are
     differentiable, the LSE included.
 
     >>> import torch
@@ -142,10 +153,25 @@ def exact_attention_lse(q, k, v, scale=None, causal=False, key_bias=None, backen
     """
     if scale is None:
         scale = q.shape[-1] ** -0.5
-    use_flash = backend == "flash" or (backend == "auto" and key_bias is None and fused_kernel_available(q))
-    if use_flash and key_bias is None:
+    masked = key_bias is not None
+    if k.shape[-2] == 0 or q.shape[-2] == 0 or v.shape[-1] != q.shape[-1]:
+        # the kernels need equal head sizes; the CPU kernel divides by zero on empty inputs
+        return _plain_attention_lse(q, k, v, scale, causal, key_bias)
+    if backend == "flash" or (backend == "auto" and fused_kernel_available(q, masked)):
+        if masked and q.is_cuda:
+            return _plain_attention_lse(q, k, v, scale, causal, key_bias)  # CUDA's flash kernel takes no mask
         lead = q.shape[:-2]
         q4, k4, v4 = (t.reshape(-1, 1, t.shape[-2], t.shape[-1]) if t.dim() != 4 else t for t in (q, k, v))
-        out, lse = _FlashWithLSE.apply(q4.contiguous(), k4.contiguous(), v4.contiguous(), float(scale), causal)
-        return out.reshape(*lead, q.shape[-2], v.shape[-1]), lse.reshape(*lead, q.shape[-2])
+        mask = None
+        if masked:
+            # [..., n_k] -> [B*, 1, 1, n_k]: one key row per (batch, head), broadcast over the queries
+            mask = key_bias.to(q.dtype).reshape(q4.shape[0], -1, 1, k.shape[-2]).expand(-1, q4.shape[1], -1, -1)
+        out, lse = _FlashWithLSE.apply(q4.contiguous(), k4.contiguous(), v4.contiguous(), float(scale), causal, mask)
+        out, lse = out.reshape(*lead, q.shape[-2], v.shape[-1]), lse.reshape(*lead, q.shape[-2])
+        if masked:
+            # the kernel reports lse = 0 for a row whose keys are all masked; the merge needs -inf there
+            empty = ~torch.isfinite(key_bias).any(-1, keepdim=True)
+            lse = lse.masked_fill(empty, -math.inf)
+            out = out.masked_fill(empty.unsqueeze(-1), 0.0)
+        return out, lse
     return _plain_attention_lse(q, k, v, scale, causal, key_bias)

@@ -61,3 +61,25 @@ def block_importance_sample(proposal, block_counts, block_size, m, generator):
     p_blk = torch.gather(proposal, 2, blk).double()
     log_w = torch.log(counts.double()) - math.log(m) - torch.log(p_blk)
     return blk * block_size + offset, log_w
+
+
+def range_importance_sample(proposal, starts, sizes, m, generator, valid=None):
+    """Draw ``m`` keys per row from a proposal over key ranges: range ``c`` w.p. ``proposal[..., c]``, then a
+    position uniformly in ``[starts[c], starts[c] + sizes[c])``; ``w = sizes[c] / (m * proposal[c])``.
+
+    ``proposal``/``starts``/``sizes [G, t, P]`` (rows sum to 1); ``valid [G, N]`` bool or None: positions that are
+    padding get ``log w = -inf`` (they contribute nothing, which keeps the estimate unbiased over the valid keys).
+    Returns ``idx [G, t, m]`` (positions) and ``log_weight [G, t, m]``.
+    """
+    g, t, parts = proposal.shape
+    gen = device_generator(generator, proposal.device)
+    pick = torch.multinomial(proposal.reshape(-1, parts).float(), m, replacement=True, generator=gen)
+    pick = pick.reshape(g, t, m)
+    size = torch.gather(sizes, 2, pick)
+    u = torch.rand((g, t, m), generator=gen, dtype=torch.float64, device=proposal.device)
+    idx = torch.gather(starts, 2, pick) + (u * size).long().clamp_max(size - 1)
+    log_w = torch.log(size.double()) - math.log(m) - torch.log(torch.gather(proposal, 2, pick).double())
+    if valid is not None:
+        ok = torch.gather(valid, 1, idx.reshape(g, t * m)).view(g, t, m)
+        log_w = log_w.masked_fill(~ok, -math.inf)
+    return idx, log_w

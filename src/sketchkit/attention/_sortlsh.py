@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ._random import as_generator
+from ._random import as_generator, device_generator
 
 
 def gray_code(b: torch.Tensor) -> torch.Tensor:
@@ -24,8 +24,8 @@ def gray_code(b: torch.Tensor) -> torch.Tensor:
 
 def lsh_projections(dim, num_bits, rng=None, *, dtype=torch.float32, device=None) -> torch.Tensor:
     """``[dim, num_bits]`` standard Gaussian directions drawn from ``rng`` (int seed or ``torch.Generator``)."""
-    gen = as_generator(rng)  # tiny: drawn on the CPU, then moved
-    return torch.randn(dim, num_bits, generator=gen, dtype=torch.float32).to(device=device, dtype=dtype)
+    gen = device_generator(as_generator(rng), device or "cpu")  # drawn where they are used: no blocking copy
+    return torch.randn(dim, num_bits, generator=gen, dtype=torch.float32, device=gen.device).to(dtype=dtype)
 
 
 def angular_buckets(x: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
