@@ -24,7 +24,9 @@ PLAIN_REFRESH = 0.1  # seconds between redraws of the plain bar
 
 
 def _notice() -> None:
-    print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+    # on a terminal, start by erasing the line, where a progress bar may be drawn
+    prefix = "\r\x1b[K" if watched(sys.stderr) else ""
+    print(prefix + COMPILE_NOTICE, file=sys.stderr, flush=True)
 
 
 _jit.compile_notice = _notice
