@@ -58,3 +58,6 @@ def test_put_many_equals_put_one_by_one(batches):
         assert many._arena.nbytes <= max(64, ARENA_FACTOR * live + 64), (many._arena.nbytes, live)
     for slot in range(32):
         assert many.get(slot) == one.get(slot) and type(many.get(slot)) is type(one.get(slot))
+    listed = many.items(32)
+    assert listed == [many.get(s) for s in range(32)]
+    assert [type(x) for x in listed] == [type(many.get(s)) for s in range(32)]
