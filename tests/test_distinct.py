@@ -333,3 +333,21 @@ def test_guarantee_line():
     assert d.guarantee().startswith("exact count 2")
     d.update_batch(np.arange(5000, dtype=np.int64))
     assert "3.7%" in d.guarantee() and "martingale" in d.guarantee()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 255), st.sampled_from([10, 3000]))
+def test_any_byte_rewrite_loads_a_working_sketch_or_is_refused(pos, value, n):
+    d = Distinct(4, seed=2)
+    d.update_batch(np.arange(n, dtype=np.int64))
+    data = d.to_bytes()
+    payload = bytearray(data[24:-4])
+    payload[pos % len(payload)] = value
+    flags = struct.unpack_from("<H", data, 6)[0]
+    try:
+        e = Distinct.from_bytes(_repack(data, bytes(payload), flags))
+    except CorruptSketchError:
+        return
+    assert np.isfinite(e.estimate()) and e.estimate() >= 0
+    e.update_batch(np.arange(5000, 6000, dtype=np.int64))
+    assert Distinct.from_bytes(e.to_bytes()) == e and Distinct.from_bytes(e.to_compact_bytes()) == e
