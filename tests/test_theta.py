@@ -190,3 +190,22 @@ def test_guarantee_line():
     t.update_batch(range(1000))
     lo, hi = t.bounds(0.01)
     assert f"{lo:,.0f}" in t.guarantee() and "k = 16" in t.guarantee()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 255), st.sampled_from([10, 3000]))
+def test_any_byte_rewrite_loads_a_working_sketch_or_is_refused(pos, value, n):
+    t = ThetaSketch(16, seed=2)
+    t.update_batch(np.arange(n, dtype=np.int64))
+    data = t.to_bytes()
+    payload = bytearray(data[24:-4])
+    payload[pos % len(payload)] = value
+    try:
+        e = ThetaSketch.from_bytes(_repack(data, bytes(payload)))
+    except CorruptSketchError:
+        return
+    assert e.retained <= e.k and np.isfinite(e.estimate())
+    lo, hi = e.bounds()
+    assert lo <= e.estimate() <= hi or e.retained == 0
+    e.update_batch(np.arange(5000, 6000, dtype=np.int64))
+    assert ThetaSketch.from_bytes(e.to_bytes()) == e and e.retained <= e.k
