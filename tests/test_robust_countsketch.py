@@ -282,3 +282,10 @@ def test_topk_from_memory_fits():
     tk = RobustTopK.from_memory("64KiB", k=20, seed=3)
     assert tk.nbytes <= 64 * 1024 and tk.depth == 21 and tk.max_candidates == 1000
     assert tk.is_empty() and tk.top() == []
+
+
+def test_averaging_attack_counts_every_answer():
+    with pytest.raises(InvalidParameterError):
+        median_attack(KeyedCountSketch(WIDTH, 5, key=KEY), repeats=0)
+    r = median_attack(KeyedCountSketch(WIDTH, 5, key=KEY), queries=40, repeats=4, stop_on_success=False, rng=0)
+    assert r.queries == 40 and list(r.steps[:2]) == [4, 8] and r.details["repeats"] == 4
