@@ -246,6 +246,17 @@ class KLL(Sketch):
     def update(self, item: Any, weight: int = 1) -> None:
         """Add ``weight`` copies of the number ``item`` (a batch of one)."""
         v = as_value(item)
+        if weight.__class__ is int and weight == 1 and self._abs_total < INT64_MAX:
+            if self._n0 + 1 < self._buf0.shape[0]:  # what the kernel does: append to level 0
+                self._buf0[self._n0] = v
+                self._n0 += 1
+            else:  # level 0 fills up: the kernel compacts it
+                self._feed(np.array([v]), None)
+            self._min = v if math.isnan(self._min) else min(self._min, v)
+            self._max = v if math.isnan(self._max) else max(self._max, v)
+            self._total += 1
+            self._abs_total += 1
+            return
         self.update_batch(np.array([v]), [weight])
 
     def update_batch(self, values: Any, weights: Any = None) -> None:
