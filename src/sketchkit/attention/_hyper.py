@@ -11,6 +11,7 @@ The output itself is a ratio estimator (biased, consistent); its error is what t
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -45,6 +46,15 @@ DEFAULTS = {
 }
 
 
+#: Benchmarks may set this to ``fn(stage_name) -> context manager`` to time the stages of the routed pass
+#: (``benchmarks/bench_attention_scaling.py``); ``None``: no overhead.
+STAGE_HOOK = None
+
+
+def _stage(name):
+    return contextlib.nullcontext() if STAGE_HOOK is None else STAGE_HOOK(name)
+
+
 def _gather_rows(x, idx):
     return torch.gather(x, 1, idx.unsqueeze(-1).expand(*idx.shape, x.shape[-1]))
 
@@ -56,8 +66,10 @@ def _scatter_rows(x, idx):
 
 @torch.no_grad()
 def _routing_plan(qf, kf, scale, p, gen):
-    blocks = cluster_key_blocks(kf.detach(), p["block_size"], p["kmeans_iters"], gen)
-    plan = route_queries(qf.detach(), blocks, scale, p["query_block"], p["top_blocks"], p["spread"])
+    with _stage("cluster"):
+        blocks = cluster_key_blocks(kf.detach(), p["block_size"], p["kmeans_iters"], gen)
+    with _stage("route"):
+        plan = route_queries(qf.detach(), blocks, scale, p["query_block"], p["top_blocks"], p["spread"])
     return blocks, plan
 
 
@@ -68,14 +80,15 @@ def _routed(qf, kf, vf, scale, p, gen, backend):
     blocks, plan = _routing_plan(qf, kf, scale, p, gen)
     nb, r = blocks.n_blocks, plan.selected.shape[-1]
     t = plan.selected.shape[1]
-    rows = blocks.order % n_k  # padding rows are copies of real keys, masked by blocks.valid
-    k_blocks = to_blocks(_gather_rows(kf, rows), b, nb)
-    v_blocks = to_blocks(_gather_rows(vf, rows), b, nb)
-    q_blocks = to_blocks(_gather_rows(qf, plan.q_order), bq, t)
-    out, lse = block_attention(q_blocks, k_blocks, v_blocks, plan.selected, blocks.valid, scale, backend)
+    with _stage("exact"):
+        rows = blocks.order % n_k  # padding rows are copies of real keys, masked by blocks.valid
+        k_blocks = to_blocks(_gather_rows(kf, rows), b, nb)
+        v_blocks = to_blocks(_gather_rows(vf, rows), b, nb)
+        q_blocks = to_blocks(_gather_rows(qf, plan.q_order), bq, t)
+        out, lse = block_attention(q_blocks, k_blocks, v_blocks, plan.selected, blocks.valid, scale, backend)
     m = p["sample_size"]
     if m > 0 and nb > r:
-        with torch.no_grad():
+        with torch.no_grad(), _stage("sample"):
             counts = plan.part_count
             total = counts.sum(-1, keepdim=True)
             uniform = counts / total.clamp(min=1)
@@ -89,13 +102,16 @@ def _routed(qf, kf, vf, scale, p, gen, backend):
             valid = None if blocks.valid is None else blocks.valid.reshape(g, -1)
             idx, log_w = range_importance_sample(proposal, plan.part_start, plan.part_size, m, gen, valid)
             log_w = log_w.masked_fill(empty, -math.inf)
-        k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
-        v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
-        out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale)
-        out, lse = merge_lse_partials(out, lse, out_r, lse_r)
-    q_order = plan.q_order
-    out = _scatter_rows(out.reshape(g, t * bq, -1)[:, :n_q], q_order)
-    lse = torch.empty_like(lse.reshape(g, t * bq)[:, :n_q]).scatter(1, q_order, lse.reshape(g, t * bq)[:, :n_q])
+        with _stage("residual"):
+            k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
+            v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
+            out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale, backend=backend)
+            out, lse = merge_lse_partials(out, lse, out_r, lse_r)
+    with _stage("unsort"):
+        q_order = plan.q_order
+        out = _scatter_rows(out.reshape(g, t * bq, -1)[:, :n_q], q_order)
+        flat_lse = lse.reshape(g, t * bq)[:, :n_q]
+        lse = torch.empty_like(flat_lse).scatter(1, q_order, flat_lse)
     return out, lse
 
 

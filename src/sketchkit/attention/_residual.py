@@ -13,20 +13,25 @@ import math
 
 import torch
 
-from ._lse import attention_from_scores
+from ._lse import attention_from_scores, exact_attention_lse
 from ._random import device_generator
 
 
-def sampled_residual(q, k_samples, v_samples, log_weight, exclude=None, scale=None):
+def sampled_residual(q, k_samples, v_samples, log_weight, exclude=None, scale=None, backend="auto"):
     """``(out, lse)`` of the weighted sample: ``lse_i = log sum_t [t not excluded for i] w_t exp(scale q_i.k_t)``.
 
     ``q [..., L, d]``; ``k_samples``/``v_samples [..., m, d]``; ``log_weight [..., m]`` (``log w_t``);
     ``exclude [..., L, m]`` bool or None: samples that fall in the query's exact key set (they are already
-    counted exactly; excluding them keeps the total unbiased).
+    counted exactly; excluding them keeps the total unbiased). Without ``exclude`` and in float32/float64 the
+    log-weights are an additive key bias of :func:`exact_attention_lse` (the fused kernel: no ``[L, m]`` score
+    tensor); otherwise scores and weights are formed in float32 at least (log-weights need more than bf16's
+    8 mantissa bits).
     """
     if scale is None:
         scale = q.shape[-1] ** -0.5
-    # scores and weights in float32 at least: log-weights need more than bf16's 8 mantissa bits
+    if exclude is None and q.dtype in (torch.float32, torch.float64):
+        return exact_attention_lse(q, k_samples, v_samples, scale=scale, key_bias=log_weight.to(q.dtype),
+                                   backend=backend)
     acc = torch.float64 if q.dtype == torch.float64 else torch.float32
     bias = log_weight.to(acc).unsqueeze(-2)
     if exclude is not None:
