@@ -477,7 +477,7 @@ def issue18_sections(full: bool) -> None:
     acc = run_accuracy(DEPTHS, 200 if full else 60)
     topk_depths = DEPTHS if full else [5]
     print("top-k list attack", flush=True)
-    topk = run_topk(DEPTHS, 3 if full else 2, cap=60_000 if full else 12_000, robust_depths=topk_depths)
+    topk = run_topk(DEPTHS, 3 if full else 2, cap=20_000 if full else 12_000, robust_depths=topk_depths)
     plot_gain(gain, "robust", "Cohen et al. attack (larger-of-A,B bit), width 32", "robust_gain_median.png")
     plot_gain(gain, "averaging", f"attack adapted to the noise: {repeats} answers averaged per tail",
               "robust_gain_averaging.png")
