@@ -36,14 +36,16 @@ and :meth:`rank_error` returns the smallest of these bounds over :math:`j` divid
 The same bound holds for the exclusive rank, for merged sketches (their coins add up), and for a
 quantile: the inclusive rank of ``quantile(q)`` is within ``rank_error`` of :math:`q` (up to one
 retained item's weight, :math:`2^{L-1}/N`). For ``m`` simultaneous queries (a whole CDF) use
-``rank_error(delta / m)``. Coins come from a keyed hash of (seed, level, coin number, the items
-being compacted), so sketches are reproducible and ``update_batch`` equals the loop bit for bit;
+``rank_error(delta / m)``. Coins come from a keyed hash of (seed, level, coin number, the length
+and first, middle and last items of the run being compacted), so sketches are reproducible and ``update_batch`` equals the loop bit for bit;
 the analysis models that hash as random, which an adversary who knows the seed can defeat.
 
 **Size.** With ``top_levels=1`` the bound above is :math:`O(\sqrt{\log(1/\delta)}/k)` (KLL,
-Section 3); keeping the top :math:`s = O(\log\log(1/\delta))` levels at capacity ``k`` gives the
-mergeable :math:`O((1/\varepsilon)\log^2\log(1/\delta))` space of KLL's Section 4. The paper's
-optimal :math:`O((1/\varepsilon)\log\log(1/\delta))` needs a deterministic (non-mergeable) summary
+Section 3); keeping the top :math:`s = O(\log\log(1/\delta))` levels at capacity ``k`` is KLL's
+mergeable :math:`O((1/\varepsilon)\log^2\log(1/\delta))` construction (Section 4), available as
+``top_levels``; measured at 2**20 items and about equal bytes, ``top_levels`` 2 to 4 lower
+``rank_error(1e-12)`` by at most 11 %, so the default stays 1. The paper's optimal
+:math:`O((1/\varepsilon)\log\log(1/\delta))` needs a deterministic (non-mergeable) summary
 on top and is not implemented. For unit-weight streams ``rank_error(0.01)`` :math:`\le 2.5/k` at
 every length (checked on a grid of lengths in the tests; :meth:`from_error` sizes by it).
 DataSketches states 1.33 % for its k = 200 as an empirical 99th percentile; this bound is a
