@@ -37,8 +37,9 @@ The same bound holds for the exclusive rank, for merged sketches (their coins ad
 quantile: the inclusive rank of ``quantile(q)`` is within ``rank_error`` of :math:`q` (up to one
 retained item's weight, :math:`2^{L-1}/N`). For ``m`` simultaneous queries (a whole CDF) use
 ``rank_error(delta / m)``. Coins come from a keyed hash of (seed, level, coin number, the length
-and first, middle and last items of the run being compacted), so sketches are reproducible and ``update_batch`` equals the loop bit for bit;
-the analysis models that hash as random, which an adversary who knows the seed can defeat.
+and first, middle and last items of the run being compacted), so sketches are reproducible and
+``update_batch`` equals the loop bit for bit; the analysis models that hash as random, which an
+adversary who knows the seed can defeat.
 
 **Size.** With ``top_levels=1`` the bound above is :math:`O(\sqrt{\log(1/\delta)}/k)` (KLL,
 Section 3); keeping the top :math:`s = O(\log\log(1/\delta))` levels at capacity ``k`` is KLL's
