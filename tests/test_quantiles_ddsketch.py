@@ -299,3 +299,14 @@ def test_contract_examples_and_repr():
     s = DDSketch(0.01, max_buckets=20)
     s.update_batch(_data())
     assert repr(s).startswith("DDSketch(alpha=0.01") and "±1% value" in repr(s) and "collapsed below" in repr(s)
+
+
+def test_weighted_stream_keeps_the_value_guarantee():
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(0, 2, 3000)
+    w = rng.integers(0, 20, 3000)
+    s = DDSketch(0.01)
+    s.update_batch(x, w)
+    expanded = np.repeat(x, w)
+    assert s.total_weight == expanded.size
+    assert value_guarantee_failures(s, expanded) == []

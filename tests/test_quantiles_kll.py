@@ -502,3 +502,12 @@ def test_contract_examples():
     assert a.is_empty() and b.is_empty() and a.seed == b.seed == 5 and a.shape != b.shape
     assert not a.is_mergeable(b) and a.is_mergeable(a.empty_like())
     assert KLL.item_kind == "float" and not KLL.linear and KLL.weighted and not KLL.turnstile
+
+
+def test_rank_error_bound_holds_over_many_seeds():
+    """The same check at δ = 1 % over 300 seeds on a stream with a heavy tail and ties."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.pareto(1.2, 150_000), rng.integers(0, 50, 50_000).astype(float)])
+    rng.shuffle(x)
+    q = np.quantile(x, [0.001, 0.05, 0.3, 0.5, 0.8, 0.99, 0.9999])
+    assert rank_bound_failures(lambda seed: KLL(64, seed=seed), x, q, range(300), delta=0.01) == []
