@@ -267,3 +267,13 @@ def test_hash_is_evaluated_once_per_column_and_position(monkeypatch):
     S.to_sparse()
     assert evaluations == [N * zeta]
     assert S.nbytes == S.code.nbytes == 4 * N * zeta
+
+
+def test_blas_path_of_apply_right_matches_the_kernel():
+    """Large dense inputs with d <= 16 zeta go through A @ S.T by BLAS: same matrix as the kernel's."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((700, 400))
+    S = SparseSign(40, 400, nnz_per_col=8, seed=9)
+    assert A.size * 8 >= 1 << 20
+    np.testing.assert_allclose(S.apply_right(A), A @ S.to_sparse().T.toarray(), rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(S.dense_transpose(), S.to_sparse().T.toarray())

@@ -50,6 +50,8 @@ from ._threads import numba_threads
 LINALG_DOMAIN = ids.LINALG_DOMAIN
 DEFAULT_NNZ = 8  # Epperly, "Which sketch should I use?" (2023): zeta = 8 is robust and cheap
 _GAUSS_BLOCK = 4096
+_GEMM_MAX_D = 16  # dense A @ S.T by BLAS while d <= 16 * zeta ...
+_GEMM_MIN_WORK = 1 << 20  # ... and the product is big enough to matter
 
 __all__ = [
     "LINALG_DOMAIN",
@@ -225,8 +227,19 @@ class SparseSign(SketchOperator):
             return K.pick("apply_right_csr", M.nnz * self.nnz_per_col)(
                 self.code, M.indptr, M.indices, M.data, M.shape[0], self.d, self._scale,
             )
-        kernel = K.pick("apply_right_dense", M.size * self.nnz_per_col)
-        return kernel(self.code, M, self.d, self._scale)
+        work = M.size * self.nnz_per_col
+        if self.d <= _GEMM_MAX_D * self.nnz_per_col and work >= _GEMM_MIN_WORK:
+            # a BLAS product with the explicit N x d matrix S.T does m N d multiply-adds at ~15x the
+            # rate of the m N zeta scattered adds (measured, one thread): cheaper while d <= 16 zeta
+            return M @ self.dense_transpose()
+        return K.pick("apply_right_dense", work)(self.code, M, self.d, self._scale)
+
+    def dense_transpose(self) -> np.ndarray:
+        """``S.T`` as a dense ``N x d`` array (built from the cached codes, not kept)."""
+        rows, signs = K.positions(self.code)
+        out = np.zeros((self.n, self.d))
+        out[np.repeat(np.arange(self.n), self.nnz_per_col), rows.ravel()] = signs.ravel() * self._scale
+        return out
 
     def transpose_apply(self, Y: Any) -> np.ndarray:
         """``S.T @ Y`` for a dense ``d x k`` array; returns ``N x k``."""
