@@ -18,9 +18,10 @@ def gather_blocks(blocks: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
     """``blocks [G, nb, b, ...]``, ``selected [G, t, r]`` -> ``[G, t, r*b, ...]``: the chosen blocks, concatenated."""
     g, t, r = selected.shape
     rest = blocks.shape[2:]
-    flat = blocks.reshape(g, blocks.shape[1], -1)
-    idx = selected.reshape(g, t * r, 1).expand(-1, -1, flat.shape[-1])
-    out = torch.gather(flat, 1, idx).reshape(g, t, r, *rest)
+    nb = blocks.shape[1]
+    flat = blocks.reshape(g * nb, -1)  # one row per block: a flat row gather (faster than an expanded gather)
+    idx = (selected + (torch.arange(g, device=selected.device) * nb).view(g, 1, 1)).reshape(-1)
+    out = flat.index_select(0, idx).reshape(g, t, r, *rest)
     return out.reshape(g, t, r * rest[0], *rest[1:])
 
 

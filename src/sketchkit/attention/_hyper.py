@@ -22,7 +22,7 @@ from ._causal import causal_recursion
 from ._lse import exact_attention_lse, merge_lse_partials
 from ._random import as_generator
 from ._residual import range_importance_sample, sampled_residual, uniform_sample
-from ._routing import cluster_key_blocks, route_queries, routing_products_per_query, tree_fanouts
+from ._routing import _take_rows, cluster_key_blocks, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import lsh_projections, sortlsh_order
 
 METHODS = ("routed", "sortlsh")
@@ -56,7 +56,8 @@ def _stage(name):
 
 
 def _gather_rows(x, idx):
-    return torch.gather(x, 1, idx.unsqueeze(-1).expand(*idx.shape, x.shape[-1]))
+    """``x [G, n, e]``, ``idx [G, m]`` -> ``[G, m, e]``."""
+    return _take_rows(x, idx)
 
 
 def _scatter_rows(x, idx):

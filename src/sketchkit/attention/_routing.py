@@ -14,8 +14,8 @@ leaves are the key blocks of ``b`` keys. Every node keeps the mean and spread of
 
 **Queries.** A node's score for a query is its estimated log-mass ``scale q.mu + log n_c + scale^2 |q|^2 s_c / 2``
 (one matmul of ``[q, |q|^2, 1]`` with the node table). Queries descend the tree in blocks: all score the top
-level, are sorted by their best node and cut into query blocks; each block votes for its 4 most frequent parents
-and its rows pick the best of those parents' children; repeat to the leaves, then sort by best leaf. Each final
+level, are sorted by their best node and cut into query blocks; each block votes for 4 parents
+(the keys at the quantiles of its sorted rows) and its rows pick the best of those parents' children; repeat to the leaves, then sort by best leaf. Each final
 query block runs a beam search (beam 16 per level) on the mean over its queries of the softmax over the current
 partition of the keys (nodes dropped so far plus the candidates), selects ``top_blocks`` leaves for exact
 attention and keeps every other part of the partition (dropped nodes, unselected candidate leaves) with its mean
@@ -136,7 +136,7 @@ def cluster_key_blocks(k: torch.Tensor, block_size: int, iters: int, generator, 
     order = torch.arange(big_n, device=k.device).expand(g, -1)
     nodes, size = 1, big_n
     for c in fan:
-        x = torch.gather(kc, 1, order.unsqueeze(-1).expand(-1, -1, d)).view(g * nodes, size, d)
+        x = _take_rows(kc, order).view(g * nodes, size, d)
         cent, assign = kmeans(x, c, iters, gen)
         cluster_key = gray_code(angular_buckets(cent, proj)) * c + torch.arange(c, device=k.device)
         rank = torch.argsort(torch.argsort(cluster_key, dim=-1), dim=-1)
@@ -145,7 +145,7 @@ def cluster_key_blocks(k: torch.Tensor, block_size: int, iters: int, generator, 
         nodes, size = nodes * c, size // c
     del x
     nb = big_n // block_size
-    kb = torch.gather(kc, 1, order.unsqueeze(-1).expand(-1, -1, d)).view(g, nb, block_size, d)
+    kb = _take_rows(kc, order).view(g, nb, block_size, d)
     valid = None
     if big_n > n:
         valid = (order < n).view(g, nb, block_size)
@@ -190,24 +190,26 @@ def _node_table(blocks: KeyBlocks, level: int, scale: float, spread: bool) -> to
 
 
 def _gather_nodes(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """``table [G, nodes, e]``, ``ids [G, t, K]`` -> ``[G, t, K, e]``."""
-    g, t, kk = ids.shape
-    out = torch.gather(table, 1, ids.reshape(g, t * kk, 1).expand(-1, -1, table.shape[-1]))
-    return out.view(g, t, kk, table.shape[-1])
+    """``table [G, nodes, e]``, ``ids [G, t, K]`` -> ``[G, t, K, e]`` (one row gather over the flattened table)."""
+    g, nodes, e = table.shape
+    offset = (torch.arange(g, device=ids.device) * nodes).view(g, 1, 1)
+    return table.reshape(g * nodes, e).index_select(0, (ids + offset).reshape(-1)).view(*ids.shape, e)
 
 
-def _top_votes(keys: torch.Tensor, real: torch.Tensor, p: int) -> torch.Tensor:
-    """The ``p`` most frequent values among the real rows of each block: ``keys [G, t, bq]`` -> ``[G, t, p]``
-    (fewer distinct values: the most frequent one repeats)."""
-    bq = keys.shape[-1]
-    eq = (keys.unsqueeze(-1) == keys.unsqueeze(-2)) & real.unsqueeze(-2)
-    count = eq.sum(-1)
-    earlier = torch.ones(bq, bq, dtype=torch.bool, device=keys.device).tril(-1)
-    first = ~(eq & earlier).any(-1) & real
-    score = torch.where(first, count, torch.full_like(count, -1))
-    top_score, top = score.topk(p, dim=-1)
-    chosen = torch.gather(keys, 2, top)
-    return torch.where(top_score >= 0, chosen, chosen[..., :1])
+def _take_rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``x [G, n, e]``, ``idx [G, m]`` -> ``x[g, idx[g]]`` ``[G, m, e]`` (a flat row gather: faster than
+    ``torch.gather`` with an expanded index on the CPU)."""
+    g, n, e = x.shape
+    offset = (torch.arange(g, device=idx.device) * n).unsqueeze(-1)
+    return x.reshape(g * n, e).index_select(0, (idx + offset).reshape(-1)).view(g, idx.shape[1], e)
+
+
+def _quantile_votes(keys: torch.Tensor, n_real: torch.Tensor, p: int) -> torch.Tensor:
+    """``p`` parents per block of sorted rows ``keys [G, t, bq]``: the keys at the ``(j + 1/2)/p`` quantiles of
+    the block's ``n_real [t]`` real rows, so every value held by more than ``bq/p`` rows is chosen (repeats
+    are harmless: a repeated parent's children are scored twice)."""
+    pos = ((torch.arange(p, device=keys.device) + 0.5) / p * n_real.unsqueeze(-1)).long()  # [t, p]
+    return torch.gather(keys, 2, pos.unsqueeze(0).expand(keys.shape[0], -1, -1))
 
 
 def _descend(qa: torch.Tensor, tables: list, fan: list, query_block: int) -> torch.Tensor:
@@ -215,12 +217,12 @@ def _descend(qa: torch.Tensor, tables: list, fan: list, query_block: int) -> tor
     g, n_q, e = qa.shape
     key = (qa @ tables[0].transpose(-1, -2)).argmax(-1)
     t = -(-n_q // query_block)
-    real = to_blocks(torch.ones(1, n_q, dtype=torch.bool, device=qa.device), query_block, t)
+    n_real = (n_q - torch.arange(t, device=qa.device) * query_block).clamp(max=query_block)
     for level in range(1, len(fan)):
         order = torch.argsort(key, dim=-1, stable=True)
-        qs = to_blocks(torch.gather(qa, 1, order.unsqueeze(-1).expand(-1, -1, e)), query_block, t)
+        qs = to_blocks(_take_rows(qa, order), query_block, t)
         ks = to_blocks(torch.gather(key, 1, order), query_block, t)
-        parents = _top_votes(ks, real, min(VOTES, math.prod(fan[:level])))
+        parents = _quantile_votes(ks, n_real, min(VOTES, math.prod(fan[:level])))
         cand = (parents.unsqueeze(-1) * fan[level] + torch.arange(fan[level], device=qa.device)).flatten(-2)
         scores = qs @ _gather_nodes(tables[level], cand).transpose(-1, -2)
         best = torch.gather(cand, 2, scores.argmax(-1)).reshape(g, t * query_block)[:, :n_q]
@@ -230,17 +232,23 @@ def _descend(qa: torch.Tensor, tables: list, fan: list, query_block: int) -> tor
 
 def _beam(qs: torch.Tensor, real: torch.Tensor, tables: list, fan: list, top_blocks: int):
     """Beam search of query blocks ``qs [G, t, bq, d + 2]`` (``real [1, t, bq]``): ``(selected, parts)`` with
-    ``parts`` a list per level of ``(node ids [G, t, K], weight [G, t, K], is_part [G, t, K])``."""
+    ``parts`` a list per level of ``(node ids [G, t, K], weight [G, t, K], is_part [G, t, K])``.
+
+    Per level one exponential of the scores: with ``e_ij = exp(s_ij - max_j s_ij)`` the row normaliser, the
+    block's mean softmax weights and the dropped nodes' mass are sums of ``e`` (two matrix-vector products)."""
     g, t = qs.shape[:2]
-    w_real = real.to(qs.dtype).unsqueeze(-1)
-    n_real = w_real.sum(2)
+    w_real = real.to(qs.dtype)
+    n_real = w_real.sum(-1, keepdim=True)
     cand = torch.arange(fan[0], device=qs.device).expand(g, t, -1)
     lse_drop = torch.full(qs.shape[:3], -math.inf, dtype=qs.dtype, device=qs.device)
     parts = []
     for level in range(len(fan)):
-        scores = qs @ _gather_nodes(tables[level], cand).transpose(-1, -2)
-        z = torch.logaddexp(lse_drop, torch.logsumexp(scores, -1))
-        weight = (torch.exp(scores - z.unsqueeze(-1)) * w_real).sum(2) / n_real
+        scores = qs @ _gather_nodes(tables[level], cand).transpose(-1, -2)  # [G, t, bq, K]
+        top_row = scores.amax(-1)
+        e = torch.exp(scores - top_row.unsqueeze(-1))
+        z = torch.logaddexp(lse_drop, top_row + torch.log(e.sum(-1)))
+        coef = (torch.exp(top_row - z) * w_real / n_real).unsqueeze(-2)  # [G, t, 1, bq]
+        weight = (coef @ e).squeeze(-2)  # mean over the block's real rows of the softmax over the partition
         last = level == len(fan) - 1
         keep = min(top_blocks if last else BEAM, cand.shape[-1])
         top = weight.topk(keep, dim=-1).indices
@@ -249,8 +257,8 @@ def _beam(qs: torch.Tensor, real: torch.Tensor, tables: list, fan: list, top_blo
         parts.append((cand, weight * is_part, is_part))
         if last:
             return kept, parts
-        dropped = scores.masked_fill(~is_part.unsqueeze(2), -math.inf)
-        lse_drop = torch.logaddexp(lse_drop, torch.logsumexp(dropped, -1))
+        dropped = (e @ is_part.to(e.dtype).unsqueeze(-1)).squeeze(-1)
+        lse_drop = torch.logaddexp(lse_drop, top_row + torch.log(dropped))
         cand = (kept.unsqueeze(-1) * fan[level + 1] + torch.arange(fan[level + 1], device=qs.device)).flatten(-2)
     raise AssertionError("unreachable")
 
@@ -267,7 +275,7 @@ def route_queries(q: torch.Tensor, blocks: KeyBlocks, scale: float, query_block:
     tables = [_node_table(blocks, lvl, scale, True if spread else False) for lvl in range(len(fan))]
     q_order = torch.argsort(_descend(qa, tables, fan, query_block), dim=-1, stable=True)
     t = -(-n_q // query_block)
-    qs = to_blocks(torch.gather(qa, 1, q_order.unsqueeze(-1).expand(-1, -1, d + 2)), query_block, t)
+    qs = to_blocks(_take_rows(qa, q_order), query_block, t)
     real = to_blocks(torch.ones(1, n_q, dtype=torch.bool, device=q.device), query_block, t)
     width = max(fan[0], BEAM * FANOUT)
     step = max(1, _BEAM_ELEMS // max(1, g * query_block * width))
