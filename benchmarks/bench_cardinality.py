@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from sketchkit.cardinality import Distinct  # noqa: E402
+from sketchkit.cardinality import Distinct, ThetaSketch  # noqa: E402
 from sketchkit.cardinality import _ell as E  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +108,13 @@ def speed_int(n: int, reps: int, P: dict) -> dict:
 
     # Distinct(10) (3.6 KB, RMSE ~1.0 %) has lower error than hll_sketch(12) (RMSE ~1.2 %) in
     # less memory than its HLL_8 form: the equal-error pairing; Distinct(12) is 4x the registers
+    def theta():
+        t = ThetaSketch(4096, seed=7)
+        t.update_batch(x)
+
     c["sketchkit Distinct(10) update_batch"] = sk10
     c["sketchkit Distinct(12) update_batch"] = sk
+    c["sketchkit ThetaSketch(4096) update_batch"] = theta
     c["np.unique(x).size"] = lambda: np.unique(x).size
     c["len(set(x.tolist()))"] = lambda: len(set(x.tolist()))
     if "ds" in P:
@@ -130,6 +135,12 @@ def speed_int(n: int, reps: int, P: dict) -> dict:
             for v in x.tolist():
                 h.update(v)
 
+        def theta_ds():
+            h = ds.update_theta_sketch(12)
+            for v in x.tolist():
+                h.update(v)
+
+        c["ds update_theta_sketch(12) per item, incl. tolist"] = theta_ds
         c["ds hll_sketch(12) per item, incl. tolist"] = hll_e2e
         c["ds hll_sketch(12) per item, list ready"] = hll_items
         c["ds cpc_sketch(11) per item, incl. tolist"] = cpc_e2e

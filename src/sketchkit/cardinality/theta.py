@@ -198,9 +198,12 @@ class ThetaSketch(Sketch):
 
     def _absorb(self, h63: np.ndarray) -> None:
         # chunks, so that θ falls early in a long first batch and most of it is filtered out
-        step = max(4 * self._k, 1 << 14)
-        for s in range(0, h63.shape[0], step):
+        # chunks of about 4k expected candidates: the k kept hashes are re-sorted once a chunk
+        s, n = 0, h63.shape[0]
+        while s < n:
+            step = max(4 * self._k, 1 << 14, int(4 * self._k / self.theta))
             chunk = h63[s : s + step]
+            s += step
             cand = chunk[chunk < np.uint64(self._theta)] if self._theta < THETA_MAX else chunk
             if cand.size:
                 self._keep(np.union1d(self._hashes, cand), self._theta)
