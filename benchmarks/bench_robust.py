@@ -475,7 +475,7 @@ def issue18_sections(full: bool) -> None:
     gain = run_gain(DEPTHS, trials, repeats, DEPTHS if full else [5, 21])
     print("oblivious accuracy", flush=True)
     acc = run_accuracy(DEPTHS, 200 if full else 60)
-    topk_depths = DEPTHS if full else [5]
+    topk_depths = DEPTHS if full else [5, 9]
     print("top-k list attack", flush=True)
     topk = run_topk(DEPTHS, 3 if full else 2, cap=20_000 if full else 12_000, robust_depths=topk_depths)
     plot_gain(gain, "robust", "Cohen et al. attack (larger-of-A,B bit), width 32", "robust_gain_median.png")
@@ -534,7 +534,7 @@ def issue18_sections(full: bool) -> None:
     cpu = next((ln.split(":", 1)[1].strip() for ln in os.popen("lscpu").read().splitlines()
                 if ln.startswith("Model name")), platform.processor())
     rank_note = "every depth" if full else "depths 5 and 21; --full runs every depth"
-    topk_note = "3 trials" if full else "2 trials; RobustTopK at depth 5 only, --full runs every depth"
+    topk_note = "3 trials" if full else "2 trials; RobustTopK at depths 5 and 9, --full runs every depth"
     text = f"""# Adaptive robustness: queries until failure vs rows (issue #18)
 
 Command: `.venv/bin/python benchmarks/bench_robust.py{' --full' if full else ''}` — {cpu}, {os.cpu_count()} CPUs
