@@ -289,3 +289,10 @@ def test_averaging_attack_counts_every_answer():
         median_attack(KeyedCountSketch(WIDTH, 5, key=KEY), repeats=0)
     r = median_attack(KeyedCountSketch(WIDTH, 5, key=KEY), queries=40, repeats=4, stop_on_success=False, rng=0)
     assert r.queries == 40 and list(r.steps[:2]) == [4, 8] and r.details["repeats"] == 4
+
+
+def test_topk_mixed_item_kinds():
+    tk = RobustTopK(256, 9, k=2, key=KEY, rng=0)
+    tk.update_batch(np.array([5] * 50 + list(range(100, 300)), dtype=np.int64))
+    tk.update_batch(["s"] * 40 + [f"t{i}" for i in range(200)])
+    assert [r[0] for r in tk.top()] == [5, "s"]
