@@ -130,6 +130,16 @@ def test_heavy_update_matches_numba(capacity, depth, width, batches, wide, raw, 
             assert np.array_equal(a[name], b[name]), name
 
 
+def test_spacesaving_update_matches_numba_when_the_smallest_counts_are_spread_out():
+    # weights up to 10**5: the k-th smallest count lies far above the minimum, so the C rescan
+    # takes its quickselect fallback instead of the histogram
+    rng = np.random.default_rng(8)
+    batches = [(rng.integers(0, 400, 3000), rng.integers(1, 10**5, 3000)) for _ in range(4)]
+    state, evicted = _run_both(64, batches, np.int64, raw=True)
+    smallest = np.sort(state["counts"])[: T.queue_size(64)]
+    assert evicted and int(smallest[-1] - smallest[0]) > 256
+
+
 def test_index_rebuild_and_lookup_match_numba():
     rng = np.random.default_rng(4)
     keys = rng.integers(0, 1 << 63, 700, dtype=np.int64).astype(np.uint64)

@@ -516,6 +516,38 @@ q_pop(Tracked *t)
 DEFINE_SELECT(select_i64, int64_t)
 DEFINE_SELECT(select_u64, uint64_t)
 
+/* The k-th smallest (0-based) of the live slots' counts: the value np.partition would give.
+ * Nearly always the smallest counts lie within a few units of each other (the evicted floor
+ * plus small weights), so a histogram of the counts just above the minimum finds it in two
+ * passes; otherwise quickselect on a copy. Same value either way. */
+#define KTH_SPAN 256
+static int64_t
+kth_count(const Tracked *t, Py_ssize_t size, Py_ssize_t k, int64_t *scratch)
+{
+    int64_t mn = INT64_MAX;
+    for (Py_ssize_t s = 0; s < size; s++) {
+        int64_t c = getc_(t, t->counts, s);
+        if (c < mn)
+            mn = c;
+    }
+    Py_ssize_t hist[KTH_SPAN];
+    memset(hist, 0, sizeof hist);
+    for (Py_ssize_t s = 0; s < size; s++) {
+        uint64_t d = (uint64_t)getc_(t, t->counts, s) - (uint64_t)mn;
+        if (d < KTH_SPAN)
+            hist[d]++;
+    }
+    Py_ssize_t acc = 0;
+    for (Py_ssize_t v = 0; v < KTH_SPAN; v++) {
+        acc += hist[v];
+        if (acc > k)
+            return mn + v;
+    }
+    for (Py_ssize_t s = 0; s < size; s++)
+        scratch[s] = getc_(t, t->counts, s);
+    return select_i64(scratch, size, k);
+}
+
 static int
 q_rescan(Tracked *t, Py_ssize_t size)
 {
@@ -527,9 +559,7 @@ q_rescan(Tracked *t, Py_ssize_t size)
         PyMem_RawFree(sel);
         return -1;
     }
-    for (Py_ssize_t s = 0; s < size; s++)
-        sel[s] = getc_(t, t->counts, s);
-    int64_t thr = select_i64(sel, size, take - 1);
+    int64_t thr = kth_count(t, size, take - 1, sel);
     t->qmeta[Q_N] = 0;
     t->qmeta[Q_VALID] = 1;
     Py_ssize_t n_at = 0;
