@@ -55,7 +55,7 @@ def test_iterations_flat_in_condition_number(cond):
     A, b, x = problem(8000, 100, cond)
     res = lstsq(A, b, tol=1e-10, seed=0)
     assert res.converged and res.backward_error <= 1e-10
-    assert res.iterations <= 40  # kappa(A R^-1) is set by the sketch (4n rows), not by A
+    assert res.iterations <= 40  # kappa(A R^-1) is set by the sketch (10n rows here), not by A
     # perturbation theory (Wedin): forward error <~ kappa*be*(1 + kappa*||r||/(||A|| ||x||)), here ||A||_2 = 1
     ratio = np.linalg.norm(b - A @ x) / np.linalg.norm(x)
     assert np.linalg.norm(res.x - x) / np.linalg.norm(x) <= 10 * cond * 1e-10 * (1 + cond * ratio)

