@@ -13,9 +13,13 @@ list contains), and sums the tails signed by that bit into an accumulator ``Acc`
 B's median rows, so ``Acc``'s sketch grows a bias at A (positive) and B (negative) linear in the
 number of collected tails while its noise grows as the square root.
 
-**Adapting to a noisy defence** (``repeats=m``): each tail is queried ``m`` times on the same
+**Adapting to a noisy defence.** ``repeats=m``: each tail is queried ``m`` times on the same
 sketch state and the answers averaged before the bit is taken, which strips fresh per-answer
 noise by √m at m times the queries (every answer counts as a query).
+``weighting="margin"``: the tail enters ``Acc`` with weight ``min(6, round(|a − b| / margin_unit))``
+instead of 1 (a confident answer counts more; a near tie, mostly noise, is dropped), with
+``margin_unit`` about the answers' noise (η·√(T/w) for a noisy median whose η is public, 1 for
+the plain median); the score's norm is then :math:`\sqrt{\sum_t k_t^2 T / w}`.
 
 Score (computed by the harness with the sketch's own randomness, never used by the
 adversary): :math:`\mathrm{BNR}_A = \operatorname{median}_j X_j(A; \mathrm{Acc}) /
@@ -54,6 +58,8 @@ def median_attack(
     target_bnr: float = 2.0,
     stop_on_success: bool = True,
     repeats: int = 1,
+    weighting: str = "sign",
+    margin_unit: float = 1.0,
     rng: Any = None,
 ) -> AttackResult:
     """Run the attack for at most ``queries`` queries on an empty CountSketch (plain or keyed), or
@@ -76,6 +82,8 @@ def median_attack(
         raise InvalidParameterError("median_attack needs an empty sketch")
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise InvalidParameterError(f"repeats must be an int >= 1, got {repeats!r}")
+    if weighting not in ("sign", "margin") or not (margin_unit > 0):
+        raise InvalidParameterError(f"weighting must be 'sign' or 'margin' (margin_unit > 0), got {weighting!r}")
     answer = sketch if estimator is None else estimator
     width = sketch.width
     sigma = math.sqrt(tail / width)
@@ -87,6 +95,7 @@ def median_attack(
     gen = np.random.default_rng(rng)
     acc = sketch.empty_like()
     collected = 0
+    energy = 0  # Σ k² over collected tails: ‖Acc‖² = energy · T
     next_key = ATTACK_KEY_START
     rounds = max(1, queries // repeats)
     traj = np.full(rounds, np.nan)
@@ -103,10 +112,12 @@ def median_attack(
             ea, eb = answer.estimate_batch(ab)
             a, b = a + float(ea), b + float(eb)
         sketch.update_batch(z, -s)
-        if a != b:
-            acc.update_batch(z, s if a > b else -s)
+        k = 1 if weighting == "sign" else min(6, round(abs(a - b) / (repeats * margin_unit)))
+        if a != b and k:
+            acc.update_batch(z, (s if a > b else -s) * k)
             collected += 1
-            bnr = _score(acc, sketch, ab) / math.sqrt(collected * tail / width)
+            energy += k * k
+            bnr = _score(acc, sketch, ab) / math.sqrt(energy * tail / width)
         traj[t] = min(bnr[0], -bnr[1])
         if broke_at is None and traj[t] >= target_bnr:
             broke_at = (t + 1) * repeats
@@ -119,9 +130,10 @@ def median_attack(
     if collected:
         # Is A an l2 heavy hitter of the harmless Acc (true count 0) at k = width // 3?
         est_a = float(_score(acc, sketch, ab)[0])
-        details["a_heavy_in_acc"] = est_a * est_a >= collected * tail / max(1, width // 3)
+        details["a_heavy_in_acc"] = est_a * est_a >= energy * tail / max(1, width // 3)
     return AttackResult(
-        attack="CLNSSS median attack" + (f" (averaging {repeats} answers)" if repeats > 1 else ""),
+        attack="CLNSSS median attack" + (f" (averaging {repeats} answers)" if repeats > 1 else "")
+        + (" (margin-weighted)" if weighting == "margin" else ""),
         target=repr(answer),
         success=broke_at is not None,
         queries=broke_at if broke_at is not None else used * repeats,
