@@ -7,7 +7,8 @@ beam search, residual partition), ``exact`` (gathers + exact block attention), `
 ``residual`` (sampled scores + merge), ``unsort``. Per stage: process CPU seconds (``time.process_time``, all
 threads; with ``--threads 1`` it is the work done, less sensitive to other jobs on a shared machine than wall
 time, which is also printed) and peak RSS above the RSS at the stage's start (``VmHWM`` reset through
-``/proc/self/clear_refs`` before each stage: the high-water mark of the process's resident memory, which counts
+``/proc/self/clear_refs`` before each stage, glibc's mmap threshold fixed at 128 KiB so freed tensors leave
+RSS: the high-water mark of the process's resident memory, which counts
 torch's CPU allocations that tracemalloc does not see). Exponent: ``time(2n) / time(n)`` per stage (2.0 is
 linear, 4.0 quadratic), best of ``--repeats`` runs per length.
 
@@ -92,6 +93,10 @@ def measure(n, heads, d, repeats):
 
 
 def main(argv=None):
+    if argv is None and os.environ.get("MALLOC_MMAP_THRESHOLD_") != "131072":
+        # glibc's adaptive mmap threshold keeps freed large blocks resident (the next stage's growth would not
+        # show in RSS): a fixed threshold returns every large tensor's memory on free. Re-exec with it set.
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[8192, 16384, 32768, 65536, 131072])
     ap.add_argument("--heads", type=int, default=4)
