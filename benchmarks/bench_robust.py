@@ -534,7 +534,7 @@ def issue18_sections(full: bool) -> None:
         f"noise (averaging, margin-weighted): **{verdict(verdict_gain)}**",
         f"- Goal 1, oblivious answers within the stated `error_bound(0.01)` at ≥ 99 % at every ℓ: "
         f"**{verdict(verdict_acc)}**",
-        f"- Goal 2, the query budget `max(8ℓ, 4η²ℓ²)` is below the smallest measured break of both attacks at every ℓ "
+        f"- Goal 2, the query budget `max(8ℓ, 3η²ℓ²)` is below the smallest measured break of all attacks at every ℓ "
         f"(past it: switching to the next copy, then `QueryBudgetExhausted`, tested): **{verdict(verdict_budget)}**",
         f"- Goal 3, RobustTopK outlasts the keyed median list and its budget is below its smallest measured break "
         f"(depths {topk_depths}): **{verdict(verdict_topk)}**",

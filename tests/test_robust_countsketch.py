@@ -119,8 +119,8 @@ def test_small_depth_check_fails_without_noise():
 
 
 def test_default_budget_below_the_small_depth_break():
-    assert default_query_budget(5, 1.5) == 225 < 400
-    assert default_query_budget(21, 1.5) == 3969
+    assert default_query_budget(5, 1.5) == 168 < 400
+    assert default_query_budget(21, 1.5) == 2976
     assert default_query_budget(5, 0.0) == 40
 
 
@@ -147,12 +147,12 @@ def test_switching_then_refusal():
 
 def test_repr_and_guarantee_state_the_budget():
     rcs = RobustCountSketch(64, 11, key=KEY, rng=1)
-    assert rcs.query_budget == default_query_budget(11, 1.5) == 1089
-    assert "adaptive queries covered: 1089 of 1×1089 left" in rcs.guarantee()
+    assert rcs.query_budget == default_query_budget(11, 1.5) == 816
+    assert "adaptive queries covered: 816 of 1×816 left" in rcs.guarantee()
     assert repr(rcs).startswith("RobustCountSketch(width=64, depth=11, copies=1, eta=1.5")
     rcs.update(5)
     rcs.estimate(5)
-    assert "1088 of 1×1089 left" in repr(rcs)
+    assert "815 of 1×816 left" in repr(rcs)
 
 
 def test_query_count_survives_bytes_copy_and_empty_like():

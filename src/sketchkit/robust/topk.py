@@ -22,7 +22,7 @@ list). ``sketchkit topk --robust`` publishes its lists from a :class:`RobustTopK
 >>> [row[0] for row in tk.top()]
 ['x', 'y']
 >>> tk.queries_left
-728
+545
 """
 
 from __future__ import annotations
