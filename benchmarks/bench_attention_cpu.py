@@ -85,7 +85,8 @@ def main(argv=None):
                 continue
             fns["hyper"]()  # warm-up (first-call allocations)
             res = {who: timed(fn, args.repeats) for who, fn in fns.items()}
-            row = {"n": n, "item": name, "sdpa_cpu_s": round(res["sdpa"][0], 3), "hyper_cpu_s": round(res["hyper"][0], 3),
+            row = {"n": n, "item": name,
+                   "sdpa_cpu_s": round(res["sdpa"][0], 3), "hyper_cpu_s": round(res["hyper"][0], 3),
                    "sdpa_wall_s": round(res["sdpa"][1], 3), "hyper_wall_s": round(res["hyper"][1], 3),
                    "speedup_cpu": round(res["sdpa"][0] / res["hyper"][0], 2),
                    "speedup_wall": round(res["sdpa"][1] / res["hyper"][1], 2), "goal": GOALS[name],

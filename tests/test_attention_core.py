@@ -353,6 +353,23 @@ def test_forward_and_backward_make_no_host_sync(causal):
             (out.square().sum() + lse.sum()).backward()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("causal", [False, True])
+def test_no_cuda_sync_in_forward_and_backward(causal):
+    """On a GPU: forward + backward under CUDA sync-debug mode "error" after a warm-up call."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 3000, 64, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
+    params = dict(min_seq_len=512)
+    hyper_attention(q, k, v, causal=causal, rng=0, **params).float().sum().backward()  # warm-up
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        hyper_attention(q, k, v, causal=causal, rng=1, **params).float().sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+
+
 def test_the_sync_check_detects_a_host_sync():
     x = torch.randn(10)
     with pytest.raises(AssertionError, match="host sync"), _Watch():

@@ -138,7 +138,8 @@ def exact_attention_lse(q, k, v, scale=None, causal=False, key_bias=None, backen
     """Exact attention over all keys, returning ``(out, lse)``; inputs ``[..., n, d]`` (SDPA layout).
 
     ``key_bias`` (``[..., n_k]``) is added to every query's scores of those keys: 0 or ``-inf`` masks keys, a
-    finite value weights a key by ``exp(bias)`` (the sampled residual's log importance weights). ``causal`` is top-left aligned like
+    finite value weights a key by ``exp(bias)`` (the sampled residual's log importance weights). ``causal`` is
+    top-left aligned like
     ``scaled_dot_product_attention(is_causal=True)``. ``backend``: ``"auto"`` uses torch's fused flash kernel
     (``torch.ops.aten._scaled_dot_product_flash_attention[_for_cpu]``, which returns the LSE) wherever
     :func:`fused_kernel_available` says so (always on the CPU, key masks included; CUDA in fp16/bf16 without a

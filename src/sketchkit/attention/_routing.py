@@ -14,12 +14,12 @@ leaves are the key blocks of ``b`` keys. Every node keeps the mean and spread of
 
 **Queries.** A node's score for a query is its estimated log-mass ``scale q.mu + log n_c + scale^2 |q|^2 s_c / 2``
 (one matmul of ``[q, |q|^2, 1]`` with the node table). Queries descend the tree in blocks: all score the top
-level, are sorted by their best node and cut into query blocks; each block votes for 4 parents
-(the keys at the quantiles of its sorted rows) and its rows pick the best of those parents' children; repeat to the leaves, then sort by best leaf. Each final
-query block runs a beam search (beam 16 per level) on the mean over its queries of the softmax over the current
-partition of the keys (nodes dropped so far plus the candidates), selects ``top_blocks`` leaves for exact
-attention and keeps every other part of the partition (dropped nodes, unselected candidate leaves) with its mean
-softmax weight as the residual's proposal.
+level, are sorted by their best node and cut into query blocks; each block votes for 4 parents (the nodes at the
+quantiles of its sorted rows) and its rows pick the best of those parents' children; repeat to the leaves, then
+sort by best leaf. Each final query block runs a beam search (beam 16 per level) on the mean over its queries of
+the softmax over the current partition of the keys (nodes dropped so far plus the candidates), selects
+``top_blocks`` leaves for exact attention and keeps every other part of the partition (dropped nodes, unselected
+candidate leaves) with its mean softmax weight as the residual's proposal.
 
 Cost (products per key or query, ``L = ceil(log16(n/b))`` levels): k-means ``<= iters*32*16 + 16`` per key and
 level amortised, descent ``16 + 64 (L - 1)``, beam ``<= 16 + 256 (L - 1)``; memory ``O(n d)``. The measured
