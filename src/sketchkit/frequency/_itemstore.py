@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import hashing
 from ..errors import ItemTypeError
 from ..hashing import encoded_buffer
 
@@ -26,6 +27,21 @@ REF_BYTES = 8  # u32 offset + i32 tagged length per slot
 ARENA_FACTOR = 2.25  # live bytes x (1 + 1/2 garbage) x (1 + 1/2 growth)
 TYPICAL_ENCODED = 8  # planning figure for one str item's UTF-8 bytes
 ITEM_PLAN_BYTES = REF_BYTES + int(ARENA_FACTOR * TYPICAL_ENCODED + 0.5)
+
+
+def _all_str(items: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The UTF-8 of a list of str, packed by the compiled helper, or None (another item type,
+    a str without UTF-8, or no helper)."""
+    pack = hashing._pack
+    if pack is None or type(items) is not list or not items or type(items[0]) is not str:
+        return None
+    try:
+        packed = pack.pack_str(items)
+    except UnicodeEncodeError:
+        return None
+    if packed is None:
+        return None
+    return np.frombuffer(packed[0], dtype=np.uint8), np.frombuffer(packed[1], dtype=np.int64)
 
 
 class ItemStore:
@@ -91,20 +107,25 @@ class ItemStore:
         old = self._len[idx]
         self._garbage += int((old[old != NO_OBJECT] >> 1).sum())
         self._len[idx] = NO_OBJECT
-        keep = [i for i, x in enumerate(items) if x is not None and not isinstance(x, (int, np.integer))]
-        if not keep:
-            return
-        objs = [items[i] for i in keep]
-        for x in objs:
-            if not isinstance(x, (str, bytes, bytearray, memoryview)):
-                raise ItemTypeError(f"cannot hold an item of type {type(x).__name__}")
-        data, offsets = encoded_buffer(objs)
+        packed = _all_str(items)
+        if packed is not None:  # the common case, a text stream: every item a str, packed in C
+            data, offsets = packed
+            targets, tags = idx, 0
+        else:
+            keep = [i for i, x in enumerate(items) if x is not None and not isinstance(x, (int, np.integer))]
+            if not keep:
+                return
+            objs = [items[i] for i in keep]
+            for x in objs:
+                if not isinstance(x, (str, bytes, bytearray, memoryview)):
+                    raise ItemTypeError(f"cannot hold an item of type {type(x).__name__}")
+            data, offsets = encoded_buffer(objs)
+            tags = np.fromiter((0 if isinstance(x, str) else 1 for x in objs), dtype=np.int32, count=len(objs))
+            targets = idx[keep]
         n = int(offsets[-1])
         if self._used + n > self._arena.shape[0]:
             self._make_room(n, exclude=-1)  # the target slots hold nothing now
         self._arena[self._used : self._used + n] = data
-        tags = np.fromiter((0 if isinstance(x, str) else 1 for x in objs), dtype=np.int32, count=len(objs))
-        targets = idx[keep]
         self._off[targets] = (self._used + offsets[:-1]).astype(np.uint32)
         self._len[targets] = (np.diff(offsets).astype(np.int32) << 1) | tags
         self._used += n
