@@ -347,7 +347,7 @@ NOTES = """Notes.
 - Timings come from a 2-core machine shared with other jobs (load average above: above 2 means
   the run waited for a core): they are upper bounds. D3 tokenises the standard library once
   (about 60 s) and caches it. T7 is missed for load alone: a repeat at 08:36 UTC (load 4.5 → 9.7)
-  took 681 s with the same errors in all 480 rows, and the 07:50 run of the same work at load
+  took 681 s with the same errors in all 480 rows, and the 07:50 run (lookups held whole) at load
   3.2–5.2 took 389 s. A reduced configuration for a busy machine, `bench_learned.py
   --datasets D1,D2,D3 --seeds 3 --ratios 0.1,0.5 --tune-seeds 3`, ran in 173 s (2026-12-06
   08:21 UTC, load 5.4 → 3.7); its 12 T1/T2 ratios were within 0.03 of this run's except two D2
