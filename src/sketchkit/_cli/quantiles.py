@@ -25,7 +25,8 @@ import argparse
 import sys
 from typing import Any
 
-import numpy as np
+# numpy and the sketches are imported inside the command: declaring it costs ``sketchkit --help``
+# nothing
 
 EXAMPLES = [
     "sketchkit quantiles latency.log --field 7 --sketch ddsketch     # p50..p99.9 within 1 %",
@@ -140,6 +141,8 @@ def read_numbers(paths: list[str], field: int | None, delimiter: str | None, hea
                  sink: Any) -> int:
     """Stream every input's numbers into ``sink`` (an ``update_batch``) in batches; returns how
     many lines were read."""
+    import numpy as np
+
     from .inputs import open_source, text_chunks
 
     lines_read = 0
