@@ -132,7 +132,7 @@ class KLL(Sketch):
 
     Parameters
     ----------
-    k : capacity of the top level(s); about 3k + k/4 items are kept. ``rank_error(0.01)`` <= 2.5/k.
+    k : capacity of the top level(s); about 3.2k items are kept. ``rank_error(0.01)`` <= 2.5/k.
     top_levels : levels kept at full capacity k (1 like DataSketches; more trades space for a
         smaller failure probability, see the module docstring).
     seed : keys the compaction coins (identity: checked on merge, stored in the bytes).
