@@ -444,8 +444,11 @@ def _fmt(v: list[int]) -> str:
 def plot_gain(res: dict, key: str, title: str, fname: str, unit: str = "queries") -> None:
     d = np.array(sorted(res), dtype=float)
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
-    plain_key = "heavyhitters" if key == "topk" else "plain"
-    series = ([("plain median (CountSketch)", "plain", "o-"), ("robust: noisy median, η=1.5", key, "s-")]
+    plain_key = "heavyhitters" if key == "topk" else ("plain_margin" if key == "margin" else "plain")
+    plain_series = "plain_margin" if key == "margin" else "plain"
+    plain_label = "plain median (CountSketch)" + (", margin-weighted attack" if key == "margin" else "")
+    series = ([(plain_label, plain_series, "o-"),
+               ("robust: noisy median, η=1.5", key, "s-")]
               if key != "topk" else
               [("HeavyHitters (public seed)", "heavyhitters", "o-"), ("keyed median list", "median", "^-"),
                ("RobustTopK, η=1.5", "robust", "s-")])
