@@ -511,3 +511,13 @@ def test_rank_error_bound_holds_over_many_seeds():
     rng.shuffle(x)
     q = np.quantile(x, [0.001, 0.05, 0.3, 0.5, 0.8, 0.99, 0.9999])
     assert rank_bound_failures(lambda seed: KLL(64, seed=seed), x, q, range(300), delta=0.01) == []
+
+
+def test_merges_with_empty_sketches_round_trip():
+    empty = KLL(16)
+    both = empty.copy().merge(KLL(16))
+    assert both == empty and KLL.from_bytes(both.to_bytes()) == empty
+    small = KLL(16)
+    small.update_batch([1.0, 2.0, 3.0])
+    assert KLL(16).merge(small) == small == small.copy().merge(KLL(16))
+    assert KLL.from_bytes((KLL(16) + small).to_bytes()) == small

@@ -315,7 +315,7 @@ class KLL(Sketch):
         big_b = self._buf0.shape[0]
         half_b = big_b // 2
         la, lb = self.num_levels, other.num_levels
-        n_levels = max(la, lb, 2)
+        n_levels = max(la, lb)
         parts = [np.empty(0)]
         sizes = np.zeros(n_levels, dtype=np.int64)
         for h in range(1, n_levels):
