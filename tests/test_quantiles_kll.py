@@ -273,6 +273,7 @@ def test_merge_commutes_and_leaves_other_untouched(a_items, b_items, seed):
     ab = a.copy().merge(b)
     assert b.to_bytes() == before
     assert ab == b.copy().merge(a) == a + b
+    assert KLL.from_bytes(ab.to_bytes()) == ab  # a merged state is one the reader accepts
     assert ab.total_weight == len(a_items) + len(b_items)
     if a_items or b_items:
         assert ab.min == min(a_items + b_items) and ab.max == max(a_items + b_items)
