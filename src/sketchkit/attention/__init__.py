@@ -1,10 +1,10 @@
-"""HyperAttention for PyTorch (extra ``[torch]``): near-linear long-context attention by heavy-entry retrieval.
+"""HyperAttention for PyTorch (extra ``[torch]``): long-context attention by heavy-entry retrieval, O(n log n).
 
 Han, Jayaram, Karbasi, Mirrokni, Woodruff, Zandieh, "HyperAttention: Long-context Attention in Near-Linear
 Time", ICLR 2024. The heavy part of each query's attention is computed exactly on key blocks it is routed to,
 the rest is estimated by sampling, and the parts are merged through their log-sum-exp normalisers; a recursion
-handles the causal mask. The default retrieval clusters keys (see :mod:`._routing`); the published sortLSH
-pairing is ``method="sortlsh"``. This package is the only place sketchkit imports torch.
+handles the causal mask. The default retrieval routes query blocks through a k-means tree over the keys (see
+:mod:`._routing`); the published sortLSH pairing is ``method="sortlsh"``. This package is the only place sketchkit imports torch.
 """
 
 from __future__ import annotations

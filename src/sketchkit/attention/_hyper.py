@@ -237,7 +237,11 @@ def _check_inputs(q, k, v, causal):
 
 
 def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=False, backend="auto", **params):
-    """Approximate ``scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)`` in near-linear time.
+    """Approximate ``scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)`` in ``O(n log n)``.
+
+    Cost (measured on the CPU, docs/attention.md): ``O(n log n)`` products (a k-means tree of fan-out 16 and a
+    16-wide beam per query block; 512 exact keys + 256 samples per query at the defaults), ``O(n d)`` extra
+    memory, time(2n)/time(n) about 2.1 from 8k to 131k tokens.
 
     ``q [B, H, n_q, d]``, ``k [B, H, n_k, d]``, ``v [B, H, n_k, d_v]``; returns ``[B, H, n_q, d_v]`` (and the
     per-row log-sum-exp ``[B, H, n_q]`` if ``return_lse``). ``rng``: int seed or ``torch.Generator`` for the
