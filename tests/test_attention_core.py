@@ -255,6 +255,16 @@ def test_routed_normaliser_is_unbiased_over_seeds():
     assert unbiased_failures(dropped, truth, ratio_tol=0.02) != []
 
 
+def test_routed_normaliser_is_unbiased_with_a_padded_tree():
+    """300 keys in blocks of 8: tree [3, 16] over 384 padded rows, beam and residual partition over 2 levels."""
+    q, k, v = qkv(300, h=1, seed=5)
+    params = dict(block_size=8, query_block=16, top_blocks=2, sample_size=16, min_seq_len=0)
+    truth = torch.exp(true_lse(q, k))[0, 0]
+    est = torch.stack([torch.exp(hyper_attention(q, k, v, rng=s, return_lse=True, **params)[1])[0, 0]
+                       for s in range(60)])
+    assert unbiased_failures(est, truth, ratio_tol=0.02) == []
+
+
 # ---------------------------------------------------------------- heavy-key retrieval
 def planted(n=2048, d=64, seed=0):
     """Queries planted near one key each: q_i = 3 k_pi(i) + N(0, I) (cos ~ 0.95), as in the research note."""
