@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sketchkit.frequency._query import FrequencySketch
+from sketchkit.frequency import FrequencySketch
 from sketchkit.testing import registered_sketch_classes
 
 

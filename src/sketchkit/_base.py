@@ -178,6 +178,11 @@ class Sketch:
         """Sum of all update weights (signed)."""
         return self._total
 
+    @property
+    def total_abs_weight(self) -> int:
+        """Sum of the absolute values of all update weights (what bounds every counter)."""
+        return self._abs_total
+
     def is_empty(self) -> bool:
         """True when no update with a non-zero weight was ever applied."""
         return self._abs_total == 0

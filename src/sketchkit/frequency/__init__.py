@@ -1,5 +1,6 @@
 """Frequency sketches: point queries, norms and heavy hitters."""
 
+from ._query import FrequencySketch
 from ._summary import TopRow
 from .countmin import CountMin
 from .countsketch import CountSketch
@@ -7,4 +8,4 @@ from .dyadic import DyadicHeavyHitters
 from .heavy import HeavyHitters
 from .spacesaving import SpaceSaving
 
-__all__ = ["CountSketch", "CountMin", "SpaceSaving", "HeavyHitters", "DyadicHeavyHitters", "TopRow"]
+__all__ = ["FrequencySketch", "CountSketch", "CountMin", "SpaceSaving", "HeavyHitters", "DyadicHeavyHitters", "TopRow"]

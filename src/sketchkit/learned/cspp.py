@@ -41,8 +41,8 @@ from .. import _ids as ids
 from .._base import INT32_MAX, check_positive_int, largest_fitting, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, InvalidParameterError
+from ..frequency import FrequencySketch
 from ..frequency import _kernels as K
-from ..frequency._query import FrequencySketch
 from ..frequency.countsketch import median_failure
 from ..hashing import DEFAULT_SEED, derive_key, row_keys
 from ._common import COUNTER_BYTES, LEARNED_DOMAIN

@@ -68,8 +68,7 @@ from .. import _ids as ids
 from .._base import Sketch, largest_fitting, parse_memory
 from .._format import Reader, le_bytes, register
 from ..errors import CorruptSketchError, IncompatibleSketchError, InvalidParameterError
-from ..frequency import CountMin, CountSketch
-from ..frequency._query import FrequencySketch
+from ..frequency import CountMin, CountSketch, FrequencySketch
 from ..hashing import DEFAULT_SEED
 from ._exact import ExactTable, table_bytes
 from .cspp import CountSketchPlusPlus
@@ -403,7 +402,10 @@ class _LearnedSketch(FrequencySketch):
         # every unit of weight went to an exact count or to the sketch: the signed sums add up,
         # and no count is larger than the stream's absolute weight
         exact = counts.tolist()
-        if sum(exact) != total - inner.total_weight or sum(map(abs, exact)) > abs_total:
+        if (
+            sum(exact) != total - inner.total_weight
+            or sum(map(abs, exact)) + inner.total_abs_weight > abs_total
+        ):
             raise CorruptSketchError(f"inconsistent {cls.__name__} weights")
         out = cls.__new__(cls)
         Sketch.__init__(out, seed)
