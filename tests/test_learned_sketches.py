@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import pickle
-import tracemalloc
 from collections import Counter
 
 import numpy as np
@@ -32,6 +30,7 @@ from sketchkit.learned import (
 )
 from sketchkit.learned._exact import slots_for, table_bytes
 from sketchkit.learned.sketches import capacity_for
+from sketchkit.testing import held_bytes
 
 CLASSES = (LearnedCountMin, LearnedCountSketch, LearnedCountSketchPlusPlus)
 
@@ -342,14 +341,7 @@ def test_nbytes_is_the_memory_really_held(cls):
         return sk
 
     build()  # compile and cache the kernels outside the measurement
-    gc.collect()
-    tracemalloc.start()
-    try:
-        sk = build()
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
+    sk, held = held_bytes(build)
     assert sk.n_exact > 2000  # the table is in use, not just allocated
     assert sk.nbytes == sum(a.nbytes for a in held_arrays(sk))
     assert sk.nbytes < sk.budget_bytes <= 300_000  # a table with room left has not grown to full size
