@@ -12,9 +12,12 @@ Each step solves the normal equations :math:`AD^2A^T\Delta y = r` with :math:`D^
 :math:`((1+\varepsilon)/(1-\varepsilon))^2` for an ε-embedding however ill-conditioned :math:`D` gets; each
 CG iteration is one fused pass over :math:`A`. Cost per step: :math:`O(\zeta mn + sm^2 + t\,mn)` for
 ``t`` CG iterations, against :math:`O(m^2n + m^3)` for ``normal_solver="cholesky"`` (forming
-:math:`AD^2A^T`). The sketch pays off once :math:`m` exceeds roughly the CG iteration count times the
-ratio of a memory-bound pass to a BLAS-3 flop (see docs/benchmarks/linalg.md for where it is faster
-and where it is slower than HiGHS and than the Cholesky variant).
+:math:`AD^2A^T`). **On every LP measured the sketch variant was slower than the Cholesky one**
+(0.4–0.73×, from 50 × 5,000 to 1,000 × 20,000, well- and ill-conditioned: docs/benchmarks/linalg.md):
+its 8m × m QR alone costs about as many flops as the Cholesky product at n = 20m, and its CG passes over
+``A`` are memory-bound where the product is BLAS-3. By that count it could win only for n ≥ ~100m and
+m ≥ ~700 (not measured). Use ``normal_solver="cholesky"`` for speed; the sketch variant stays as the
+reference implementation of the method.
 
 **Guarantee** (what ``tests/test_linalg_ipm.py`` checks). On return with ``status == "optimal"``:
 relative primal and dual infeasibility :math:`\lVert Ax-b\rVert/(1+\lVert b\rVert)`,
