@@ -388,8 +388,8 @@ def test_the_sync_check_detects_a_host_sync():
 
 def test_no_intermediate_of_size_n_by_n_over_b_at_65k_tokens():
     """Peak-memory proxy, deterministic: the largest tensor any aten op returns during a non-causal forward at
-    65,536 tokens (fp32, 1 head, d = 64) is at most 4 n d elements (the gathered exact key blocks, t*8*64*d;
-    the residual's [n, 256] scores). The old routing held [n, n/64] probabilities (16 n d here)."""
+    65,536 tokens (fp32, 1 head, d = 64) is at most 4 n d elements (the gathered residual samples, t*512*d).
+    The old routing held [n, n/64] probabilities (16 n d here)."""
     n, d = 65536, 64
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 1, n, d, generator=g) for _ in range(3))

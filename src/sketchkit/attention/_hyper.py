@@ -36,8 +36,8 @@ DEFAULTS = {
     "method": "routed",
     "block_size": 64,
     "query_block": 128,
-    "top_blocks": 8,
-    "sample_size": 256,
+    "top_blocks": 4,
+    "sample_size": 512,
     "min_seq_len": 1024,
     "lsh_bits": 7,
     "kmeans_iters": 5,
@@ -240,7 +240,7 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
     """Approximate ``scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)`` in ``O(n log n)``.
 
     Cost (measured on the CPU, docs/attention.md): ``O(n log n)`` products (a k-means tree of fan-out 16 and a
-    16-wide beam per query block; 512 exact keys + 256 samples per query at the defaults), ``O(n d)`` extra
+    16-wide beam per query block; 256 exact keys + 512 samples per query at the defaults), ``O(n d)`` extra
     memory, time(2n)/time(n) about 2.1 from 8k to 131k tokens.
 
     ``q [B, H, n_q, d]``, ``k [B, H, n_k, d]``, ``v [B, H, n_k, d_v]``; returns ``[B, H, n_q, d_v]`` (and the
@@ -287,7 +287,7 @@ def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = No
 
     This is the cost the quality benchmark equalises across methods.
 
-    >>> scored_pairs_per_query(8192)  # 8 blocks of 64 + 256 samples + routing (tree 8 x 16 leaves)
+    >>> scored_pairs_per_query(8192)  # 4 blocks of 64 + 512 samples + routing (tree 8 x 16 leaves)
     1041.25
     >>> scored_pairs_per_query(8192, method="sortlsh")  # 256 + 256
     512.0
