@@ -1,14 +1,11 @@
 """Shared by the repro scripts: pin threads for every contender, time interleaved, print with the load."""
 
 import os
-import sys
 import time
 
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run(threads, fns, reps=3):

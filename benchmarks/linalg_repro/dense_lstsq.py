@@ -3,14 +3,18 @@
 Usage: dense_lstsq.py THREADS {graded,coherent,heavy} [N n]
 """
 
+import os
 import sys
 
-import numpy as np
-import scipy.linalg as sla
-from _pin import run
-from bench_linalg import dense_family
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
+               os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
-from sketchkit.linalg import lstsq
+import numpy as np  # noqa: E402
+import scipy.linalg as sla  # noqa: E402
+from _pin import run  # noqa: E402
+from bench_linalg import dense_family  # noqa: E402
+
+from sketchkit.linalg import lstsq  # noqa: E402
 
 threads, fam = int(sys.argv[1]), sys.argv[2]
 N, n = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (300_000, 200)

@@ -3,15 +3,19 @@
 Usage: lowrank.py THREADS {dense,csr}
 """
 
+import os
 import sys
 
-import linalg_data as data
-import numpy as np
-from _pin import run
-from bench_linalg import decaying_dense
-from sklearn.utils.extmath import randomized_svd as sk_rsvd
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
+               os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
-from sketchkit.linalg import randomized_svd
+import linalg_data as data  # noqa: E402
+import numpy as np  # noqa: E402
+from _pin import run  # noqa: E402
+from bench_linalg import decaying_dense  # noqa: E402
+from sklearn.utils.extmath import randomized_svd as sk_rsvd  # noqa: E402
+
+from sketchkit.linalg import randomized_svd  # noqa: E402
 
 threads, which = int(sys.argv[1]), sys.argv[2]
 if which == "dense":

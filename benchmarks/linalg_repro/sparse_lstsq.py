@@ -3,14 +3,18 @@
 Usage: sparse_lstsq.py THREADS {stdlib,deficient,debian,sketchkit}
 """
 
+import os
 import sys
 
-import linalg_data as data
-import numpy as np
-from _pin import run
-from scipy.sparse.linalg import lsmr, lsqr
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
+               os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
-from sketchkit.linalg import lstsq
+import linalg_data as data  # noqa: E402
+import numpy as np  # noqa: E402
+from _pin import run  # noqa: E402
+from scipy.sparse.linalg import lsmr, lsqr  # noqa: E402
+
+from sketchkit.linalg import lstsq  # noqa: E402
 
 threads, which = int(sys.argv[1]), sys.argv[2]
 if which in ("stdlib", "deficient"):
