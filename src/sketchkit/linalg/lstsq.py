@@ -96,9 +96,11 @@ class LstsqResult:
     refinements: int  # exact-residual passes
     converged: bool
     method: str
-    sketch: str
+    sketch: str  # the operator's kind, or "exact" when the exact AᵀA was factored (no sketch)
     sketch_size: int
-    factor: str  # "cholesky", "qr", "pivoted" (rank-revealing, columns dropped) or "lapack" (method="solve")
+    # of the sketch: "cholesky", "qr", "pivoted" (rank-revealing, columns dropped); of AᵀA: "gram",
+    # "gram-pivoted"; "lapack" for method="solve"
+    factor: str
     rank: int  # numerical rank of the sketch: columns kept by the preconditioner
 
 
