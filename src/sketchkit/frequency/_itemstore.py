@@ -8,8 +8,9 @@ An item becomes a Python object again only when it is reported (``top``, bytes, 
 
 A replaced item's bytes stay in the arena as garbage until an append finds no room; then the
 arena is compacted if garbage is at least half the live bytes, else it grows by half. So the
-arena holds at most ``ARENA_FACTOR`` times the live bytes, which is what
-:data:`ITEM_PLAN_BYTES` charges per item when a budget is planned.
+arena holds at most ``ARENA_FACTOR`` times the largest live size it has had (items replaced by
+int items or dropped leave their bytes until the next append that needs room), which is what
+:data:`ITEM_PLAN_BYTES` charges per item when a budget for a full summary is planned.
 """
 
 from __future__ import annotations
