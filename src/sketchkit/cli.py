@@ -1,7 +1,7 @@
 """The ``sketchkit`` command line: heavy hitters of any stream in bounded memory, and sketch files
 that can be built, merged and queried across machines and days.
 
-Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``demo``, ``train-oracle``.
+Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``demo``, ``train-oracle``, ``dedup``.
 stdout carries data only; messages go to stderr as one line each; exit status 0 on success,
 1 on bad input, 2 on a bad command line, 130 when interrupted, 141 when stdout closed early.
 See docs/cli.md.
@@ -254,6 +254,9 @@ def build_parser() -> Parser:
     out.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     a = p.add_argument_group("the answer")
     a.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
+    a.add_argument("--robust", action="store_true",
+                   help="publish the list from a RobustTopK: secret key, noisy median, a stated budget of lists "
+                        "answered under adaptive reading (docs/robustness.md); --kind is ignored")
     a.add_argument("--exact", action="store_true",
                    help="also count exactly (memory grows with distinct items) and report recall and error")
     a.add_argument("--candidates", type=_positive, metavar="N",
@@ -307,6 +310,10 @@ def build_parser() -> Parser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("--oracle-kind", default="lookup", metavar="KIND", help="oracle type (default lookup)")
     p.set_defaults(func=cmd_train_oracle)
+
+    from ._cli import dedup  # near-duplicate removal: docs/similarity.md
+
+    dedup.add_parser(sub)
     return parser
 
 
@@ -390,17 +397,22 @@ def cmd_topk(args: argparse.Namespace) -> int:
     make = functools.partial(
         kinds.make_sketch, args.kind, args.memory, args.seed, args.depth, args.conservative, args.k
     )
+    if args.robust:
+        from .robust import RobustTopK
+
+        make = functools.partial(RobustTopK.from_memory, args.memory, k=args.k, depth=args.depth or 21,
+                                 seed=args.seed)
     candidates = exact = None
     view = _TopkView(args)
     if args.workers or args.scheduler:
-        if args.kind in kinds.LINEAR_KINDS or args.exact or args.every:
+        if args.kind in kinds.LINEAR_KINDS or args.exact or args.every or args.robust:
             raise UsageError("with --workers/--scheduler, topk needs --kind spacesaving or heavyhitters, "
-                             "and no --exact or --every")
+                             "and no --exact, --every or --robust")
         sketch = _distributed(args, _input_paths(args), make)
     else:
         sketch = make()
         extra: list = []
-        if args.kind in kinds.LINEAR_KINDS:
+        if args.kind in kinds.LINEAR_KINDS and not args.robust:
             candidates = Candidates(sketch, args.candidates or max(1000, 50 * args.k))
             extra.append(candidates.observe)
         if args.exact:
