@@ -1,7 +1,7 @@
 """The ``sketchkit`` command line: heavy hitters of any stream in bounded memory, and sketch files
 that can be built, merged and queried across machines and days.
 
-Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``demo``, ``train-oracle``, ``dedup``.
+Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``distinct``, ``demo``, ``train-oracle``, ``dedup``.
 stdout carries data only; messages go to stderr as one line each; exit status 0 on success,
 1 on bad input, 2 on a bad command line, 130 when interrupted, 141 when stdout closed early.
 See docs/cli.md.
@@ -293,6 +293,10 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=cmd_info)
 
+    from ._cli.distinct import add_command as add_distinct
+
+    add_distinct(command, _add_input_options, _add_output_options)
+
     p = command("demo", "the main job on the Python standard library's sources")
     p.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
     p.add_argument("--kind", choices=list(kinds.KINDS), default="spacesaving")
@@ -314,6 +318,11 @@ def build_parser() -> Parser:
     from ._cli import dedup  # near-duplicate removal: docs/similarity.md
 
     dedup.add_parser(sub)
+
+    from ._cli import quantiles as quantiles_cli  # quantiles of a column of numbers: docs/quantiles.md
+
+    EXAMPLES.setdefault("quantiles", quantiles_cli.EXAMPLES)
+    quantiles_cli.add_command(command, _add_output_options)
     return parser
 
 
