@@ -1,7 +1,8 @@
 """The ``sketchkit`` command line: heavy hitters of any stream in bounded memory, and sketch files
 that can be built, merged and queried across machines and days.
 
-Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``distinct``, ``demo``, ``train-oracle``, ``dedup``.
+Commands: ``topk``, ``build``, ``merge``, ``query``, ``info``, ``distinct``, ``quantiles``, ``demo``,
+``train-oracle``, ``dedup``.
 stdout carries data only; messages go to stderr as one line each; exit status 0 on success,
 1 on bad input, 2 on a bad command line, 130 when interrupted, 141 when stdout closed early.
 See docs/cli.md.
