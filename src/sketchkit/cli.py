@@ -296,7 +296,7 @@ def build_parser() -> Parser:
 
     from ._cli.distinct import add_command as add_distinct
 
-    add_distinct(command, _add_input_options, _add_output_options)
+    add_distinct(command, _add_input_options, _add_output_options, EXAMPLES)
 
     p = command("demo", "the main job on the Python standard library's sources")
     p.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
@@ -646,8 +646,20 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+# the command that answers a sketch file which `query` (point queries) does not
+_ANSWERED_BY = {"KLL": "quantiles --sketch-file", "DDSketch": "quantiles --sketch-file", "Distinct": "info",
+                "ThetaSketch": "info"}
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     sketch = read_sketch(args.sketch)
+    from .frequency import FrequencySketch
+
+    if not isinstance(sketch, FrequencySketch):
+        name = type(sketch).__name__
+        other = _ANSWERED_BY.get(name)
+        hint = f"; use 'sketchkit {other}'" if other else ""
+        raise CLIError(f"{args.sketch}: holds a {name}, and query answers item counts of frequency sketches{hint}")
     keys: list[Any] = list(args.keys)
     if not keys:
         if args.sketch == "-" or sys.stdin is None or sys.stdin.isatty():

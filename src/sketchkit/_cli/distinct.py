@@ -26,11 +26,13 @@ EXAMPLES = [
 ]
 
 
-def add_command(command: Any, add_input_options: Any, add_output_options: Any) -> argparse.ArgumentParser:
-    """Declare the subcommand on the main parser (``command(name, help)`` makes a subparser)."""
-    from .. import cli
-
-    cli.EXAMPLES.setdefault("distinct", EXAMPLES)  # the help epilog reads its examples there
+def add_command(
+    command: Any, add_input_options: Any, add_output_options: Any, examples: dict | None = None
+) -> argparse.ArgumentParser:
+    """Declare the subcommand on the main parser (``command(name, help)`` makes a subparser;
+    ``examples`` is the dict the help epilogs read, which gets this command's examples)."""
+    if examples is not None:
+        examples.setdefault("distinct", EXAMPLES)
     p = command("distinct", "how many distinct items each input holds, and all together")
     add_input_options(p, distributed=False)
     g = p.add_argument_group("the sketch")
