@@ -737,3 +737,13 @@ DASK_ENV_KEYS = [
     "distributed.admin.system-monitor.interval",
     "distributed.worker.memory.monitor-interval",
 ]
+
+
+def test_query_on_a_sketch_without_point_queries_is_one_line_and_exit_1(tmp_path, run_inprocess):
+    kll = sketchkit.KLL(64)
+    kll.update_batch([1.0, 2.0, 3.0])
+    (tmp_path / "q.sk").write_bytes(kll.to_bytes())
+    res = run_inprocess("query", "q.sk", "1", cwd=tmp_path)
+    assert res.returncode == 1
+    err = res.stderr.decode().strip()
+    assert len(err.splitlines()) == 1 and "holds a KLL" in err and "quantiles --sketch-file" in err
