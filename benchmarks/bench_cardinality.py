@@ -28,14 +28,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _machine import cpu_model  # noqa: E402
 
 from sketchkit.cardinality import Distinct, ThetaSketch  # noqa: E402
 from sketchkit.cardinality import _ell as E  # noqa: E402
@@ -64,17 +63,6 @@ def peers() -> dict:
     except ImportError:
         pass
     return out
-
-
-def cpu_model() -> str:
-    try:
-        txt = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in txt.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def interleaved(contenders: dict, n: int, reps: int) -> dict:

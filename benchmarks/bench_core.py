@@ -32,6 +32,7 @@ from numba import njit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peers as P  # noqa: E402
 import _workloads as W  # noqa: E402
+from _machine import cpu_flags, cpu_model  # noqa: E402
 
 import sketchkit  # noqa: E402
 
@@ -526,14 +527,7 @@ def config_table(cs) -> list[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = f"{cpu_model()} [{' '.join(cpu_flags())}]"
     mem = ""
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])

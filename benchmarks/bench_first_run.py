@@ -31,20 +31,11 @@ import sys
 import tempfile
 import time
 
+from _machine import cpu_model  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TARGETS = {"import": 0.3, "help": 0.3, "version": 0.3, "first_topk": 3.0, "second_topk": 0.5, "make_demo": 90.0}
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load() -> str:

@@ -37,7 +37,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -45,6 +44,7 @@ from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _machine import cpu_model  # noqa: E402
 
 from sketchkit.quantiles import KLL, DDSketch  # noqa: E402
 
@@ -61,17 +61,6 @@ def peers() -> dict:
         except ImportError:
             pass
     return out
-
-
-def cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # ----------------------------------------------------------------------------- data
@@ -486,7 +475,7 @@ def main() -> None:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    res = {"cpu": cpu(), "cores": os.cpu_count(), "load_before": os.getloadavg()[0],
+    res = {"cpu": cpu_model(), "cores": os.cpu_count(), "load_before": os.getloadavg()[0],
            "peers": {k: getattr(v, "__version__", "?") for k, v in P.items()}}
     log(f"CPU {res['cpu']}; load {res['load_before']:.2f}; peers {res['peers']}")
     log("speed")
