@@ -11,9 +11,12 @@ approximation is the best rank-k matrix whose rows lie in :math:`\mathrm{rowspac
 * positions (optional, ``heavy > 0``; in the spirit of the learned positions of Li et al., ICLR 2023):
   the ``heavy`` rows with the largest mean squared norm on the training set each get a sketch row of
   their own; the others are hashed (domain 3 of :mod:`sketchkit.hashing`) into the remaining rows;
-* values: by gradient descent (Adam, through the QR and SVD of the estimator) on the mean of
-  :math:`\lVert A - \tilde A\rVert_F / \lVert A\rVert_F` over the training matrices, keeping the
-  best values seen (needs torch, the ``[torch]`` extra; torch is imported only inside :meth:`fit`).
+* values: by gradient descent (Adam) on the mean of :math:`\lVert A - \tilde A\rVert_F / \lVert
+  A\rVert_F` over the training matrices, keeping the best values seen (needs torch, the ``[torch]``
+  extra; torch is imported only inside :meth:`fit`). The loss is computed as
+  :math:`(1 - \sum_{i\le k}\lambda_i)^{1/2}` from the eigenvalues of :math:`(AV)^T AV` (Cholesky of
+  :math:`SA(SA)^T`, ``eigvalsh``), not through an SVD, so its gradient stays finite at repeated
+  singular values (the SVD route stopped at the first step at k = 10 on digits).
 
 ``random_rows > 0`` appends an ordinary random CountSketch of that many rows (the paper's mixed sketch).
 **Guarantee** (deterministic, checked in ``tests/test_linalg_learned.py``): because the
@@ -177,14 +180,18 @@ def _train_values(torch: Any, mats: list[np.ndarray], positions: np.ndarray, val
         loss = 0.0
         for M in torch_mats:
             SA = torch.zeros((m, M.shape[1]), dtype=torch.float64).index_add(0, pos_t, vals[:, None] * M)
-            V = torch.linalg.qr(SA.T)[0]
-            U, s, Wt = torch.linalg.svd(M @ V, full_matrices=False)
-            approx = (U[:, :k] * s[:k]) @ (Wt[:k] @ V.T)
-            loss = loss + torch.linalg.norm(M - approx)
+            # ||M - [MV]_k V^T||_F^2 = ||M||^2 - (sum of the k largest eigenvalues of (MV)^T MV), with
+            # V V^T = SA^T (SA SA^T)^-1 SA: eigenvalues only, whose gradient stays finite where the SVD's
+            # (1 / (s_i^2 - s_j^2) terms) is infinite at repeated singular values
+            G = SA @ SA.T
+            G = G + (1e-10 * torch.trace(G).detach() / m + 1e-300) * torch.eye(m, dtype=torch.float64)
+            B = torch.linalg.solve_triangular(torch.linalg.cholesky(G), SA @ M.T, upper=False)
+            captured = torch.linalg.eigvalsh(B @ B.T)[-k:].sum()
+            loss = loss + torch.sqrt(torch.clamp(1.0 - captured, min=1e-30))  # ||M||_F = 1
         loss = loss / len(torch_mats)
         value = float(loss.detach())
         if not math.isfinite(value):
-            break  # SVD gradients blow up at repeated singular values: keep the best values seen
+            break  # keep the best values seen
         if value < best:
             best, best_vals = value, vals.detach().numpy().copy()
         loss.backward()
