@@ -96,3 +96,17 @@ def test_bad_inputs():
         sk.low_rank(bad, 1)
     with pytest.raises(InvalidParameterError):
         LearnedSketchingMatrix.fit([], 4, 2)
+
+
+def test_training_moves_at_repeated_singular_values():
+    """k = 10, m = 20 on digits: the sketched matrices have repeated (zero) singular values, where an
+    SVD's gradient is infinite and training through it stopped at its first step, returning the
+    initial random values. The eigenvalue form of the loss keeps training: the training error drops."""
+    pytest.importorskip("torch")
+    train = digits_batches()[:3]
+    k, m = 10, 20
+    start = LearnedSketchingMatrix.fit(train, m, k, epochs=1, lr=1e-12, seed=4)  # the initial values
+    sk = LearnedSketchingMatrix.fit(train, m, k, epochs=20, lr=0.05, seed=4)
+    rel = lambda s: np.mean([s.error(A, k) / np.linalg.norm(A) for A in train])  # noqa: E731
+    assert not np.array_equal(sk.values, start.values)
+    assert rel(sk) < 0.95 * rel(start)
