@@ -289,15 +289,20 @@ def _xxh64_span(buf, start, end, seed):
     return _avalanche(h)
 
 
+@njit(cache=True, inline="always")
+def int_hash(x, item_seed):
+    """Item hash of one int64 inside a kernel: XXH64 of its 8-byte little-endian encoding,
+    specialised (one lane, no tail)."""
+    h = (item_seed + U_P5 + U8) ^ _lane_round(U0, np.uint64(x))
+    h = _rotl(h, U27) * U_P1 + U_P4
+    return _avalanche(h)
+
+
 @njit(cache=True)
 def _hash_int64_jit(keys, seed):
-    # XXH64 of the 8-byte little-endian encoding, specialised: one lane, no tail.
     out = np.empty(keys.shape[0], dtype=np.uint64)
-    base = seed + U_P5 + U8
     for i in range(keys.shape[0]):
-        h = base ^ _lane_round(U0, np.uint64(keys[i]))
-        h = _rotl(h, U27) * U_P1 + U_P4
-        out[i] = _avalanche(h)
+        out[i] = int_hash(keys[i], seed)
     return out
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import LazyKernel, load_numba, njit
-from ..hashing import U0, U1, U8, U27, U64, U_P1, U_P4, U_P5, _avalanche, _lane_round, _rotl
+from ..hashing import U0, U1, U64, U_P1, int_hash
 
 T = 2
 D = 20
@@ -144,14 +144,6 @@ def set_reg(w32, i, v):
     new = (old & ~(MASK28 << off)) | (v << off)
     w32[k] = np.uint32(new & LOW32)
     w32[k + U1] = np.uint32(new >> U32_)
-
-
-@njit(cache=True, inline="always")
-def int_hash(x, item_seed):
-    """Item hash of an int64 (XXH64 of its 8-byte little-endian encoding, see sketchkit.hashing)."""
-    h = (item_seed + U_P5 + U8) ^ _lane_round(U0, np.uint64(x))
-    h = _rotl(h, U27) * U_P1 + U_P4
-    return _avalanche(h)
 
 
 @njit(cache=True, inline="always")

@@ -17,17 +17,9 @@ try:  # the C versions of the table kernels (see the end of this module)
     from .. import _pack
 except ImportError:  # pragma: no cover - exercised by forcing _native = None in the tests
     _pack = None
-from ..hashing import NUMBA_INT_BATCH, U0, U8, U27, U32, U_P1, U_P4, U_P5, _avalanche, _lane_round, _rotl
+from ..hashing import NUMBA_INT_BATCH, U0, U32, int_hash
 
 U31BIT = np.uint64(1 << 31)
-
-
-@njit(cache=True, inline="always")
-def int_hash(x, item_seed):
-    """Item hash of an int64 (XXH64 of its 8-byte little-endian encoding)."""
-    h = (item_seed + U_P5 + U8) ^ _lane_round(U0, np.uint64(x))
-    h = _rotl(h, U27) * U_P1 + U_P4
-    return _avalanche(h)
 
 
 @njit(cache=True, inline="always")
