@@ -83,6 +83,20 @@ def test_exact_attention_lse_key_bias_masks_and_empty_rows():
     assert bool((out == 0).all()) and bool(torch.isneginf(lse).all())
 
 
+def test_key_bias_folded_into_a_head_dimension_matches_the_masked_kernel():
+    """The CUDA route for key masks and log-weights (extra head dimension), checked through the CPU kernel."""
+    from sketchkit.attention._lse import _flash_with_bias_dimension
+
+    q, k, v = (t.requires_grad_() for t in qkv(10, d=5, h=2, seed=2, n_k=12))
+    bias = torch.randn(1, 2, 1, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    bias[..., 7:9] = -math.inf
+    out, lse = _flash_with_bias_dimension(q, k, v, bias, 0.4, False)
+    ref_out, ref_lse = exact_attention_lse(q, k, v, scale=0.4, key_bias=bias[..., 0, :], backend="torch")
+    assert torch.allclose(out, ref_out, atol=1e-12) and torch.allclose(lse, ref_lse, atol=1e-12)
+    fn = lambda a, b, c: _flash_with_bias_dimension(a, b, c, bias, 0.4, False)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (q, k, v), atol=1e-6, rtol=1e-5, fast_mode=True)
+
+
 def test_merge_of_disjoint_key_sets_is_exact():
     q, k, v = qkv(300, n_k=500)
     perm = torch.randperm(500, generator=torch.Generator().manual_seed(3))

@@ -4,7 +4,8 @@ Han, Jayaram, Karbasi, Mirrokni, Woodruff, Zandieh, "HyperAttention: Long-contex
 Time", ICLR 2024. The heavy part of each query's attention is computed exactly on key blocks it is routed to,
 the rest is estimated by sampling, and the parts are merged through their log-sum-exp normalisers; a recursion
 handles the causal mask. The default retrieval routes query blocks through a k-means tree over the keys (see
-:mod:`._routing`); the published sortLSH pairing is ``method="sortlsh"``. This package is the only place sketchkit imports torch.
+:mod:`._routing`); the published sortLSH pairing is ``method="sortlsh"``.
+This package is the only place sketchkit imports torch.
 """
 
 from __future__ import annotations

@@ -117,19 +117,37 @@ def _flash_backward(g, q, k, v, out, lse, extra, scale, causal, mask=None):
     )
 
 
+def _flash_with_bias_dimension(q4, k4, v4, key_bias4, scale, causal):
+    """Fused attention with an additive key bias on kernels that take no mask (CUDA's flash kernel): the bias is
+    folded into one extra head dimension, ``[q, 1] . [k, bias / scale] = q.k + bias / scale``, so the kernel's
+    ``scale`` multiplies it back exactly; the head dimension is zero-padded to a multiple of 8 (``v`` too, the
+    output is sliced back). ``-inf`` biases become ``-3e4 * scale`` (``exp`` underflows to 0; finite, so the
+    backward never forms ``0 * inf``). Inputs ``[B, H, n, d]``, ``key_bias4 [B, H, 1, n_k]``."""
+    d, dv = q4.shape[-1], v4.shape[-1]
+    width = -(-max(d + 1, dv) // 8) * 8
+    col = (key_bias4.transpose(-1, -2).float().clamp(min=-3e4 * scale) / scale).to(k4.dtype)  # [B, H, n_k, 1]
+    col = col.expand(*k4.shape[:-1], 1)
+    qa = torch.cat([q4, torch.ones_like(q4[..., :1]), q4.new_zeros(*q4.shape[:-1], width - d - 1)], dim=-1)
+    ka = torch.cat([k4, col, k4.new_zeros(*k4.shape[:-1], width - d - 1)], dim=-1)
+    va = torch.cat([v4, v4.new_zeros(*v4.shape[:-1], width - dv)], dim=-1) if width > dv else v4
+    out, lse = _FlashWithLSE.apply(qa, ka, va.contiguous(), float(scale), causal, None)
+    return out[..., :dv], lse
+
+
 def fused_kernel_available(q: torch.Tensor, masked: bool = False) -> bool:
     """Whether :func:`exact_attention_lse` (``backend="auto"``) uses torch's fused flash kernel for tensors like
     ``q``: on the CPU always (float32/float64/bf16/fp16, key masks included: the CPU kernel takes an additive
-    mask), on CUDA in fp16/bf16 with head dim a multiple of 8 up to 256 and no key mask."""
+    mask), on CUDA in fp16/bf16 with head dim a multiple of 8 up to 256 (up to 248 with a key mask, which is folded
+    into an extra head dimension)."""
     if not hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention"):
         return False
     if q.device.type == "cpu":
         return q.dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+    # CUDA: a key mask costs one extra head dimension (``_flash_with_bias_dimension``), padded to a multiple of 8
     return (
         q.is_cuda
-        and not masked
         and q.dtype in (torch.float16, torch.bfloat16)
-        and q.shape[-1] <= 256
+        and q.shape[-1] + (8 if masked else 0) <= 256
         and q.shape[-1] % 8 == 0
     )
 
@@ -143,8 +161,8 @@ def exact_attention_lse(q, k, v, scale=None, causal=False, key_bias=None, backen
     ``scaled_dot_product_attention(is_causal=True)``. ``backend``: ``"auto"`` uses torch's fused flash kernel
     (``torch.ops.aten._scaled_dot_product_flash_attention[_for_cpu]``, which returns the LSE) wherever
     :func:`fused_kernel_available` says so (always on the CPU, key masks included; CUDA in fp16/bf16 without a
-    key mask), else plain torch (chunked matmul + ``logsumexp``, any dtype, any device); ``"flash"`` forces the
-    fused kernel (masked CUDA calls still go to plain torch); ``"torch"`` forces plain torch. Both are
+    key mask folded into an extra head dimension), else plain torch (chunked matmul + ``logsumexp``, any dtype,
+    any device); ``"flash"`` forces the fused kernel; ``"torch"`` forces plain torch. Both are
     differentiable, the LSE included.
 
     >>> import torch
@@ -160,15 +178,18 @@ def exact_attention_lse(q, k, v, scale=None, causal=False, key_bias=None, backen
         # the kernels need equal head sizes; the CPU kernel divides by zero on empty inputs
         return _plain_attention_lse(q, k, v, scale, causal, key_bias)
     if backend == "flash" or (backend == "auto" and fused_kernel_available(q, masked)):
-        if masked and q.is_cuda:
-            return _plain_attention_lse(q, k, v, scale, causal, key_bias)  # CUDA's flash kernel takes no mask
         lead = q.shape[:-2]
         q4, k4, v4 = (t.reshape(-1, 1, t.shape[-2], t.shape[-1]) if t.dim() != 4 else t for t in (q, k, v))
         mask = None
         if masked:
             # [..., n_k] -> [B*, 1, 1, n_k]: one key row per (batch, head), broadcast over the queries
-            mask = key_bias.to(q.dtype).reshape(q4.shape[0], -1, 1, k.shape[-2]).expand(-1, q4.shape[1], -1, -1)
-        out, lse = _FlashWithLSE.apply(q4.contiguous(), k4.contiguous(), v4.contiguous(), float(scale), causal, mask)
+            mask = key_bias.to(torch.float32 if q.is_cuda else q.dtype)
+            mask = mask.reshape(q4.shape[0], -1, 1, k.shape[-2]).expand(-1, q4.shape[1], -1, -1)
+        if masked and q.is_cuda:  # CUDA's flash kernel takes no mask
+            out, lse = _flash_with_bias_dimension(q4, k4, v4, mask, float(scale), causal)
+        else:
+            out, lse = _FlashWithLSE.apply(q4.contiguous(), k4.contiguous(), v4.contiguous(), float(scale), causal,
+                                           mask)
         out, lse = out.reshape(*lead, q.shape[-2], v.shape[-1]), lse.reshape(*lead, q.shape[-2])
         if masked:
             # the kernel reports lse = 0 for a row whose keys are all masked; the merge needs -inf there

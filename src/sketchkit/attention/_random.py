@@ -27,14 +27,15 @@ def as_generator(rng=None) -> torch.Generator:
 
 
 def device_generator(gen: torch.Generator, device) -> torch.Generator:
-    """A generator on ``device`` seeded from ``gen`` (itself when ``device`` is the CPU), so that sampling runs
-    where the tensors are without touching any global state.
+    """A generator on ``device`` seeded from ``gen`` (itself when ``device`` is the CPU or ``gen`` is already on
+    that device type), so that sampling runs where the tensors are without touching any global state. The seed is
+    drawn from ``gen`` on the CPU: no device sync.
 
     >>> device_generator(torch.Generator().manual_seed(0), "cpu").device.type
     'cpu'
     """
     device = torch.device(device)
-    if device.type == "cpu":
-        return gen
+    if device.type == "cpu" or gen.device.type == device.type:
+        return gen  # already where the tensors are
     seed = int(torch.randint(0, 2**62, (1,), generator=gen))
     return torch.Generator(device=device).manual_seed(seed)
