@@ -271,6 +271,63 @@ fail:
     return NULL;
 }
 
+/* hash_list(list, want_str, seed, out u64[n]) -> True, or None when some item is not a str
+ * (want_str) / not a bytes: the XXH64 item hash of each item read straight from the object
+ * (a compact ASCII str's data is its UTF-8), with no intermediate buffer. `out` is written
+ * only when every item qualifies. */
+static PyObject *
+hash_list(PyObject *self, PyObject *args)
+{
+    PyObject *list, *o_seed, *o_out;
+    int want_str;
+    if (!PyArg_ParseTuple(args, "OpOO", &list, &want_str, &o_seed, &o_out))
+        return NULL;
+    if (!PyList_CheckExact(list)) {
+        PyErr_SetString(PyExc_TypeError, "hash_list: expected a list");
+        return NULL;
+    }
+    Buf b[1];
+    uint64_t seed;
+    memset(b, 0, sizeof b);
+    if (get_u64(o_seed, &seed) < 0 || get_buf(o_out, &b[0], 8, 1, "out") < 0)
+        goto fail;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (LEN(b[0]) != n) {
+        PyErr_SetString(PyExc_ValueError, "hash_list: out must have one entry per item");
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) { /* check every type before writing anything */
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (want_str ? !PyUnicode_Check(item) : !PyBytes_CheckExact(item)) {
+            release(b, 1);
+            Py_RETURN_NONE;
+        }
+    }
+    uint64_t *out = b[0].view.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        const char *src;
+        Py_ssize_t len;
+        if (!want_str) {
+            src = PyBytes_AS_STRING(item);
+            len = PyBytes_GET_SIZE(item);
+        } else if (PyUnicode_IS_COMPACT_ASCII(item)) {
+            src = (const char *)PyUnicode_DATA(item);
+            len = PyUnicode_GET_LENGTH(item);
+        } else {
+            src = PyUnicode_AsUTF8AndSize(item, &len); /* a lone surrogate: UnicodeEncodeError */
+            if (src == NULL)
+                goto fail;
+        }
+        out[i] = xxh64_span((const uint8_t *)src, 0, (uint64_t)len, seed);
+    }
+    release(b, 1);
+    Py_RETURN_TRUE;
+fail:
+    release(b, 1);
+    return NULL;
+}
+
 /* hash_int64(keys i64[n], seed, out u64[n]) */
 static PyObject *
 hash_int64(PyObject *self, PyObject *args)
@@ -1479,6 +1536,7 @@ static PyMethodDef methods[] = {
     {"pack_str", pack_str, METH_O, "Pack a list of str as UTF-8: (data, int64 offsets) or None."},
     {"pack_bytes", pack_bytes, METH_O, "Pack a list of bytes: (data, int64 offsets) or None."},
     {"hash_spans", hash_spans, METH_VARARGS, "XXH64 of each span: hash_spans(data, offsets, seed, out)."},
+    {"hash_list", hash_list, METH_VARARGS, "XXH64 item hash of a list of str or bytes: hash_list(list, want_str, seed, out)."},
     {"hash_int64", hash_int64, METH_VARARGS, "Item hash of int64 keys: hash_int64(keys, seed, out)."},
     {"unhash_int64", unhash_int64, METH_VARARGS, "Inverse of hash_int64: unhash_int64(hashes, seed, out)."},
     {"spacesaving_update", spacesaving_update, METH_VARARGS, "SpaceSaving update (see _tracked.py)."},

@@ -580,4 +580,24 @@ def _hash_batch(batch: list | np.ndarray, item_seed: np.uint64) -> np.ndarray:
     ints = int_list_array(batch)
     if ints is not None:
         return _hash_int64(ints, item_seed)
+    direct = _hash_list_native(batch, item_seed)
+    if direct is not None:
+        return direct
     return _hash_offsets(*encoded_buffer(batch), item_seed)
+
+
+def _hash_list_native(batch: Any, item_seed: Any) -> np.ndarray | None:
+    """Item hashes of an all-str or all-bytes list read straight from the objects by the C
+    helper (no buffer of encodings in between); None when it does not apply."""
+    fn = _native("hash_list")
+    if fn is None or type(batch) is not list:
+        return None
+    first = batch[0]
+    if not isinstance(first, (str, bytes)):
+        return None
+    out = np.empty(len(batch), dtype=np.uint64)
+    try:
+        done = fn(batch, isinstance(first, str), int(item_seed), out)
+    except UnicodeEncodeError:
+        return None  # a str with no UTF-8: the per-item path says which
+    return out if done else None
