@@ -35,16 +35,15 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _machine import cpu_model  # noqa: E402
+from _ratio import best_times  # noqa: E402
 
 from sketchkit.quantiles import KLL, DDSketch  # noqa: E402
 
@@ -175,21 +174,6 @@ def equal_bytes_k(target: int, x: np.ndarray) -> int:
 
 
 # ----------------------------------------------------------------------------- sections
-def best_of(fns: dict, reps: int) -> dict:
-    for fn in fns.values():
-        fn()
-    best = {name: float("inf") for name in fns}
-    for _ in range(reps):
-        for name, fn in fns.items():
-            gc.collect()
-            gc.disable()
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-            gc.enable()
-    return best
-
-
 def speed(P: dict, n: int, reps: int, log) -> dict:
     x = lognormal(n, 0)
     head = x[: min(n, 200_000)].tolist()
@@ -214,7 +198,7 @@ def speed(P: dict, n: int, reps: int, log) -> dict:
                 d.add(v)
 
         fns["ddsketch DDSketch(0.01).add per item"] = dd
-    best = best_of(fns, reps)
+    best = best_times(fns, reps)
     rates = {}
     for name, secs in best.items():
         items = len(head) if name.startswith("ddsketch") else n

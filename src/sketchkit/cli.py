@@ -22,7 +22,7 @@ from . import __version__, _interrupt
 from ._base import parse_memory
 from ._cli import kinds
 from ._cli.candidates import Candidates
-from ._cli.common import CLIError, UsageError, warn
+from ._cli.common import CLIError, UsageError, positive_int, warn
 from ._cli.files import read_sketch, write_atomic
 from ._cli.output import emit_json, print_plain, print_table, show
 from ._cli.stream import ExactCounts, StreamStats, stream
@@ -147,16 +147,6 @@ def _memory(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
@@ -206,7 +196,7 @@ def _add_input_options(p: argparse.ArgumentParser, distributed: bool = True) -> 
                    help="read files holding NUL bytes as text (refused by default, as grep does)")
     if distributed:
         d = p.add_argument_group("distributed (needs the [dask] extra)")
-        d.add_argument("--workers", type=_positive, metavar="N", help="sketch files on N local worker processes")
+        d.add_argument("--workers", type=positive_int, metavar="N", help="sketch files on N local worker processes")
         d.add_argument("--scheduler", metavar="ADDRESS",
                        help="sketch files on a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (docs/distributed.md)")
 
@@ -219,7 +209,7 @@ def _add_sketch_options(p: argparse.ArgumentParser, default_kind: str) -> None:
                    help="memory budget of the sketch, e.g. 256KiB, 1MiB (default 1MiB)")
     g.add_argument("--seed", type=_seed, default=str(DEFAULT_SEED),
                    help=f"hash seed, or 'random' (default {DEFAULT_SEED}); sketches merge only with equal seeds")
-    g.add_argument("--depth", type=_positive, help="rows of a countsketch (odd)/countmin/heavyhitters/dyadic "
+    g.add_argument("--depth", type=positive_int, help="rows of a countsketch (odd)/countmin/heavyhitters/dyadic "
                                                    "(default 5)")
     g.add_argument("--conservative", action="store_true", help="conservative update (countmin only)")
 
@@ -254,13 +244,13 @@ def build_parser() -> Parser:
                           "as input arrives (tail -f log | sketchkit topk --every 10s)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     a = p.add_argument_group("the answer")
-    a.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
+    a.add_argument("-k", type=positive_int, default=20, help="how many items (default 20)")
     a.add_argument("--robust", action="store_true",
                    help="publish the list from a RobustTopK: secret key, noisy median, a stated budget of lists "
                         "answered under adaptive reading (docs/robustness.md); --kind is ignored")
     a.add_argument("--exact", action="store_true",
                    help="also count exactly (memory grows with distinct items) and report recall and error")
-    a.add_argument("--candidates", type=_positive, metavar="N",
+    a.add_argument("--candidates", type=positive_int, metavar="N",
                    help="items kept beside a countsketch/countmin (default max(1000, 50*k))")
     p.set_defaults(func=cmd_topk)
 
@@ -299,7 +289,7 @@ def build_parser() -> Parser:
     add_distinct(command, _add_input_options, _add_output_options, EXAMPLES)
 
     p = command("demo", "the main job on the Python standard library's sources")
-    p.add_argument("-k", type=_positive, default=20, help="how many items (default 20)")
+    p.add_argument("-k", type=positive_int, default=20, help="how many items (default 20)")
     p.add_argument("--kind", choices=list(kinds.KINDS), default="spacesaving")
     p.add_argument("--memory", type=_memory, default=parse_memory("64KiB"), metavar="BYTES",
                    help="sketch memory budget (default 64KiB)")

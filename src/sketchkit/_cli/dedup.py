@@ -43,7 +43,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .common import CLIError, UsageError
+from .common import CLIError, UsageError, positive_int
 from .progress import Progress
 
 if TYPE_CHECKING:  # numpy is imported when the command runs, not when the parser is built
@@ -72,16 +72,6 @@ def _fraction(text: str) -> float:
     return v
 
 
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``dedup`` on the ``sketchkit`` subcommand table."""
     p = sub.add_parser("dedup", help="remove near-duplicate documents (MinHash LSH)",
@@ -99,13 +89,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="invalid UTF-8: stop with an error (default) or replace bad bytes")
     s = p.add_argument_group("similarity")
     s.add_argument("--threshold", type=_fraction, default=0.8, help="Jaccard similarity of duplicates (default 0.8)")
-    s.add_argument("--ngram", type=_positive, default=5, help="shingle length in units (default 5)")
+    s.add_argument("--ngram", type=positive_int, default=5, help="shingle length in units (default 5)")
     s.add_argument("--unit", choices=("word", "char"), default="word", help="shingle unit (default word)")
     s.add_argument("--no-normalize", dest="normalize", action="store_false",
                    help="compare raw text (default: NFKC, casefold, collapse whitespace)")
-    s.add_argument("-k", "--hashes", dest="k", type=_positive, default=128, help="signature length (default 128)")
-    s.add_argument("--bands", type=_positive, help="LSH bands (default: chosen from the threshold)")
-    s.add_argument("--rows", type=_positive, help="LSH rows per band (with --bands)")
+    s.add_argument("-k", "--hashes", dest="k", type=positive_int, default=128, help="signature length (default 128)")
+    s.add_argument("--bands", type=positive_int, help="LSH bands (default: chosen from the threshold)")
+    s.add_argument("--rows", type=positive_int, help="LSH rows per band (with --bands)")
     s.add_argument("--verify", choices=("hybrid", "signature", "exact"), default=None,
                    help="how candidate pairs are checked: hybrid (default: the signatures' estimate, exact Jaccard "
                         "where it is within 3 standard errors of the threshold), signature, exact")

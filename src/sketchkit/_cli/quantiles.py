@@ -25,6 +25,8 @@ import argparse
 import sys
 from typing import Any
 
+from .common import positive_int
+
 # numpy and the sketches are imported inside the command: declaring it costs ``sketchkit --help``
 # nothing
 
@@ -45,7 +47,7 @@ def add_command(command: Any, add_output_options: Any) -> argparse.ArgumentParse
     p.add_argument("-s", "--sketch-file", metavar="SKETCH",
                    help="answer from a saved KLL/DDSketch file (-o, 'sketchkit merge') instead of reading numbers")
     g = p.add_argument_group("what a value is")
-    g.add_argument("--field", type=_positive, metavar="N", help="column N (from 1); default: the whole line")
+    g.add_argument("--field", type=positive_int, metavar="N", help="column N (from 1); default: the whole line")
     g.add_argument("--delimiter", metavar="D", help="field separator (default: runs of whitespace)")
     g.add_argument("--header", action="store_true", help="skip the first line of each input")
     g.add_argument("--skip-bad", action="store_true",
@@ -53,7 +55,7 @@ def add_command(command: Any, add_output_options: Any) -> argparse.ArgumentParse
     s = p.add_argument_group("the sketch")
     s.add_argument("--sketch", choices=["kll", "ddsketch"], default="kll",
                    help="kll: rank error ±~1.5/k (default); ddsketch: value error ±alpha (tails)")
-    s.add_argument("-k", type=_positive, default=200, help="KLL size (default 200: ~5 KB, rank error <= 1.5 %%)")
+    s.add_argument("-k", type=positive_int, default=200, help="KLL size (default 200: ~5 KB, rank error <= 1.5 %%)")
     s.add_argument("--alpha", type=float, default=0.01, help="DDSketch relative accuracy (default 0.01)")
     s.add_argument("--seed", default=None, metavar="SEED", help="KLL coin seed, or 'random' (default 1729)")
     out = add_output_options(p)
@@ -64,16 +66,6 @@ def add_command(command: Any, add_output_options: Any) -> argparse.ArgumentParse
     out.add_argument("-o", "--output", metavar="FILE", help="also write the sketch to FILE (sketchkit merge/info)")
     p.set_defaults(func=cmd_quantiles)
     return p
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _ranks(text: str) -> list[float]:
