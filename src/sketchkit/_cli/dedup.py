@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .common import CLIError, UsageError, positive_int
+from .files import read_bytes
 from .progress import Progress
 
 if TYPE_CHECKING:  # numpy is imported when the command runs, not when the parser is built
@@ -195,14 +196,7 @@ def _files_under(paths: list[str]) -> list[str]:
 
 def _whole_files(paths: list[str], args: argparse.Namespace) -> Iterator[tuple[str, str]]:
     for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise CLIError(f"{path}: no such file") from None
-        except OSError as e:
-            raise CLIError(f"{path}: cannot read: {e.strerror or e}") from None
-        yield path, _decode(data, path, args.errors)
+        yield path, _decode(read_bytes(path), path, args.errors)
 
 
 def _parquet_column(path: str, args: argparse.Namespace) -> Iterator[list[str]]:

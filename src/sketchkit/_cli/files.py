@@ -52,6 +52,19 @@ def _umask() -> int:
     return mask
 
 
+def read_bytes(path: str) -> bytes:
+    """A whole file's bytes; a missing, unreadable or directory path is one CLIError line."""
+    if os.path.isdir(path):
+        raise CLIError(f"{path}: is a directory")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such file") from None
+    except OSError as e:
+        raise CLIError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
 def read_sketch(path: str) -> Any:
     """Load a sketch file ('-' is stdin); every defect becomes one CLIError line."""
     if path == "-":
@@ -59,15 +72,7 @@ def read_sketch(path: str) -> Any:
         name = "<stdin>"
     else:
         name = path
-        if os.path.isdir(path):
-            raise CLIError(f"{path}: is a directory")
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise CLIError(f"{path}: no such file") from None
-        except OSError as e:
-            raise CLIError(f"{path}: cannot read: {e.strerror or e}") from None
+        data = read_bytes(path)
     if not data:
         raise CLIError(f"{name}: empty file, not a sketch")
     if not data.startswith(MAGIC):
