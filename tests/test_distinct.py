@@ -93,6 +93,86 @@ def test_register_merge_is_the_union_stream(xs, ys):
     assert a.estimator == "ml"
 
 
+def model_values(r: int) -> set[int]:
+    u = r >> 20
+    return {u - j for j in range(0, 21) if u and (j == 0 or (r >> (20 - j)) & 1)}
+
+
+def model_merge(a: int, b: int) -> int:
+    vals = model_values(a) | model_values(b)
+    if not vals:
+        return 0
+    u = max(vals)
+    return (u << 20) | sum(1 << (20 - (u - v)) for v in vals if 0 < u - v <= 20)
+
+
+def _merge_impls():
+    impls = [("numba", E._merge_numba)]
+    if E._ellc is not None:
+        impls.append(("C", E.merge_function()))
+    return impls
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, MASK64), max_size=200),
+    st.lists(st.integers(0, MASK64), max_size=200),
+    st.integers(4, 7),
+    st.integers(0, 3),
+)
+def test_merge_kernels_equal_the_set_union_model(xs, ys, p, shift):
+    # random hashes, some shifted towards long runs of leading zeros so windows overlap at
+    # every distance
+    def regs_of(v):
+        d = Distinct(p)
+        d._densify()
+        d.update_hashed(np.array([h >> (shift * 8) | (h & (0xF << 60)) for h in v], dtype=np.uint64))
+        return d
+
+    a, b = regs_of(xs), regs_of(ys)
+    want = [model_merge(x, y) for x, y in zip(registers(a), registers(b))]
+    for name, f in _merge_impls():
+        w = a._words.copy()
+        f(w, b._words)
+        assert [int(E.get_reg(w.view(np.uint32), i)) for i in range(1 << p)] == want, name
+        assert int(w[-1]) == 0, name  # the padding word stays empty
+
+
+def test_merge_without_the_c_helper(monkeypatch):
+    a, b = Distinct(6, seed=3), Distinct(6, seed=3)
+    a.update_batch(np.arange(5_000, dtype=np.int64))
+    b.update_batch(np.arange(3_000, 9_000, dtype=np.int64))
+    want = a.copy().merge(b)
+    monkeypatch.setattr(E, "_ellc", None)
+    monkeypatch.setattr(E, "MERGE", None)
+    got = a.copy().merge(b)
+    assert E.MERGE is E._merge_numba
+    assert got == want and got.estimator == "ml"
+
+
+def test_c_merge_refuses_wrong_buffers():
+    if E._ellc is None:
+        pytest.skip("the C helper is not built")
+    f = E.merge_function()
+    w = np.zeros(E.words_for(6), dtype=np.uint64)
+    with pytest.raises(ValueError, match="words"):
+        f(w, np.zeros(E.words_for(7), dtype=np.uint64))
+    with pytest.raises(ValueError, match="words"):
+        f(w[:-1], w[:-1].copy())
+    big = np.zeros(2 * E.words_for(6), dtype=np.uint64)
+    with pytest.raises(ValueError, match="overlap"):
+        f(big[: E.words_for(6)], big[1 : E.words_for(6) + 1])
+    with pytest.raises(ValueError, match="aligned"):
+        raw = np.zeros(8 * E.words_for(6) + 1, dtype=np.uint8)
+        f(raw[1:], w.view(np.uint8))
+    with pytest.raises((ValueError, TypeError, BufferError)):
+        f(np.zeros(E.words_for(6), dtype=np.uint64)[::2], w)
+    r = np.ones(E.words_for(6), dtype=np.uint64)
+    r.flags.writeable = False
+    with pytest.raises((ValueError, TypeError, BufferError)):
+        f(r, w)
+
+
 def test_exact_while_small_then_martingale():
     d = Distinct(8, seed=3)
     limit = d.sparse_limit

@@ -337,6 +337,50 @@ def merge_words(dst, src, m):
         dst[b + 6] = (c13 >> np.uint64(20)) | (c14 << np.uint64(8)) | (c15 << np.uint64(36))
 
 
+# The merge entry Distinct.merge calls: ``MERGE(dst, src)`` (register arrays of the same
+# precision, dst in place). With the C helper (_ellc, built at install) it is one C call that
+# checks both buffers and jumps into merge_words compiled as a numba cfunc; without it, a
+# numba call of merge_words. merge_function() picks one on first use.
+MERGE = None
+_MERGE_CFUNC = None
+_carray = None  # numba.carray, bound when the cfunc is compiled
+
+try:
+    from . import _ellc
+except ImportError:  # pragma: no cover - exercised by forcing _ellc = None in the tests
+    _ellc = None
+
+
+def _merge_ptr(dst, src, m):
+    n = (m >> 4) * 7 + 1
+    merge_words(_carray(dst, n), _carray(src, n), m)
+
+
+def _merge_numba(dst, src):
+    merge_words(dst, src, (dst.shape[0] - 1) // 7 * 16)
+
+
+def merge_function():
+    """The merge callable ``f(dst, src)``, resolved once (see MERGE above)."""
+    global MERGE, _MERGE_CFUNC, _carray
+    if MERGE is not None:
+        return MERGE
+    if _ellc is None:
+        MERGE = _merge_numba
+        return MERGE
+    numba = load_numba()
+    g = globals()
+    if isinstance(g["merge_words"], LazyKernel):
+        g["merge_words"].build()
+    _carray = numba.carray
+    t = numba.types
+    sig = t.void(t.CPointer(t.uint64), t.CPointer(t.uint64), t.int64)
+    _MERGE_CFUNC = numba.cfunc(sig, cache=True, nogil=True)(_merge_ptr)
+    _ellc.set_kernel(_MERGE_CFUNC.address)
+    MERGE = _ellc.merge
+    return MERGE
+
+
 @njit(cache=True, nogil=True)
 def total_units(w32, m, rho, tail):
     """alpha of a register array (exact, mod 2**64)."""

@@ -296,24 +296,26 @@ class Distinct(Sketch):
     # ------------------------------------------------------------------ merging
     def merge(self, other: Distinct) -> Distinct:
         """Fold ``other`` in (see :class:`~sketchkit._base.Sketch`); two dense sketches of the same
-        precision and seed take a direct path to the register kernel (a merge of two 3.6 KB
-        sketches is about a microsecond), everything else the checked general one."""
-        if (
-            type(other) is Distinct
-            and type(self) is Distinct
-            and other is not self
-            and self._words is not None
-            and other._words is not None
-            and other._p == self._p
-            and other._seed == self._seed
-            and self._abs_total + other._abs_total <= _INT64_MAX
-        ):
-            E.merge_words(self._words, other._words, 1 << self._p)
-            self._merged = True
-            self._est[0] = np.nan
-            self._total += other._total
-            self._abs_total += other._abs_total
-            return self
+        precision and seed take a direct path to the register kernel (one C call where the C
+        helper is built: under a microsecond for two 3.6 KB sketches), everything else the
+        checked general one."""
+        if type(other) is Distinct and type(self) is Distinct and other is not self:
+            w = self._words
+            ow = other._words
+            if (
+                w is not None
+                and ow is not None
+                and other._p == self._p
+                and other._seed == self._seed
+                and self._abs_total + other._abs_total <= _INT64_MAX
+            ):
+                (E.MERGE or E.merge_function())(w, ow)
+                if not self._merged:
+                    self._merged = True
+                    self._est[0] = np.nan
+                self._total += other._total
+                self._abs_total += other._abs_total
+                return self
         return super().merge(other)
 
     def _merge_state(self, other: Distinct) -> None:
@@ -332,7 +334,7 @@ class Distinct(Sketch):
             if mine.size:
                 self._fold(mine, False)
             return
-        E.merge_words(self._words, other._words, 1 << self._p)
+        (E.MERGE or E.merge_function())(self._words, other._words)
         self._merged = True
         self._est[0] = np.nan
 
