@@ -65,22 +65,95 @@ def test_the_hmt_check_fails_on_a_range_that_ignores_the_matrix():
     assert any("HMT" in x for x in hmt_failures(broken, "gaussian", seeds=range(3)))
 
 
-def test_power_iterations_approach_optimal_and_match_sklearn():
+def rank_k_error(A, usv) -> float:
+    U, s, Vt = usv
+    return float(np.linalg.norm(A - (U * s) @ Vt))
+
+
+@pytest.mark.parametrize("method", ["krylov", "subspace"])
+def test_power_iterations_approach_optimal_and_match_sklearn(method):
     A, s = decaying(decay=0.97)
     k = 10
     best = math.sqrt(np.sum(s[k:] ** 2))
     errs = {}
     for q in (0, 2, 4):
-        U, sv, Vt = randomized_svd(A, k, n_iter=q, seed=3)
-        errs[q] = np.linalg.norm(A - (U * sv) @ Vt)
-        ours = np.mean([np.linalg.norm(A - (lambda t: (t[0] * t[1]) @ t[2])(randomized_svd(A, k, n_iter=q, seed=r)))
-                        for r in range(3)])
+        errs[q] = rank_k_error(A, randomized_svd(A, k, n_iter=q, method=method, seed=3))
+        ours = np.mean([rank_k_error(A, randomized_svd(A, k, n_iter=q, method=method, seed=r)) for r in range(3)])
         ref = np.mean([np.linalg.norm(A - (lambda t: (t[0] * t[1]) @ t[2])(sk_rsvd(A, k, n_iter=q, random_state=r)))
                        for r in range(3)])
         assert ours <= 1.02 * ref
     assert errs[4] < errs[2] < errs[0]
     assert errs[4] <= 1.01 * best
-    np.testing.assert_allclose(randomized_svd(A, k, n_iter=10)[1], s[:k], rtol=1e-3)
+    np.testing.assert_allclose(randomized_svd(A, k, n_iter=10, method=method)[1], s[:k], rtol=1e-3)
+
+
+def test_krylov_error_at_most_subspace_error_at_equal_iterations():
+    """The Krylov space holds the last block, so its best rank-k approximation is never worse than
+    the subspace iteration's from the same test matrix (module docstring): exact up to rounding."""
+    A, _ = decaying(decay=0.97)
+    for q in (0, 1, 3):
+        for seed in range(3):
+            kry = rank_k_error(A, randomized_svd(A, 10, n_iter=q, seed=seed))
+            sub = rank_k_error(A, randomized_svd(A, 10, n_iter=q, method="subspace", seed=seed))
+            assert kry <= sub * (1 + 1e-12), (q, seed)
+
+
+def powerlaw(m=600, n=200, seed=0):
+    """sigma_j = j^-1/2: a slowly decaying spectrum, where the iteration count matters."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((m, n)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    s = np.arange(1, n + 1) ** -0.5
+    return (U * s) @ V.T, s
+
+
+def auto_excess_over_sklearn(svd, seeds=range(3)) -> float:
+    """Mean excess rank-10 error over the optimum (Eckart-Young) of ``svd(A, k, seed)``, divided by
+    scikit-learn's at its defaults (n_iter='auto'), on the power-law matrix: <= 1 means the claim
+    "equal or lower error" holds."""
+    A, s = powerlaw()
+    best = math.sqrt(np.sum(s[10:] ** 2))
+    ours = np.mean([rank_k_error(A, svd(A, 10, seed)) - best for seed in seeds])
+    ref = np.mean([rank_k_error(A, sk_rsvd(A, 10, random_state=seed)) - best for seed in seeds])
+    return float(ours / ref)
+
+
+def test_krylov_auto_depth_error_at_most_sklearn_default():
+    assert auto_excess_over_sklearn(lambda A, k, seed: randomized_svd(A, k, seed=seed)) <= 1.0
+
+
+def test_the_auto_depth_check_fails_with_too_few_krylov_blocks():
+    assert auto_excess_over_sklearn(lambda A, k, seed: randomized_svd(A, k, n_iter=1, seed=seed)) > 1.0
+
+
+def test_unresolved_sigma_k_falls_back_to_the_subspace_iteration(monkeypatch):
+    """sigma_k < 1e-4 sigma_1: the Krylov result is not trusted; the answer is exactly the subspace
+    method's at scikit-learn's depth, singular values to ~u sigma_1. With the guard disabled the
+    Krylov answer differs (the check would see a broken guard)."""
+    from sketchkit.linalg import lowrank
+
+    A, s = decaying(decay=0.5)  # sigma_20 / sigma_1 = 2e-6
+    sub = randomized_svd(A, 20, method="subspace", seed=1)
+    got = randomized_svd(A, 20, seed=1)
+    for x, y in zip(got, sub):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_allclose(got[1], s[:20], rtol=1e-11)
+    monkeypatch.setattr(lowrank, "_RESOLVED", 0.0)
+    assert not np.array_equal(randomized_svd(A, 20, seed=1)[1], sub[1])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_wide_input_is_the_transposed_problem(sparse):
+    rng = np.random.default_rng(5)
+    A, _ = powerlaw(300, 120)
+    A = A * rng.choice([0.0, 1.0], size=A.shape, p=[0.5, 0.5]) if sparse else A
+    M = sp.csr_matrix(A) if sparse else A
+    U, s, Vt = randomized_svd(M, 8, seed=2)
+    Uw, sw, Vtw = randomized_svd(M.T, 8, seed=2)
+    np.testing.assert_allclose(sw, s, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(Vtw @ U), np.eye(8), atol=1e-6)
+    np.testing.assert_allclose(Uw.T @ Uw, np.eye(8), atol=1e-12)
+    np.testing.assert_allclose(Vtw @ Vtw.T, np.eye(8), atol=1e-12)
 
 
 def test_sparse_input_matches_dense_input():
@@ -109,6 +182,8 @@ def test_bad_parameters():
         randomized_svd(A, 2, n_iter=-1)
     with pytest.raises(InvalidParameterError):
         randomized_range(A, 20)
+    with pytest.raises(InvalidParameterError):
+        randomized_svd(A, 2, method="lanczos")
     A[3, 3] = np.inf
     with pytest.raises(InvalidItemError):
         randomized_svd(A, 2)
