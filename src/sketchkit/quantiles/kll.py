@@ -60,7 +60,17 @@ Payload layout (little-endian), after the common header of :mod:`sketchkit._form
 
     u32 k | u8 top_levels | u8 L (levels) | u16 reserved (0) | i64 total weight | f64 min | f64 max
     | per level: varint size, varint 3*(fresh coins) + (pending offset + 1)  (offset -1, 0 or 1)
-    | f64 items (level 0 first; level 0 in storage order, higher levels ascending)
+    | items, level 0 first:
+      flags bit 0 (written): per level, its items ascending as order-preserving 64-bit keys
+        (a float's bits with the sign bit set if positive, all bits flipped if negative), the
+        first key then the gaps between consecutive keys, each a varint: about 7 bytes an item
+        on continuous data, 1-2 on tied data (7.0-7.2 B/item at k = 200 on 10^6 lognormal
+        values, 3.8 on Zipf integers)
+      flags 0 (read, the earlier form): f64 items, level 0 in storage order, higher levels ascending
+
+Level 0's storage order never changes what the sketch does (a full level 0 is sorted before it
+is compacted), so the written form keeps it sorted and a loaded sketch holds it sorted. Varints
+are LEB128 (7 bits a byte, low first) and must be minimal.
 
 >>> s = KLL(k=200)
 >>> s.update_batch(range(1, 11))
@@ -85,6 +95,7 @@ from . import _kll_kernels as K
 from ._values import as_value, as_values, as_values_and_range, check_q, check_qs, check_splits, nonneg_weights
 
 FAMILY = ids.KLL
+FLAG_PACKED = 1
 MAX_K = 1 << 16
 MAX_TOP = 8
 MAX_LEVELS = 63  # an item of weight 2**62 is the heaviest an int64 total allows
@@ -102,6 +113,55 @@ def _put_varint(out: bytearray, value: int) -> None:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
+
+
+_SIGN = np.uint64(1 << 63)
+
+
+def _ordered_keys(values: np.ndarray) -> np.ndarray:
+    """uint64 keys in the order of the floats (finite, no -0.0): positive floats with the sign
+    bit set, negative ones with every bit flipped."""
+    u = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    return np.where(u & _SIGN, ~u, u | _SIGN)
+
+
+def _floats_of_keys(keys: np.ndarray) -> np.ndarray:
+    return np.where(keys & _SIGN, keys ^ _SIGN, ~keys).view(np.float64)
+
+
+def _put_varints(values: np.ndarray) -> bytes:
+    """LEB128 of every uint64 in ``values``, concatenated (vectorised: one column a byte)."""
+    if values.size == 0:
+        return b""
+    shifts = np.arange(0, 70, 7, dtype=np.uint64)
+    digits = (values[:, None] >> shifts[None, :]).astype(np.uint64)  # what is left from byte j on
+    more = np.zeros(digits.shape, dtype=bool)
+    more[:, :-1] = digits[:, 1:] != 0
+    used = np.ones(digits.shape, dtype=bool)
+    used[:, 1:] = more[:, :-1]
+    out = (digits & np.uint64(0x7F)).astype(np.uint8) | (more.astype(np.uint8) << np.uint8(7))
+    return out[used].tobytes()
+
+
+def _get_varints(data: bytes, count: int) -> np.ndarray:
+    """Exactly ``count`` minimal LEB128 uint64 values filling ``data`` (CorruptSketchError else)."""
+    b = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(b < 0x80)
+    if ends.size != count or (count and int(ends[-1]) != b.size - 1) or (not count and b.size):
+        raise CorruptSketchError(f"KLL packed items: {ends.size} values in {b.size} bytes, expected {count}")
+    if count == 0:
+        return np.empty(0, dtype=np.uint64)
+    starts = np.empty(count, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lens = ends - starts + 1
+    pos = np.arange(b.size) - np.repeat(starts, lens)
+    if int(lens.max()) > 10 or np.any((pos == 9) & (b > 1)):
+        raise CorruptSketchError("KLL packed item beyond 64 bits")
+    if np.any((lens > 1) & (b[ends] == 0)):
+        raise CorruptSketchError("KLL packed items have a non-minimal varint")
+    parts = (b & 0x7F).astype(np.uint64) << (np.uint64(7) * pos.astype(np.uint64))
+    return np.bitwise_or.reduceat(parts, starts)
 
 
 def _get_varint(reader: Reader, limit: int) -> int:
@@ -446,27 +506,40 @@ class KLL(Sketch):
         )
 
     # ------------------------------------------------------------------ bytes
-    def _payload(self) -> tuple[int, bytes]:
-        n_levels = self.num_levels
+    def _head(self) -> bytes:
         sizes = np.diff(self._lv)
         sizes[0] = self._n0
         meta = bytearray()
         for size, f, pd in zip(sizes.tolist(), self._flips.tolist(), self._pend.tolist()):
             _put_varint(meta, size)
             _put_varint(meta, 3 * f + pd + 1)
-        head = np.array([self._k], dtype="<u4").tobytes() + bytes([self._top, n_levels, 0, 0])
+        head = np.array([self._k], dtype="<u4").tobytes() + bytes([self._top, self.num_levels, 0, 0])
         head += np.array([self._total], dtype="<i8").tobytes()
         head += np.array([self._min, self._max], dtype="<f8").tobytes()
-        body = (
-            bytes(meta)
-            + le_bytes(self._buf0[: self._n0])
-            + le_bytes(self._buf[self._lv[1] :])
-        )
-        return 0, head + body
+        return head + bytes(meta)
+
+    def _payload(self) -> tuple[int, bytes]:
+        upper = self._buf[self._lv[1] :]
+        keys = _ordered_keys(np.concatenate([np.sort(self._buf0[: self._n0]), upper]))
+        if keys.size:
+            firsts = np.diff(self._lv)
+            firsts[0] = self._n0
+            starts = np.cumsum(firsts) - firsts  # where each level starts in keys
+            gaps = np.empty_like(keys)
+            gaps[0] = keys[0]
+            np.subtract(keys[1:], keys[:-1], out=gaps[1:])
+            at = starts[firsts > 0]
+            gaps[at] = keys[at]  # each level starts with its first key itself
+            keys = gaps
+        return FLAG_PACKED, self._head() + _put_varints(keys)
+
+    def _plain_payload(self) -> bytes:
+        """The earlier layout (flags 0: f64 items), still read; the tests craft bytes with it."""
+        return self._head() + le_bytes(self._buf0[: self._n0]) + le_bytes(self._buf[self._lv[1] :])
 
     @classmethod
     def _from_payload(cls, seed: int, flags: int, reader: Reader) -> KLL:
-        if flags:
+        if flags & ~FLAG_PACKED:
             raise CorruptSketchError(f"unknown flags {flags:#x} for KLL")
         k, top, n_levels, r0, r1, total, lo, hi = reader.unpack("IBBBBqdd")
         if not (K.MIN_CAP <= k <= MAX_K and 1 <= top <= MAX_TOP and 1 <= n_levels <= MAX_LEVELS) or r0 or r1:
@@ -484,8 +557,21 @@ class KLL(Sketch):
         cap = int(_tables(k, top)[1][n_levels - 1])
         if n0 >= big_b or upper > cap:
             raise CorruptSketchError(f"KLL bytes hold more items than its capacity ({n0} + {upper})")
-        items0 = reader.array(np.float64, n0)
-        items = reader.array(np.float64, upper)
+        if flags & FLAG_PACKED:
+            keys = _get_varints(reader.raw(reader.remaining), n0 + upper)
+            at = 0
+            for size in sizes.tolist():
+                if size:
+                    run = np.cumsum(keys[at : at + size])
+                    if np.any(run[1:] < run[:-1]):  # a gap that wrapped past 2**64
+                        raise CorruptSketchError("KLL packed items overflow 64 bits")
+                    keys[at : at + size] = run
+                    at += size
+            every = _floats_of_keys(keys)
+            items0, items = every[:n0].copy(), every[n0:].copy()
+        else:
+            items0 = reader.array(np.float64, n0)
+            items = reader.array(np.float64, upper)
         if np.any(flips < 0) or np.any((pend < -1) | (pend > 1)) or np.any((pend >= 0) & (flips == 0)):
             raise CorruptSketchError("invalid KLL coin counters")
         weight = sum(int(s) << h for h, s in enumerate(sizes.tolist()))
