@@ -200,9 +200,12 @@ def merge_times(P: dict, reps: int) -> dict:
     b.update_batch(np.arange(100_000, 300_000, dtype=np.int64))
     x = a.copy()
     m = 1 << 10
+    one = np.zeros(1)
     for name, fn in (
         ("sketchkit Distinct(10).merge (3,592 B registers)", lambda: x.merge(b)),
-        ("numba kernel alone (merge_words)", lambda: E.merge_words(x._words, b._words, m)),
+        ("its register merge alone (E.MERGE: the C entry, or numba without it)", lambda: E.MERGE(x._words, b._words)),
+        ("numba call of merge_words", lambda: E.merge_words(x._words, b._words, m)),
+        ("numpy no-op for the load: np.negative(one element, out=)", lambda: np.negative(one, out=one)),
     ):
         fn()
         best = []

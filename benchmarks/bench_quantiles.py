@@ -476,7 +476,6 @@ def main() -> None:
     args = ap.parse_args()
     P = peers()
     n = 100_000 if args.quick else 1_000_000
-    trials = 2 if args.quick else 10
     out_dir = Path(tempfile.mkdtemp()) if args.quick else ROOT / "docs" / "benchmarks"
     png_dir = out_dir if args.quick else ROOT / "docs"
 
