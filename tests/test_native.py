@@ -80,12 +80,8 @@ def _run_both(capacity, batches, dtype, raw):
     for items, weights in batches:
         keys = np.asarray(items, dtype=np.int64) if raw else H._hash_int64(np.asarray(items, np.int64), SEED)
         w = np.empty(0, np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
-        args_a = [a[k] for k in ("keys", "counts", "errors", "index", "meta", "qcount", "qkey", "qslot", "qmeta",
-                                 "qthr_key")]
-        args_b = [b[k] for k in ("keys", "counts", "errors", "index", "meta", "qcount", "qkey", "qslot", "qmeta",
-                                 "qthr_key")]
-        pa = T.spacesaving_update(*args_a, keys, raw, SEED, w)
-        pb = T._spacesaving_update_jit(*args_b, keys, raw, SEED, w)
+        pa = T.spacesaving_update(*T.state_args(a), keys, raw, SEED, w)
+        pb = T._spacesaving_update_jit(*T.state_args(b), keys, raw, SEED, w)
         assert np.array_equal(pa, pb)
         for name in a:
             assert np.array_equal(a[name], b[name]), name
@@ -137,12 +133,11 @@ def test_heavy_update_matches_numba(capacity, depth, width, batches, wide, raw, 
     b = {k: v.copy() for k, v in a.items()}
     ta = np.zeros((depth, width), dtype)
     tb = ta.copy()
-    names = ("keys", "counts", "errors", "index", "meta", "qcount", "qkey", "qslot", "qmeta", "qthr_key")
     for items in batches:
         keys = np.asarray(items, dtype=np.int64) if raw else H._hash_int64(np.asarray(items, np.int64), SEED)
         w = rng.integers(0, 4, len(items)) if weighted else np.empty(0, np.int64)
-        pa = T.heavy_update(ta, row_keys, *[a[k] for k in names], keys, raw, SEED, w, depth // 4)
-        pb = T._heavy_update_jit(tb, row_keys, *[b[k] for k in names], keys, raw, SEED, w, depth // 4)
+        pa = T.heavy_update(ta, row_keys, *T.state_args(a), keys, raw, SEED, w, depth // 4)
+        pb = T._heavy_update_jit(tb, row_keys, *T.state_args(b), keys, raw, SEED, w, depth // 4)
         assert np.array_equal(pa, pb) and np.array_equal(ta, tb)
         for name in a:
             assert np.array_equal(a[name], b[name]), name
@@ -158,10 +153,11 @@ def test_spacesaving_update_matches_numba_when_the_smallest_counts_are_spread_ou
     assert evicted and int(smallest[-1] - smallest[0]) > 256
 
 
-def test_index_rebuild_and_lookup_match_numba():
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_index_rebuild_and_lookup_match_numba(dtype):
     rng = np.random.default_rng(4)
     keys = rng.integers(0, 1 << 63, 700, dtype=np.int64).astype(np.uint64)
-    ia = np.zeros(T.index_size(700), np.int32)
+    ia = np.zeros(T.index_size(700), dtype)
     ib = ia.copy()
     T.rebuild_index(keys, 650, ia)
     T._rebuild_index_jit(keys, 650, ib)
@@ -169,6 +165,7 @@ def test_index_rebuild_and_lookup_match_numba():
     probe = np.concatenate([keys, rng.integers(0, 1 << 63, 100, dtype=np.int64).astype(np.uint64)])
     assert np.array_equal(T.find_many(ia, keys, probe), T._find_many_jit(ib, keys, probe))
     assert (T.find_many(ia, keys, probe)[:650] == np.arange(650)).all()
+    assert (T.find_many(ia, keys, probe[700:]) == -1).all()
 
 
 @pytest.mark.parametrize("make", [lambda: SpaceSaving(200), lambda: HeavyHitters(64, 5, 200)],
@@ -194,11 +191,18 @@ def test_summaries_are_identical_with_and_without_the_c_kernels(monkeypatch, mak
 
 def test_spacesaving_update_refuses_inconsistent_state():
     st_ = T.empty_state(8)
+    args = T.state_args(st_)
+    with pytest.raises(ValueError):  # an index with fewer cells than slots
+        T._native.spacesaving_update(*args[:3], st_["index"][:3], *args[4:], np.zeros(2, np.uint64), False, 1,
+                                     np.empty(0, np.int64), np.full(8, -1, np.int64))
+    bad = st_["qmeta"].copy()
+    bad[0] = 1  # heap entries past the run's position
     with pytest.raises(ValueError):
-        T._native.spacesaving_update(st_["keys"], st_["counts"], st_["errors"], st_["index"][:3], st_["meta"],
-                                     st_["qcount"], st_["qkey"], st_["qslot"], st_["qmeta"], st_["qthr_key"],
-                                     np.zeros(2, np.uint64), False, 1, np.empty(0, np.int64),
+        T._native.spacesaving_update(*args[:7], bad, np.zeros(2, np.uint64), False, 1, np.empty(0, np.int64),
                                      np.full(8, -1, np.int64))
+    with pytest.raises(TypeError):  # an index of 8-byte cells
+        T._native.spacesaving_update(*args[:3], st_["index"].astype(np.int64), *args[4:], np.zeros(2, np.uint64),
+                                     False, 1, np.empty(0, np.int64), np.full(8, -1, np.int64))
 
 
 # ----------------------------------------------------------------------------- CountSketch / Count-Min

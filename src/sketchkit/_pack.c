@@ -403,21 +403,21 @@ fail:
 }
 
 /* ---------------------------------------------------------------- tracked set (_tracked.py) */
-enum { Q_N = 0, Q_VALID = 1, Q_THR = 2 };
+/* queue meta: heap entries, valid (0/1), threshold count, run position, run end, threshold slot */
+enum { Q_N = 0, Q_VALID = 1, Q_THR = 2, Q_POS = 3, Q_END = 4, Q_THR_SLOT = 5, Q_META = 6 };
 
 typedef struct {
     uint64_t *keys;
     void *counts, *errors; /* int32 or int64, per `wide` */
     int wide;
-    int32_t *index;
+    void *index; /* uint16 (idx16) or int32 cells: slot + 1, 0 = empty */
+    int idx16;
     Py_ssize_t m, tsize;
     int64_t *meta;
-    int64_t *qcount;
-    uint64_t *qkey;
+    void *qcount; /* the counts' type */
     int32_t *qslot;
     Py_ssize_t qcap;
     int64_t *qmeta;
-    uint64_t *qthr_key;
 } Tracked;
 
 static inline int64_t getc_(const Tracked *t, void *arr, Py_ssize_t s)
@@ -432,81 +432,166 @@ static inline void setc_(const Tracked *t, void *arr, Py_ssize_t s, int64_t v)
         ((int32_t *)arr)[s] = (int32_t)v;
 }
 
-static inline Py_ssize_t
-find(const int32_t *index, Py_ssize_t tsize, const uint64_t *keys, uint64_t h)
+static inline int64_t qget(const Tracked *t, Py_ssize_t i)
 {
-    Py_ssize_t mask = tsize - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
-    for (;;) {
-        int32_t e = index[i];
+    return t->wide ? ((int64_t *)t->qcount)[i] : (int64_t)((int32_t *)t->qcount)[i];
+}
+static inline void qset(const Tracked *t, Py_ssize_t i, int64_t v)
+{
+    if (t->wide)
+        ((int64_t *)t->qcount)[i] = v;
+    else
+        ((int32_t *)t->qcount)[i] = (int32_t)v;
+}
+
+/* The index: linear probing over T cells (any T > m), Robin Hood order: along a run of
+ * occupied cells the entries sit in the order of their home cells (the multiply-shift
+ * reduction of the key's high 32 bits), so a search stops at the first entry whose home lies
+ * past its own, and an insertion shifts the rest of the run one cell on. */
+static inline Py_ssize_t ix_get(const void *index, int idx16, Py_ssize_t i)
+{
+    return idx16 ? (Py_ssize_t)((const uint16_t *)index)[i] : (Py_ssize_t)((const int32_t *)index)[i];
+}
+static inline void ix_set(void *index, int idx16, Py_ssize_t i, Py_ssize_t v)
+{
+    if (idx16)
+        ((uint16_t *)index)[i] = (uint16_t)v;
+    else
+        ((int32_t *)index)[i] = (int32_t)v;
+}
+static inline Py_ssize_t ix_home(uint64_t h, Py_ssize_t tsize)
+{
+    return (Py_ssize_t)(((h >> 32) * (uint64_t)tsize) >> 32);
+}
+/* how far cell i lies past home (cyclically) */
+static inline Py_ssize_t ix_dist(Py_ssize_t i, Py_ssize_t home, Py_ssize_t tsize)
+{
+    Py_ssize_t d = i - home;
+    return d < 0 ? d + tsize : d;
+}
+
+/* The slot of h, or -1 - p where p is the cell where h would go (empty, or the first entry
+ * whose home lies past h's). */
+static inline Py_ssize_t
+find(const void *index, int idx16, Py_ssize_t tsize, const uint64_t *keys, uint64_t h)
+{
+    Py_ssize_t i = ix_home(h, tsize);
+    for (Py_ssize_t d = 0;; d++) {
+        Py_ssize_t e = ix_get(index, idx16, i);
         if (e == 0)
-            return -1;
-        if (keys[e - 1] == h)
+            return -1 - i;
+        uint64_t k = keys[e - 1];
+        if (k == h)
             return e - 1;
-        i = (i + 1) & mask;
+        if (ix_dist(i, ix_home(k, tsize), tsize) < d)
+            return -1 - i;
+        if (++i == tsize)
+            i = 0;
+    }
+}
+
+/* Put slot + 1 into cell p (from find), shifting the run from p one cell on; returns the first
+ * cell after the shifted ones (the empty cell that got filled is the one before it). */
+static inline Py_ssize_t
+index_put(void *index, int idx16, Py_ssize_t tsize, Py_ssize_t p, Py_ssize_t slot)
+{
+    Py_ssize_t carry = slot + 1, i = p;
+    for (;;) {
+        Py_ssize_t e = ix_get(index, idx16, i);
+        ix_set(index, idx16, i, carry);
+        if (++i == tsize)
+            i = 0;
+        if (e == 0)
+            return i;
+        carry = e;
     }
 }
 
 static inline void
-index_insert(int32_t *index, Py_ssize_t tsize, uint64_t h, Py_ssize_t slot)
+index_insert(void *index, int idx16, Py_ssize_t tsize, const uint64_t *keys, uint64_t h, Py_ssize_t slot)
 {
-    Py_ssize_t mask = tsize - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
-    while (index[i] != 0)
-        i = (i + 1) & mask;
-    index[i] = (int32_t)(slot + 1);
+    index_put(index, idx16, tsize, -1 - find(index, idx16, tsize, keys, h), slot);
 }
 
-static void
-index_remove(int32_t *index, Py_ssize_t tsize, const uint64_t *keys, uint64_t h)
+/* The cell holding h (which must be indexed). */
+static inline Py_ssize_t
+index_cell(const void *index, int idx16, Py_ssize_t tsize, const uint64_t *keys, uint64_t h)
 {
-    Py_ssize_t mask = tsize - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
-    while (keys[index[i] - 1] != h)
-        i = (i + 1) & mask;
-    Py_ssize_t j = i;
+    Py_ssize_t i = ix_home(h, tsize);
+    while (keys[ix_get(index, idx16, i) - 1] != h)
+        if (++i == tsize)
+            i = 0;
+    return i;
+}
+
+/* Empty cell i: the entries after it that are past their home move one cell back. */
+static void
+index_clear(void *index, int idx16, Py_ssize_t tsize, const uint64_t *keys, Py_ssize_t i)
+{
     for (;;) {
-        j = (j + 1) & mask;
-        int32_t e = index[j];
-        if (e == 0)
+        Py_ssize_t j = i + 1 == tsize ? 0 : i + 1;
+        Py_ssize_t e = ix_get(index, idx16, j);
+        if (e == 0 || ix_home(keys[e - 1], tsize) == j)
             break;
-        Py_ssize_t home = (Py_ssize_t)(keys[e - 1] & (uint64_t)mask);
-        int stays = (i <= j) ? (i < home && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            index[i] = e;
-            i = j;
-        }
+        ix_set(index, idx16, i, e);
+        i = j;
     }
-    index[i] = 0;
+    ix_set(index, idx16, i, 0);
 }
 
+/* The eviction order: by count, ties by slot number. */
 static inline int
-before(int64_t c1, uint64_t k1, int64_t c2, uint64_t k2)
+before(int64_t c1, int64_t s1, int64_t c2, int64_t s2)
 {
-    return c1 < c2 || (c1 == c2 && k1 < k2);
+    return c1 < c2 || (c1 == c2 && s1 < s2);
 }
 
+/* Push onto the heap, which may use the cells before the run's position. */
 static void
-q_push(Tracked *t, int64_t c, uint64_t k, Py_ssize_t s)
+q_push(Tracked *t, int64_t c, Py_ssize_t s)
 {
     int64_t n = t->qmeta[Q_N];
-    if (n == t->qcap) {
-        t->qmeta[Q_VALID] = 0;
+    if (n >= t->qmeta[Q_POS]) {
+        t->qmeta[Q_VALID] = 0; /* no room: forget the queue, the next eviction rescans */
         return;
     }
     int64_t i = n;
     while (i > 0) {
         int64_t p = (i - 1) / 2;
-        if (before(c, k, t->qcount[p], t->qkey[p])) {
-            t->qcount[i] = t->qcount[p];
-            t->qkey[i] = t->qkey[p];
+        if (before(c, s, qget(t, p), t->qslot[p])) {
+            qset(t, i, qget(t, p));
             t->qslot[i] = t->qslot[p];
             i = p;
         } else {
             break;
         }
     }
-    t->qcount[i] = c;
-    t->qkey[i] = k;
+    qset(t, i, c);
     t->qslot[i] = (int32_t)s;
     t->qmeta[Q_N] = n + 1;
+}
+
+/* Put (c, s) at the top of a heap of n entries and sift it down. */
+static void
+q_sift_down(Tracked *t, int64_t n, int64_t c, Py_ssize_t s)
+{
+    int64_t i = 0;
+    for (;;) {
+        int64_t ch = 2 * i + 1;
+        if (ch >= n)
+            break;
+        if (ch + 1 < n && before(qget(t, ch + 1), t->qslot[ch + 1], qget(t, ch), t->qslot[ch]))
+            ch += 1;
+        if (before(qget(t, ch), t->qslot[ch], c, s)) {
+            qset(t, i, qget(t, ch));
+            t->qslot[i] = t->qslot[ch];
+            i = ch;
+        } else {
+            break;
+        }
+    }
+    qset(t, i, c);
+    t->qslot[i] = (int32_t)s;
 }
 
 static void
@@ -514,246 +599,322 @@ q_pop(Tracked *t)
 {
     int64_t n = t->qmeta[Q_N] - 1;
     t->qmeta[Q_N] = n;
-    int64_t c = t->qcount[n];
-    uint64_t k = t->qkey[n];
-    int32_t s = t->qslot[n];
-    int64_t i = 0;
-    for (;;) {
-        int64_t ch = 2 * i + 1;
-        if (ch >= n)
-            break;
-        if (ch + 1 < n && before(t->qcount[ch + 1], t->qkey[ch + 1], t->qcount[ch], t->qkey[ch]))
-            ch += 1;
-        if (before(t->qcount[ch], t->qkey[ch], c, k)) {
-            t->qcount[i] = t->qcount[ch];
-            t->qkey[i] = t->qkey[ch];
-            t->qslot[i] = t->qslot[ch];
-            i = ch;
-        } else {
-            break;
-        }
-    }
-    if (n > 0) {
-        t->qcount[i] = c;
-        t->qkey[i] = k;
-        t->qslot[i] = s;
-    }
+    if (n > 0)
+        q_sift_down(t, n, qget(t, n), t->qslot[n]);
 }
 
 /* The k-th smallest (0-based) of a[0..n): the value np.partition(a, k)[k] returns. */
-#define DEFINE_SELECT(NAME, T)                                                                     \
-    static T NAME(T *a, Py_ssize_t n, Py_ssize_t k)                                                \
-    {                                                                                              \
-        Py_ssize_t lo = 0, hi = n - 1;                                                             \
-        while (hi > lo) {                                                                          \
-            T x = a[lo + (hi - lo) / 2];                                                           \
-            Py_ssize_t i = lo, j = hi;                                                             \
-            while (i <= j) {                                                                       \
-                while (a[i] < x)                                                                   \
-                    i++;                                                                           \
-                while (x < a[j])                                                                   \
-                    j--;                                                                           \
-                if (i <= j) {                                                                      \
-                    T tmp = a[i];                                                                  \
-                    a[i] = a[j];                                                                   \
-                    a[j] = tmp;                                                                    \
-                    i++;                                                                           \
-                    j--;                                                                           \
-                }                                                                                  \
-            }                                                                                      \
-            if (k <= j)                                                                            \
-                hi = j;                                                                            \
-            else if (k >= i)                                                                       \
-                lo = i;                                                                            \
-            else                                                                                   \
-                return a[k];                                                                       \
-        }                                                                                          \
-        return a[k];                                                                               \
-    }
-DEFINE_SELECT(select_i64, int64_t)
-DEFINE_SELECT(select_u64, uint64_t)
-
-/* The k-th smallest (0-based) of the live slots' counts: the value np.partition would give.
- * Nearly always the smallest counts lie within a few units of each other (the evicted floor
- * plus small weights), so a histogram of the counts just above the minimum finds it in two
- * passes; otherwise quickselect on a copy. Same value either way. */
-#define KTH_SPAN 256
 static int64_t
-kth_count(const Tracked *t, Py_ssize_t size, Py_ssize_t k, int64_t *scratch)
+select_i64(int64_t *a, Py_ssize_t n, Py_ssize_t k)
 {
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        int64_t x = a[lo + (hi - lo) / 2];
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < x)
+                i++;
+            while (x < a[j])
+                j--;
+            if (i <= j) {
+                int64_t tmp = a[i];
+                a[i] = a[j];
+                a[j] = tmp;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return a[k];
+    }
+    return a[k];
+}
+
+/* Stable sort of queue entries [0, n) by count (they come in slot order, so the result is in
+ * (count, slot) order): a bottom-up merge sort through `buf` (2n int64). */
+static void
+q_sort_by_count(Tracked *t, Py_ssize_t n, int64_t *buf)
+{
+    int64_t *c0 = buf, *s0 = buf + n;
+    for (Py_ssize_t w = 1; w < n; w *= 2) {
+        for (Py_ssize_t lo = 0; lo < n; lo += 2 * w) {
+            Py_ssize_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            Py_ssize_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) {
+                if (qget(t, j) < qget(t, i)) {
+                    c0[o] = qget(t, j);
+                    s0[o++] = t->qslot[j++];
+                } else {
+                    c0[o] = qget(t, i);
+                    s0[o++] = t->qslot[i++];
+                }
+            }
+            while (i < mid) {
+                c0[o] = qget(t, i);
+                s0[o++] = t->qslot[i++];
+            }
+            while (j < hi) {
+                c0[o] = qget(t, j);
+                s0[o++] = t->qslot[j++];
+            }
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            qset(t, i, c0[i]);
+            t->qslot[i] = (int32_t)s0[i];
+        }
+    }
+}
+
+/* Refill the queue: the `take` live slots smallest in (count, slot), in that order, as the run;
+ * the heap empty. Nearly always the smallest counts lie within a few units of each other (the
+ * evicted floor plus small weights): then a histogram of the counts just above the minimum
+ * gives the threshold count and each entry's place (three passes, no comparisons); otherwise
+ * the threshold comes from a quickselect and the entries from a stable sort. */
+#define KTH_SPAN 256
+static int
+q_rescan(Tracked *t, Py_ssize_t size)
+{
+    Py_ssize_t take = t->qcap < size ? t->qcap : size;
+    int64_t *scratch = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(size > 0 ? 2 * size : 1));
+    if (scratch == NULL)
+        return -1;
     int64_t mn = INT64_MAX;
     for (Py_ssize_t s = 0; s < size; s++) {
         int64_t c = getc_(t, t->counts, s);
         if (c < mn)
             mn = c;
     }
-    Py_ssize_t hist[KTH_SPAN];
+    Py_ssize_t hist[KTH_SPAN + 1];
     memset(hist, 0, sizeof hist);
     for (Py_ssize_t s = 0; s < size; s++) {
         uint64_t d = (uint64_t)getc_(t, t->counts, s) - (uint64_t)mn;
         if (d < KTH_SPAN)
             hist[d]++;
     }
-    Py_ssize_t acc = 0;
-    for (Py_ssize_t v = 0; v < KTH_SPAN; v++) {
-        acc += hist[v];
-        if (acc > k)
-            return mn + v;
+    int64_t thr = 0;
+    Py_ssize_t below = 0, v; /* entries under the threshold count */
+    for (v = 0; v < KTH_SPAN; v++) {
+        if (below + hist[v] >= take)
+            break;
+        below += hist[v];
     }
-    for (Py_ssize_t s = 0; s < size; s++)
-        scratch[s] = getc_(t, t->counts, s);
-    return select_i64(scratch, size, k);
-}
-
-static int
-q_rescan(Tracked *t, Py_ssize_t size)
-{
-    Py_ssize_t take = t->qcap < size ? t->qcap : size;
-    int64_t *vals = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(size > 0 ? size : 1));
-    int64_t *sel = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(size > 0 ? size : 1));
-    if (vals == NULL || sel == NULL) {
-        PyMem_RawFree(vals);
-        PyMem_RawFree(sel);
-        return -1;
+    int spread = v == KTH_SPAN;
+    if (spread) {
+        for (Py_ssize_t s = 0; s < size; s++)
+            scratch[s] = getc_(t, t->counts, s);
+        thr = select_i64(scratch, size, take - 1);
+        below = 0;
+        for (Py_ssize_t s = 0; s < size; s++)
+            below += getc_(t, t->counts, s) < thr;
+    } else {
+        thr = mn + v;
+        /* hist becomes each count's first position in the run */
+        Py_ssize_t acc = 0;
+        for (Py_ssize_t u = 0; u < v; u++) {
+            Py_ssize_t h = hist[u];
+            hist[u] = acc;
+            acc += h;
+        }
     }
-    int64_t thr = kth_count(t, size, take - 1, sel);
-    t->qmeta[Q_N] = 0;
-    t->qmeta[Q_VALID] = 1;
-    Py_ssize_t n_at = 0;
+    Py_ssize_t room = take - below, at = 0, n_below = 0, thr_slot = -1;
     for (Py_ssize_t s = 0; s < size; s++) {
         int64_t c = getc_(t, t->counts, s);
+        Py_ssize_t to;
         if (c < thr)
-            q_push(t, c, t->keys[s], s);
-        else if (c == thr)
-            vals[n_at++] = s;
+            to = spread ? n_below++ : hist[c - mn]++;
+        else if (c == thr && at < room)
+            to = below + at++;
+        else
+            continue;
+        qset(t, to, c);
+        t->qslot[to] = (int32_t)s;
+        if (c == thr)
+            thr_slot = s;
     }
-    Py_ssize_t room = take - t->qmeta[Q_N];
-    uint64_t *at_keys = (uint64_t *)sel; /* reuse: n_at <= size */
-    for (Py_ssize_t j = 0; j < n_at; j++)
-        at_keys[j] = t->keys[vals[j]];
-    uint64_t last;
-    if (room < n_at) {
-        last = select_u64(at_keys, n_at, room - 1);
-    } else {
-        last = 0;
-        for (Py_ssize_t j = 0; j < n_at; j++)
-            if (at_keys[j] > last)
-                last = at_keys[j];
-    }
-    for (Py_ssize_t j = 0; j < n_at; j++) {
-        Py_ssize_t s = vals[j];
-        if (t->keys[s] <= last)
-            q_push(t, thr, t->keys[s], s);
-    }
+    if (spread)
+        q_sort_by_count(t, below, scratch);
+    t->qmeta[Q_N] = 0;
+    t->qmeta[Q_VALID] = 1;
     t->qmeta[Q_THR] = thr;
-    t->qthr_key[0] = last;
-    PyMem_RawFree(vals);
-    PyMem_RawFree(sel);
+    t->qmeta[Q_POS] = 0;
+    t->qmeta[Q_END] = take;
+    t->qmeta[Q_THR_SLOT] = thr_slot;
+    PyMem_RawFree(scratch);
     return 0;
 }
 
+/* Where the queue's smallest entry is: the run's next (1), the heap's top (0), or none (-1). */
+static inline int
+q_top(const Tracked *t)
+{
+    int64_t pos = t->qmeta[Q_POS];
+    if (pos < t->qmeta[Q_END]) {
+        if (t->qmeta[Q_N] > 0 && before(qget(t, 0), t->qslot[0], qget(t, pos), t->qslot[pos]))
+            return 0;
+        return 1;
+    }
+    return t->qmeta[Q_N] > 0 ? 0 : -1;
+}
+
+/* Remove the queue's smallest entry (from where q_top says), and queue (c, s) instead when
+ * `requeue`. */
+static inline void
+q_take_top(Tracked *t, int from_run, int requeue, int64_t c, Py_ssize_t s)
+{
+    if (from_run) {
+        t->qmeta[Q_POS] += 1;
+        if (requeue)
+            q_push(t, c, s);
+    } else if (requeue) {
+        q_sift_down(t, t->qmeta[Q_N], c, s);
+    } else {
+        q_pop(t);
+    }
+}
+
+/* (c, s) falls at or below the threshold: it belongs in the queue. */
+static inline int
+q_wants(const Tracked *t, int64_t c, Py_ssize_t s)
+{
+    return t->qmeta[Q_VALID] == 1 && !before(t->qmeta[Q_THR], t->qmeta[Q_THR_SLOT], c, s);
+}
+
+/* The live slot smallest in (count, slot), left as the queue's smallest entry. */
 static Py_ssize_t
 min_slot(Tracked *t, Py_ssize_t size)
 {
     for (;;) {
-        if (t->qmeta[Q_VALID] == 0 || t->qmeta[Q_N] == 0) {
+        int src = t->qmeta[Q_VALID] ? q_top(t) : -1;
+        if (src < 0) {
             if (q_rescan(t, size) < 0)
                 return -1;
+            src = 1;
         }
-        Py_ssize_t s = t->qslot[0];
+        Py_ssize_t at = src ? (Py_ssize_t)t->qmeta[Q_POS] : 0;
+        Py_ssize_t s = t->qslot[at];
         int64_t c = getc_(t, t->counts, s);
-        if (c == t->qcount[0] && t->keys[s] == t->qkey[0])
+        if (c == qget(t, at))
             return s;
-        uint64_t k = t->keys[s];
-        q_pop(t);
-        if (!before(t->qmeta[Q_THR], t->qthr_key[0], c, k))
-            q_push(t, c, k, s);
+        /* stale (its count grew): back in at its new count while that is at or below the
+         * threshold, else out */
+        q_take_top(t, src, q_wants(t, c, s), c, s);
     }
 }
 
-static inline void
-note_placed(Tracked *t, int64_t c, uint64_t k, Py_ssize_t s)
-{
-    if (t->qmeta[Q_VALID] == 1 && !before(t->qmeta[Q_THR], t->qthr_key[0], c, k))
-        q_push(t, c, k, s);
-}
-
+/* Give h (untracked; `cell` the cell where its search ended) a free slot, or `victim` (the
+ * minimum, the queue's smallest entry); return the slot. The new entry goes into `cell` before
+ * the victim's is deleted (`cell` is where an insertion would put it now), the victim's slot
+ * already holding h so that the deletion's shift sees the new entry's true home. */
 static Py_ssize_t
-place(Tracked *t, uint64_t h, int64_t count, int64_t error, Py_ssize_t victim)
+place(Tracked *t, uint64_t h, int64_t count, int64_t error, Py_ssize_t victim, Py_ssize_t cell)
 {
     int64_t size = t->meta[0];
-    Py_ssize_t slot;
+    Py_ssize_t slot, old = -1;
     if (size < t->m) {
         slot = (Py_ssize_t)size;
         t->meta[0] = size + 1;
     } else {
         slot = victim;
-        q_pop(t);
-        index_remove(t->index, t->tsize, t->keys, t->keys[slot]);
+        old = index_cell(t->index, t->idx16, t->tsize, t->keys, t->keys[slot]);
     }
     t->keys[slot] = h;
     setc_(t, t->counts, slot, count);
     setc_(t, t->errors, slot, error);
-    index_insert(t->index, t->tsize, h, slot);
-    note_placed(t, count, h, slot);
+    Py_ssize_t end = index_put(t->index, t->idx16, t->tsize, cell, slot);
+    if (old >= 0) {
+        /* the victim's cell moved on if it was in the shifted run [cell, end) */
+        if (ix_dist(old, cell, t->tsize) < ix_dist(end, cell, t->tsize))
+            old = old + 1 == t->tsize ? 0 : old + 1;
+        index_clear(t->index, t->idx16, t->tsize, t->keys, old);
+    }
+    int queued = q_wants(t, count, slot);
+    if (victim >= 0)
+        q_take_top(t, q_top(t), queued, count, slot);
+    else if (queued)
+        q_push(t, count, slot);
     return slot;
 }
 
-/* spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
- *                    items, raw, item_seed, weights, placed): Metwally et al.'s update, weighted,
- * exactly as _tracked.spacesaving_update; `placed` (int64[m], preset to -1) gets, per slot, the
- * batch position of the last item placed in it. */
+/* The eight state arrays of a tracked set from o[0..7] into b[0..7] and t (keys, counts, errors,
+ * index, meta, qcount, qslot, qmeta); -1 with an exception when one has the wrong type or they
+ * disagree. */
+static int
+get_tracked(PyObject **o, Buf *b, Tracked *t, const char *who)
+{
+    if (get_buf(o[0], &b[0], 8, 1, "keys") < 0)
+        return -1;
+    if (PyObject_GetBuffer(o[1], &b[1].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        return -1;
+    b[1].held = 1;
+    t->wide = b[1].view.itemsize == 8;
+    if (!t->wide && b[1].view.itemsize != 4) {
+        PyErr_SetString(PyExc_TypeError, "counts must be int32 or int64");
+        return -1;
+    }
+    if (PyObject_GetBuffer(o[3], &b[3].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        return -1;
+    b[3].held = 1;
+    t->idx16 = b[3].view.itemsize == 2;
+    if (!t->idx16 && b[3].view.itemsize != 4) {
+        PyErr_SetString(PyExc_TypeError, "index must be uint16 or int32");
+        return -1;
+    }
+    if (get_buf(o[2], &b[2], b[1].view.itemsize, 1, "errors") < 0 || get_buf(o[4], &b[4], 8, 1, "meta") < 0
+        || get_buf(o[5], &b[5], b[1].view.itemsize, 1, "qcount") < 0 || get_buf(o[6], &b[6], 4, 1, "qslot") < 0
+        || get_buf(o[7], &b[7], 8, 1, "qmeta") < 0)
+        return -1;
+    t->keys = b[0].view.buf;
+    t->counts = b[1].view.buf;
+    t->errors = b[2].view.buf;
+    t->index = b[3].view.buf;
+    t->m = LEN(b[0]);
+    t->tsize = LEN(b[3]);
+    t->meta = b[4].view.buf;
+    t->qcount = b[5].view.buf;
+    t->qslot = b[6].view.buf;
+    t->qcap = LEN(b[5]);
+    t->qmeta = b[7].view.buf;
+    if (LEN(b[1]) != t->m || LEN(b[2]) != t->m || t->tsize <= t->m || t->tsize > 0xFFFFFFFFLL
+        || (t->idx16 && t->m > 0xFFFE) || LEN(b[6]) != t->qcap || LEN(b[4]) < 2 || LEN(b[7]) < Q_META
+        || t->meta[0] < 0 || t->meta[0] > t->m || t->qmeta[Q_N] < 0 || t->qmeta[Q_N] > t->qmeta[Q_POS]
+        || t->qmeta[Q_POS] > t->qmeta[Q_END] || t->qmeta[Q_END] > t->qcap) {
+        PyErr_Format(PyExc_ValueError, "%s: inconsistent state arrays", who);
+        return -1;
+    }
+    return 0;
+}
+
+/* spacesaving_update(keys, counts, errors, index, meta, qcount, qslot, qmeta, items, raw,
+ *                    item_seed, weights, placed): Metwally et al.'s update, weighted, exactly as
+ * _tracked.spacesaving_update; `placed` (int64[m], preset to -1) gets, per slot, the batch
+ * position of the last item placed in it. */
 static PyObject *
 spacesaving_update(PyObject *self, PyObject *args)
 {
-    PyObject *o[15];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                          &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14]))
+    PyObject *o[13];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &o[12]))
         return NULL;
-    Buf b[13];
+    Buf b[11];
     memset(b, 0, sizeof b);
     uint64_t item_seed;
-    int raw = PyObject_IsTrue(o[11]);
-    if (raw < 0 || get_u64(o[12], &item_seed) < 0)
+    int raw = PyObject_IsTrue(o[9]);
+    if (raw < 0 || get_u64(o[10], &item_seed) < 0)
         return NULL;
     Tracked t;
-    if (get_buf(o[0], &b[0], 8, 1, "keys") < 0 || PyObject_GetBuffer(o[1], &b[1].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+    if (get_tracked(o, b, &t, "spacesaving_update") < 0 || get_buf(o[8], &b[8], 8, 0, "items") < 0
+        || get_buf(o[11], &b[9], 8, 0, "weights") < 0 || get_buf(o[12], &b[10], 8, 1, "placed") < 0)
         goto fail;
-    b[1].held = 1;
-    t.wide = b[1].view.itemsize == 8;
-    if (!t.wide && b[1].view.itemsize != 4) {
-        PyErr_SetString(PyExc_TypeError, "counts must be int32 or int64");
-        goto fail;
-    }
-    if (get_buf(o[2], &b[2], b[1].view.itemsize, 1, "errors") < 0 || get_buf(o[3], &b[3], 4, 1, "index") < 0
-        || get_buf(o[4], &b[4], 8, 1, "meta") < 0 || get_buf(o[5], &b[5], 8, 1, "qcount") < 0
-        || get_buf(o[6], &b[6], 8, 1, "qkey") < 0 || get_buf(o[7], &b[7], 4, 1, "qslot") < 0
-        || get_buf(o[8], &b[8], 8, 1, "qmeta") < 0 || get_buf(o[9], &b[9], 8, 1, "qthr_key") < 0
-        || get_buf(o[10], &b[10], 8, 0, "items") < 0 || get_buf(o[13], &b[11], 8, 0, "weights") < 0
-        || get_buf(o[14], &b[12], 8, 1, "placed") < 0)
-        goto fail;
-    t.keys = b[0].view.buf;
-    t.counts = b[1].view.buf;
-    t.errors = b[2].view.buf;
-    t.index = b[3].view.buf;
-    t.m = LEN(b[0]);
-    t.tsize = LEN(b[3]);
-    t.meta = b[4].view.buf;
-    t.qcount = b[5].view.buf;
-    t.qkey = b[6].view.buf;
-    t.qslot = b[7].view.buf;
-    t.qcap = LEN(b[5]);
-    t.qmeta = b[8].view.buf;
-    t.qthr_key = b[9].view.buf;
-    const uint64_t *items = b[10].view.buf;
-    const int64_t *weights = b[11].view.buf;
-    int64_t *placed = b[12].view.buf;
-    Py_ssize_t n = LEN(b[10]);
-    int unit = LEN(b[11]) == 0;
-    if (LEN(b[1]) != t.m || LEN(b[2]) != t.m || LEN(b[12]) != t.m || (!unit && LEN(b[11]) != n)
-        || t.tsize < 1 || (t.tsize & (t.tsize - 1)) != 0 || t.tsize <= t.m || LEN(b[6]) != t.qcap
-        || LEN(b[7]) != t.qcap || LEN(b[4]) < 2 || LEN(b[8]) < 3 || LEN(b[9]) < 1 || t.meta[0] < 0
-        || t.meta[0] > t.m) {
+    const uint64_t *items = b[8].view.buf;
+    const int64_t *weights = b[9].view.buf;
+    int64_t *placed = b[10].view.buf;
+    Py_ssize_t n = LEN(b[8]);
+    int unit = LEN(b[9]) == 0;
+    if (LEN(b[10]) != t.m || (!unit && LEN(b[9]) != n)) {
         PyErr_SetString(PyExc_ValueError, "spacesaving_update: inconsistent state arrays");
         goto fail;
     }
@@ -762,7 +923,7 @@ spacesaving_update(PyObject *self, PyObject *args)
         if (w == 0)
             continue;
         uint64_t h = raw ? int_hash(items[i], item_seed) : items[i];
-        Py_ssize_t slot = find(t.index, t.tsize, t.keys, h);
+        Py_ssize_t slot = find(t.index, t.idx16, t.tsize, t.keys, h);
         if (slot >= 0) {
             setc_(&t, t.counts, slot, getc_(&t, t.counts, slot) + w);
             continue;
@@ -780,17 +941,31 @@ spacesaving_update(PyObject *self, PyObject *args)
             base = getc_(&t, t.counts, victim);
             t.meta[1] = base;
         }
-        Py_ssize_t s = place(&t, h, base + w, base, victim);
+        Py_ssize_t s = place(&t, h, base + w, base, victim, -1 - slot);
         placed[s] = i;
     }
-    release(b, 13);
+    release(b, 11);
     Py_RETURN_NONE;
 fail:
-    release(b, 13);
+    release(b, 11);
     return NULL;
 }
 
-/* rebuild_index(keys u64[], size, index i32[T]) */
+/* The index array (uint16 or int32) of rebuild_index and find_many. */
+static int
+get_index(PyObject *obj, Buf *b, int writable)
+{
+    if (PyObject_GetBuffer(obj, &b->view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    b->held = 1;
+    if (b->view.itemsize != 2 && b->view.itemsize != 4) {
+        PyErr_SetString(PyExc_TypeError, "index must be uint16 or int32");
+        return -1;
+    }
+    return 0;
+}
+
+/* rebuild_index(keys u64[], size, index u16/i32[T]) */
 static PyObject *
 rebuild_index(PyObject *self, PyObject *args)
 {
@@ -800,18 +975,19 @@ rebuild_index(PyObject *self, PyObject *args)
         return NULL;
     Buf b[2];
     memset(b, 0, sizeof b);
-    if (get_buf(o_keys, &b[0], 8, 0, "keys") < 0 || get_buf(o_index, &b[1], 4, 1, "index") < 0)
+    if (get_buf(o_keys, &b[0], 8, 0, "keys") < 0 || get_index(o_index, &b[1], 1) < 0)
         goto fail;
     Py_ssize_t tsize = LEN(b[1]);
-    if (size < 0 || size > LEN(b[0]) || tsize < 1 || (tsize & (tsize - 1)) != 0 || size >= tsize) {
+    int idx16 = b[1].view.itemsize == 2;
+    if (size < 0 || size > LEN(b[0]) || size >= tsize || tsize > 0xFFFFFFFFLL || (idx16 && size > 0xFFFF)) {
         PyErr_SetString(PyExc_ValueError, "rebuild_index: inconsistent arrays");
         goto fail;
     }
-    int32_t *index = b[1].view.buf;
+    void *index = b[1].view.buf;
     const uint64_t *keys = b[0].view.buf;
-    memset(index, 0, sizeof(int32_t) * (size_t)tsize);
+    memset(index, 0, (size_t)b[1].view.len);
     for (Py_ssize_t s = 0; s < size; s++)
-        index_insert(index, tsize, keys[s], s);
+        index_insert(index, idx16, tsize, keys, keys[s], s);
     release(b, 2);
     Py_RETURN_NONE;
 fail:
@@ -819,7 +995,7 @@ fail:
     return NULL;
 }
 
-/* find_many(index i32[T], keys u64[], hashes u64[n], out i64[n]): slot of each hash, -1 where untracked */
+/* find_many(index u16/i32[T], keys u64[], hashes u64[n], out i64[n]): slot of each hash, -1 where untracked */
 static PyObject *
 find_many(PyObject *self, PyObject *args)
 {
@@ -828,19 +1004,22 @@ find_many(PyObject *self, PyObject *args)
         return NULL;
     Buf b[4];
     memset(b, 0, sizeof b);
-    if (get_buf(o_index, &b[0], 4, 0, "index") < 0 || get_buf(o_keys, &b[1], 8, 0, "keys") < 0
+    if (get_index(o_index, &b[0], 0) < 0 || get_buf(o_keys, &b[1], 8, 0, "keys") < 0
         || get_buf(o_h, &b[2], 8, 0, "hashes") < 0 || get_buf(o_out, &b[3], 8, 1, "out") < 0)
         goto fail;
     Py_ssize_t tsize = LEN(b[0]), n = LEN(b[2]);
-    if (tsize < 1 || (tsize & (tsize - 1)) != 0 || LEN(b[3]) != n) {
+    int idx16 = b[0].view.itemsize == 2;
+    if (tsize < 1 || tsize > 0xFFFFFFFFLL || LEN(b[3]) != n) {
         PyErr_SetString(PyExc_ValueError, "find_many: inconsistent arrays");
         goto fail;
     }
-    const int32_t *index = b[0].view.buf;
+    const void *index = b[0].view.buf;
     const uint64_t *keys = b[1].view.buf, *hs = b[2].view.buf;
     int64_t *out = b[3].view.buf;
-    for (Py_ssize_t i = 0; i < n; i++)
-        out[i] = find(index, tsize, keys, hs[i]);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t slot = find(index, idx16, tsize, keys, hs[i]);
+        out[i] = slot >= 0 ? slot : -1;
+    }
     release(b, 4);
     Py_RETURN_NONE;
 fail:
@@ -1096,24 +1275,24 @@ add_item(const Linear *L, uint64_t h, int64_t w)
     }
 }
 
-/* heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta,
- *              qthr_key, items, raw, item_seed, weights, admit_rank, placed): CountSketch update
- * plus candidate maintenance, exactly as _tracked.heavy_update (see its docstring). */
+/* heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qslot, qmeta, items,
+ *              raw, item_seed, weights, admit_rank, placed): CountSketch update plus candidate
+ * maintenance, exactly as _tracked.heavy_update (see its docstring). */
 static PyObject *
 heavy_update(PyObject *self, PyObject *args)
 {
-    PyObject *o[18];
+    PyObject *o[16];
     Py_ssize_t admit_rank;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOnO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                          &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14], &o[15], &admit_rank, &o[17]))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOnO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &admit_rank, &o[15]))
         return NULL;
-    Buf b[15];
+    Buf b[13];
     memset(b, 0, sizeof b);
     int64_t *vals = NULL;
     Linear L;
     Tracked t;
-    int raw = PyObject_IsTrue(o[13]);
-    if (raw < 0 || get_u64(o[14], &L.item_seed) < 0)
+    int raw = PyObject_IsTrue(o[11]);
+    if (raw < 0 || get_u64(o[12], &L.item_seed) < 0)
         return NULL;
     if (PyObject_GetBuffer(o[0], &b[0].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_ND) < 0)
         goto fail;
@@ -1122,22 +1301,9 @@ heavy_update(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "heavy_update: table must be a 2-D int32 or int64 array");
         goto fail;
     }
-    if (get_buf(o[1], &b[1], 8, 0, "row_keys") < 0 || get_buf(o[2], &b[2], 8, 1, "keys") < 0)
-        goto fail;
-    if (PyObject_GetBuffer(o[3], &b[3].view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
-        goto fail;
-    b[3].held = 1;
-    t.wide = b[3].view.itemsize == 8;
-    if (!t.wide && b[3].view.itemsize != 4) {
-        PyErr_SetString(PyExc_TypeError, "counts must be int32 or int64");
-        goto fail;
-    }
-    if (get_buf(o[4], &b[4], b[3].view.itemsize, 1, "errors") < 0 || get_buf(o[5], &b[5], 4, 1, "index") < 0
-        || get_buf(o[6], &b[6], 8, 1, "meta") < 0 || get_buf(o[7], &b[7], 8, 1, "qcount") < 0
-        || get_buf(o[8], &b[8], 8, 1, "qkey") < 0 || get_buf(o[9], &b[9], 4, 1, "qslot") < 0
-        || get_buf(o[10], &b[10], 8, 1, "qmeta") < 0 || get_buf(o[11], &b[11], 8, 1, "qthr_key") < 0
-        || get_buf(o[12], &b[12], 8, 0, "items") < 0 || get_buf(o[15], &b[13], 8, 0, "weights") < 0
-        || get_buf(o[17], &b[14], 8, 1, "placed") < 0)
+    if (get_buf(o[1], &b[1], 8, 0, "row_keys") < 0 || get_tracked(o + 2, b + 2, &t, "heavy_update") < 0
+        || get_buf(o[10], &b[10], 8, 0, "items") < 0 || get_buf(o[13], &b[11], 8, 0, "weights") < 0
+        || get_buf(o[15], &b[12], 8, 1, "placed") < 0)
         goto fail;
     L.table = b[0].view.buf;
     L.wide = b[0].view.itemsize == 8;
@@ -1145,29 +1311,13 @@ heavy_update(PyObject *self, PyObject *args)
     L.width = b[0].view.shape[1];
     L.row_keys = b[1].view.buf;
     L.raw = raw;
-    t.keys = b[2].view.buf;
-    t.counts = b[3].view.buf;
-    t.errors = b[4].view.buf;
-    t.index = b[5].view.buf;
-    t.m = LEN(b[2]);
-    t.tsize = LEN(b[5]);
-    t.meta = b[6].view.buf;
-    t.qcount = b[7].view.buf;
-    t.qkey = b[8].view.buf;
-    t.qslot = b[9].view.buf;
-    t.qcap = LEN(b[7]);
-    t.qmeta = b[10].view.buf;
-    t.qthr_key = b[11].view.buf;
-    const uint64_t *items = b[12].view.buf;
-    const int64_t *weights = b[13].view.buf;
-    int64_t *placed = b[14].view.buf;
-    Py_ssize_t n = LEN(b[12]);
-    int unit = LEN(b[13]) == 0;
+    const uint64_t *items = b[10].view.buf;
+    const int64_t *weights = b[11].view.buf;
+    int64_t *placed = b[12].view.buf;
+    Py_ssize_t n = LEN(b[10]);
+    int unit = LEN(b[11]) == 0;
     if (L.depth < 1 || L.width < 1 || L.width > 0xFFFFFFFFLL || LEN(b[1]) != 2 * L.depth || admit_rank < 0
-        || admit_rank >= L.depth || LEN(b[3]) != t.m || LEN(b[4]) != t.m || LEN(b[14]) != t.m
-        || (!unit && LEN(b[13]) != n) || t.tsize < 1 || (t.tsize & (t.tsize - 1)) != 0 || t.tsize <= t.m
-        || LEN(b[8]) != t.qcap || LEN(b[9]) != t.qcap || LEN(b[6]) < 2 || LEN(b[10]) < 3 || LEN(b[11]) < 1
-        || t.meta[0] < 0 || t.meta[0] > t.m) {
+        || admit_rank >= L.depth || LEN(b[12]) != t.m || (!unit && LEN(b[11]) != n)) {
         PyErr_SetString(PyExc_ValueError, "heavy_update: inconsistent arrays");
         goto fail;
     }
@@ -1182,7 +1332,7 @@ heavy_update(PyObject *self, PyObject *args)
         if (w == 0)
             continue;
         uint64_t h = raw ? int_hash(items[i], L.item_seed) : items[i];
-        Py_ssize_t slot = find(t.index, t.tsize, t.keys, h);
+        Py_ssize_t slot = find(t.index, t.idx16, t.tsize, t.keys, h);
         if (slot >= 0) {
             setc_(&t, t.counts, slot, getc_(&t, t.counts, slot) + w);
             continue;
@@ -1214,15 +1364,15 @@ heavy_update(PyObject *self, PyObject *args)
             add_item(&L, t.keys[victim], low_c - getc_(&t, t.errors, victim));
         }
         add_item(&L, h, -w);
-        Py_ssize_t s2 = place(&t, h, count, base, victim);
+        Py_ssize_t s2 = place(&t, h, count, base, victim, -1 - slot);
         placed[s2] = i;
     }
     PyMem_RawFree(vals);
-    release(b, 15);
+    release(b, 13);
     Py_RETURN_NONE;
 fail:
     PyMem_RawFree(vals);
-    release(b, 15);
+    release(b, 13);
     return NULL;
 }
 

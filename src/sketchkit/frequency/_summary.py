@@ -40,7 +40,7 @@ TYPICAL_ITEM_BYTES = ITEM_PLAN_BYTES
 def planned_nbytes(capacity: int, item_bytes: int) -> int:
     """nbytes of a full summary whose items each cost ``item_bytes`` (0 for int items,
     ``TYPICAL_ITEM_BYTES`` for str and bytes of about 8 bytes)."""
-    return (capacity * (SLOT_BYTES + item_bytes) + 4 * T.index_size(capacity)
+    return (capacity * (SLOT_BYTES + item_bytes) + np.dtype(T.index_dtype(capacity)).itemsize * T.index_size(capacity)
             + T.QUEUE_ENTRY_BYTES * T.queue_size(capacity))
 
 
@@ -118,7 +118,7 @@ class TrackedSummary(FrequencySketch):
         # a count never exceeds the total absolute weight (HeavyHitters' base is a median
         # of CountSketch counters, bounded the same way): widen before int32 could overflow
         if self._state["counts"].dtype == np.int32 and self._abs_total + abs_total > INT32_MAX:
-            for name in ("counts", "errors"):
+            for name in ("counts", "errors", "qcount"):
                 self._state[name] = self._state[name].astype(np.int64)
 
     def _count_dtype(self, abs_total: int) -> type:

@@ -4,21 +4,36 @@ State of a set of capacity ``m`` (numpy arrays, so it serializes and pickles as 
 
 * ``keys[m]`` uint64 item hashes; ``counts[m]`` and ``errors[m]``, int32 while the total
   weight fits (promoted to int64 before it could overflow), so a slot costs 16 bytes;
-* ``index[T]`` int32: open-addressing table (linear probing, T a power of two ≥ 4m/3)
-  mapping a key to ``slot + 1`` (0 = empty), with backward-shift deletion;
+* ``index[T]``: open-addressing table mapping a key to ``slot + 1`` (0 = empty), uint16 cells
+  while ``m`` ≤ 65,534 (int32 beyond), ``T = m + m // 2 + 1`` cells (load at most 2/3: three
+  bytes per slot); linear probing from the key's home cell (the multiply-shift reduction of its
+  high 32 bits) in Robin Hood order (along a run, entries sit in the order of their home cells,
+  so a search for an absent key stops early), with backward-shift deletion;
 * ``meta[2]`` int64: ``[size, floor]``; ``floor`` bounds the count of any untracked item;
-* the *eviction queue*: a small binary heap (``L ≈ m/32`` entries of pushed count, key and
-  slot) holding the slots that are smallest in the total order ``(count, key)``, and the
-  threshold ``(qthr_count, qthr_key)`` that every slot outside the queue is at or above.
+* the *eviction queue*: ``L = m/8`` entries (at least 16, at most m) of pushed count (the
+  counts' type) and slot, holding the slots that come first in the eviction order (count, ties
+  by slot number), and ``qmeta`` (heap size, valid, threshold count, run position, run end,
+  threshold slot): every slot outside the queue is at or after the threshold in that order.
 
-Why a queue and not a heap over every slot: the queue costs under a byte per slot where a
-full heap with back-pointers costs eight, and a tracked item's increment costs nothing (a
-full heap sifts). Eviction still takes exactly the smallest ``(count, key)`` slot, so which
-item goes never depends on history or memory layout: the queue is derived state, rebuilt by
-a scan whenever it runs empty (or after a merge or a load), and round-tripped or merged
-summaries evict exactly as a fresh one would. Entries go stale when their slot's count grows
-(counts only grow): a stale entry popped is pushed back with its new count while that is
-still below the threshold, and dropped otherwise.
+The queue is a sorted *run* of the L first slots, built by a rescan (a histogram of the
+counts just above the minimum places each entry, no comparisons, when the smallest counts lie
+within 256 of each other, as they do when most updates evict), consumed from the front, plus a
+small binary heap, in the cells the run has consumed, of the items placed or re-queued since
+at or below the threshold (each eviction frees a run cell before it can add a heap entry, so
+the heap always fits). An eviction takes the smaller of the run's next entry and the heap's
+top: no sift for the common eviction, where the new item lands above the threshold. The
+rescan runs when both are exhausted: a few passes over the m slots per L evictions.
+
+Why a queue and not a heap over every slot: the queue costs a byte per slot where a full heap
+with back-pointers costs eight, and a tracked item's increment costs nothing (a full heap
+sifts). Eviction still takes exactly the first slot in (count, slot) order, so which item goes
+depends only on the state (the slot order is part of it: bytes list the items in slot order
+and loading keeps it): the queue is derived state, rebuilt by a rescan whenever it runs empty
+(or after a merge or a load), and round-tripped summaries evict exactly as the original would.
+Entries go stale when their slot's count grows (counts only grow; a slot's item changes only
+when it is evicted, as the queue's first entry, so a slot has at most one entry): a stale
+entry reached is re-queued with its new count while that is still at or below the threshold,
+and dropped otherwise.
 """
 
 from __future__ import annotations
@@ -33,13 +48,21 @@ except ImportError:  # pragma: no cover - exercised by forcing _native = None in
     _pack = None
 from ._kernels import bucket_sign, key_hash, sort_small
 
-# queue meta: [entries, valid (0/1), threshold count]; the threshold key lives in qthr_key[0]
-_Q_N, _Q_VALID, _Q_THR = 0, 1, 2
+# queue meta: [heap entries, valid (0/1), threshold count, run position, run end, threshold slot]
+_Q_N, _Q_VALID, _Q_THR, _Q_POS, _Q_END, _Q_THR_SLOT = 0, 1, 2, 3, 4, 5
 
 
 def index_size(capacity: int) -> int:
-    need = max(2, (4 * capacity + 2) // 3 + 1)
-    return 1 << (need - 1).bit_length()
+    """Index cells for a capacity: a load of at most 2/3, and always one empty cell."""
+    return capacity + capacity // 2 + 1
+
+
+def index_dtype(capacity: int) -> type:
+    """uint16 cells (slot + 1) while every slot number fits, else int32."""
+    return np.uint16 if capacity <= INDEX16_MAX_SLOTS else np.int32
+
+
+INDEX16_MAX_SLOTS = 0xFFFE
 
 
 def queue_size(capacity: int) -> int:
@@ -48,7 +71,7 @@ def queue_size(capacity: int) -> int:
     return min(capacity, max(16, capacity // 8))
 
 
-QUEUE_ENTRY_BYTES = 8 + 8 + 4
+QUEUE_ENTRY_BYTES = 4 + 4  # pushed count (int32 like the counts until they widen), slot
 
 
 def empty_state(capacity: int, dtype=np.int32) -> dict[str, np.ndarray]:
@@ -57,31 +80,62 @@ def empty_state(capacity: int, dtype=np.int32) -> dict[str, np.ndarray]:
         "keys": np.zeros(capacity, dtype=np.uint64),
         "counts": np.zeros(capacity, dtype=dtype),
         "errors": np.zeros(capacity, dtype=dtype),
-        "index": np.zeros(index_size(capacity), dtype=np.int32),
+        "index": np.zeros(index_size(capacity), dtype=index_dtype(capacity)),
         "meta": np.zeros(2, dtype=np.int64),
-        "qcount": np.zeros(q, dtype=np.int64),
-        "qkey": np.zeros(q, dtype=np.uint64),
+        "qcount": np.zeros(q, dtype=dtype),
         "qslot": np.zeros(q, dtype=np.int32),
-        "qmeta": np.zeros(3, dtype=np.int64),
-        "qthr_key": np.zeros(1, dtype=np.uint64),
+        "qmeta": np.zeros(6, dtype=np.int64),
     }
 
 
-STATE_ARRAYS = ("keys", "counts", "errors", "index", "qcount", "qkey", "qslot")
+#: the arrays every kernel takes, in this order (``state_args``)
+KERNEL_ARRAYS = ("keys", "counts", "errors", "index", "meta", "qcount", "qslot", "qmeta")
+#: the arrays ``nbytes`` counts (meta and qmeta are a few fixed words)
+STATE_ARRAYS = ("keys", "counts", "errors", "index", "qcount", "qslot")
+
+
+def state_args(state: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The state arrays in the order the kernels take them."""
+    return [state[k] for k in KERNEL_ARRAYS]
 
 
 # ----------------------------------------------------------------------------- index
+# Linear probing over T cells (any T > m) in Robin Hood order: along a run of occupied cells
+# the entries sit in the order of their home cells, so a search stops at the first entry whose
+# home lies past its own, and an insertion shifts the rest of the run one cell on.
+@njit(cache=True, inline="always")
+def _home(h, tsize):
+    """A key's home cell: the multiply-shift reduction of its high 32 bits to ``tsize``."""
+    return np.intp(((np.uint64(h) >> np.uint64(32)) * np.uint64(tsize)) >> np.uint64(32))
+
+
+@njit(cache=True, inline="always")
+def _dist(i, home, tsize):
+    """How far cell ``i`` lies past ``home`` (cyclically)."""
+    d = i - home
+    return d + tsize if d < 0 else d
+
+
 @njit(cache=True)
 def find(index, keys, h):
-    mask = index.shape[0] - 1
-    i = np.intp(h & np.uint64(mask))
+    """The slot of ``h``, or ``-1 - p`` where ``p`` is the cell where ``h`` would go (empty, or
+    the first entry whose home lies past h's)."""
+    tsize = index.shape[0]
+    i = _home(h, tsize)
+    d = 0
     while True:
-        e = index[i]
+        e = np.intp(index[i])
         if e == 0:
-            return -1
-        if keys[e - 1] == h:
+            return -1 - i
+        k = keys[e - 1]
+        if k == h:
             return e - 1
-        i = (i + 1) & mask
+        if _dist(i, _home(k, tsize), tsize) < d:
+            return -1 - i
+        i += 1
+        if i == tsize:
+            i = 0
+        d += 1
 
 
 @njit(cache=True)
@@ -89,94 +143,113 @@ def _find_many_jit(index, keys, hashes):
     """Slot of each hash, -1 where untracked."""
     out = np.empty(hashes.shape[0], dtype=np.int64)
     for i in range(hashes.shape[0]):
-        out[i] = find(index, keys, hashes[i])
+        out[i] = max(find(index, keys, hashes[i]), -1)
     return out
 
 
 @njit(cache=True)
-def _index_insert(index, h, slot):
-    mask = index.shape[0] - 1
-    i = np.intp(h & np.uint64(mask))
-    while index[i] != 0:
-        i = (i + 1) & mask
-    index[i] = slot + 1
+def _index_put(index, p, slot):
+    """Put ``slot + 1`` into cell ``p`` (from ``find``), shifting the run from ``p`` one cell
+    on; returns the cell after the one that was empty."""
+    tsize = index.shape[0]
+    carry = slot + 1
+    i = p
+    while True:
+        e = index[i]
+        index[i] = carry
+        i += 1
+        if i == tsize:
+            i = 0
+        if e == 0:
+            return i
+        carry = e
 
 
 @njit(cache=True)
-def _index_remove(index, keys, h):
-    mask = index.shape[0] - 1
-    i = np.intp(h & np.uint64(mask))
-    while keys[index[i] - 1] != h:
-        i = (i + 1) & mask
-    j = i
+def _index_insert(index, keys, h, slot):
+    _index_put(index, -1 - find(index, keys, h), slot)
+
+
+@njit(cache=True)
+def _index_cell(index, keys, h):
+    """The cell holding ``h`` (which must be indexed)."""
+    tsize = index.shape[0]
+    i = _home(h, tsize)
+    while keys[np.intp(index[i]) - 1] != h:
+        i += 1
+        if i == tsize:
+            i = 0
+    return i
+
+
+@njit(cache=True)
+def _index_clear(index, keys, i):
+    """Empty cell ``i``: the entries after it that are past their home move one cell back."""
+    tsize = index.shape[0]
     while True:
-        j = (j + 1) & mask
-        e = index[j]
-        if e == 0:
+        j = 0 if i + 1 == tsize else i + 1
+        e = np.intp(index[j])
+        if e == 0 or _home(keys[e - 1], tsize) == j:
             break
-        home = np.intp(keys[e - 1] & np.uint64(mask))
-        # keep entry j where it is when its home lies cyclically in (i, j]
-        if i <= j:
-            stays = i < home <= j
-        else:
-            stays = home > i or home <= j
-        if not stays:
-            index[i] = e
-            i = j
+        index[i] = e
+        i = j
     index[i] = 0
 
 
 # ----------------------------------------------------------------------------- eviction queue
 @njit(cache=True, inline="always")
-def _before(c1, k1, c2, k2):
-    return c1 < c2 or (c1 == c2 and k1 < k2)
+def _before(c1, s1, c2, s2):
+    """The eviction order: by count, ties by slot number."""
+    return c1 < c2 or (c1 == c2 and s1 < s2)
 
 
 @njit(cache=True)
-def _q_push(qcount, qkey, qslot, qmeta, c, k, s):
+def _q_push(qcount, qslot, qmeta, c, s):
+    """Push onto the heap, which may use the cells before the run's position."""
     n = qmeta[_Q_N]
-    if n == qcount.shape[0]:
-        qmeta[_Q_VALID] = 0  # full: forget the queue, the next eviction rescans
+    if n >= qmeta[_Q_POS]:
+        qmeta[_Q_VALID] = 0  # no room: forget the queue, the next eviction rescans
         return
     i = n
     while i > 0:
         p = (i - 1) // 2
-        if _before(c, k, qcount[p], qkey[p]):
+        if _before(c, s, qcount[p], qslot[p]):
             qcount[i] = qcount[p]
-            qkey[i] = qkey[p]
             qslot[i] = qslot[p]
             i = p
         else:
             break
     qcount[i] = c
-    qkey[i] = k
     qslot[i] = s
     qmeta[_Q_N] = n + 1
 
 
 @njit(cache=True)
-def _q_pop(qcount, qkey, qslot, qmeta):
-    n = qmeta[_Q_N] - 1
-    qmeta[_Q_N] = n
-    c, k, s = qcount[n], qkey[n], qslot[n]
+def _q_sift_down(qcount, qslot, n, c, s):
+    """Put ``(c, s)`` at the top of a heap of ``n`` entries and sift it down."""
     i = 0
     while True:
         ch = 2 * i + 1
         if ch >= n:
             break
-        if ch + 1 < n and _before(qcount[ch + 1], qkey[ch + 1], qcount[ch], qkey[ch]):
+        if ch + 1 < n and _before(qcount[ch + 1], qslot[ch + 1], qcount[ch], qslot[ch]):
             ch += 1
-        if _before(qcount[ch], qkey[ch], c, k):
+        if _before(qcount[ch], qslot[ch], c, s):
             qcount[i] = qcount[ch]
-            qkey[i] = qkey[ch]
             qslot[i] = qslot[ch]
             i = ch
         else:
             break
+    qcount[i] = c
+    qslot[i] = s
+
+
+@njit(cache=True)
+def _q_pop(qcount, qslot, qmeta):
+    n = qmeta[_Q_N] - 1
+    qmeta[_Q_N] = n
     if n > 0:
-        qcount[i] = c
-        qkey[i] = k
-        qslot[i] = s
+        _q_sift_down(qcount, qslot, n, qcount[n], qslot[n])
 
 
 @njit(cache=True)
@@ -207,83 +280,129 @@ def _select(a, k):
 
 
 @njit(cache=True)
-def _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
-    """Fill the queue with the ``L`` smallest live slots by ``(count, key)``: a few linear
-    passes (selection, not sorting: the threshold level can hold most of the slots)."""
+def _q_rescan(counts, size, qcount, qslot, qmeta):
+    """Refill the queue: the ``L`` live slots smallest in ``(count, slot)``, in that order, as
+    the run; the heap empty. Two linear passes and a stable sort of the ``L`` by count (the C
+    copy places them by a histogram of the counts instead when they lie close together: the
+    same arrays, since the order is total)."""
     take = min(qcount.shape[0], size)
     vals = np.empty(size, dtype=np.int64)
     for s in range(size):
         vals[s] = counts[s]
-    thr = _select(vals, take - 1)  # vals is only written after this (slot numbers)
-    qmeta[_Q_N] = 0
-    qmeta[_Q_VALID] = 1
-    n_at = 0
+    thr = _select(vals, take - 1)
+    below = 0
+    for s in range(size):
+        if counts[s] < thr:
+            below += 1
+    room = take - below
+    n = 0
+    at = 0
+    thr_slot = -1
     for s in range(size):
         c = np.int64(counts[s])
-        if c < thr:
-            _q_push(qcount, qkey, qslot, qmeta, c, keys[s], s)
-        elif c == thr:
-            vals[n_at] = s  # reuse the buffer: slots at the threshold count
-            n_at += 1
-    room = take - qmeta[_Q_N]
-    at_keys = np.empty(n_at, dtype=np.uint64)
-    for j in range(n_at):
-        at_keys[j] = keys[vals[j]]
-    last = _select(at_keys, room - 1) if room < n_at else at_keys.max()
-    for j in range(n_at):
-        s = vals[j]
-        if keys[s] <= last:
-            _q_push(qcount, qkey, qslot, qmeta, thr, keys[s], s)
+        if c < thr or (c == thr and at < room):
+            qcount[n] = c
+            qslot[n] = s
+            n += 1
+            if c == thr:
+                at += 1
+                thr_slot = s
+    order = np.argsort(qcount[:n], kind="mergesort")  # stable: slot order within a count
+    qcount[:n] = qcount[:n][order]
+    qslot[:n] = qslot[:n][order]
+    qmeta[_Q_N] = 0
+    qmeta[_Q_VALID] = 1
     qmeta[_Q_THR] = thr
-    qthr_key[0] = last
+    qmeta[_Q_POS] = 0
+    qmeta[_Q_END] = n
+    qmeta[_Q_THR_SLOT] = thr_slot
 
 
 @njit(cache=True)
-def _min_slot(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key):
-    """The live slot smallest in ``(count, key)``, left at the top of the queue."""
+def _q_top(qcount, qslot, qmeta):
+    """Where the queue's smallest entry is: the run's next (1), the heap's top (0), or none (-1)."""
+    pos = qmeta[_Q_POS]
+    if pos < qmeta[_Q_END]:
+        if qmeta[_Q_N] > 0 and _before(qcount[0], qslot[0], qcount[pos], qslot[pos]):
+            return 0
+        return 1
+    return 0 if qmeta[_Q_N] > 0 else -1
+
+
+@njit(cache=True)
+def _q_take_top(qcount, qslot, qmeta, from_run, requeue, c, s):
+    """Remove the queue's smallest entry (from where ``_q_top`` says), and queue ``(c, s)``
+    instead when ``requeue``."""
+    if from_run:
+        qmeta[_Q_POS] += 1
+        if requeue:
+            _q_push(qcount, qslot, qmeta, c, s)
+    elif requeue:
+        _q_sift_down(qcount, qslot, qmeta[_Q_N], c, s)
+    else:
+        _q_pop(qcount, qslot, qmeta)
+
+
+@njit(cache=True, inline="always")
+def _q_wants(qmeta, c, s):
+    """``(c, s)`` falls at or below the threshold: it belongs in the queue."""
+    return qmeta[_Q_VALID] == 1 and not _before(qmeta[_Q_THR], qmeta[_Q_THR_SLOT], c, s)
+
+
+@njit(cache=True)
+def _min_slot(counts, size, qcount, qslot, qmeta):
+    """The live slot smallest in ``(count, slot)``, left as the queue's smallest entry."""
     while True:
-        if qmeta[_Q_VALID] == 0 or qmeta[_Q_N] == 0:
-            _q_rescan(keys, counts, size, qcount, qkey, qslot, qmeta, qthr_key)
-        s = qslot[0]
+        src = _q_top(qcount, qslot, qmeta) if qmeta[_Q_VALID] == 1 else -1
+        if src < 0:
+            _q_rescan(counts, size, qcount, qslot, qmeta)
+            src = 1
+        at = qmeta[_Q_POS] if src == 1 else 0
+        s = qslot[at]
         c = np.int64(counts[s])
-        if c == qcount[0] and keys[s] == qkey[0]:
+        if c == qcount[at]:
             return s
-        k = keys[s]
-        _q_pop(qcount, qkey, qslot, qmeta)
-        if not _before(qmeta[_Q_THR], qthr_key[0], c, k):  # still at or below the threshold
-            _q_push(qcount, qkey, qslot, qmeta, c, k, s)
-
-
-@njit(cache=True)
-def _note_placed(qcount, qkey, qslot, qmeta, qthr_key, c, k, s):
-    """A slot got a new item: queue it if it falls at or below the threshold."""
-    if qmeta[_Q_VALID] == 1 and not _before(qmeta[_Q_THR], qthr_key[0], c, k):
-        _q_push(qcount, qkey, qslot, qmeta, c, k, s)
+        # stale (its count grew): back in at its new count while that is at or below the
+        # threshold, else out
+        _q_take_top(qcount, qslot, qmeta, src == 1, _q_wants(qmeta, c, s), c, s)
 
 
 # ----------------------------------------------------------------------------- updates
 @njit(cache=True)
-def _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key, h, count, error, victim):
-    """Give ``h`` a free slot, or ``victim`` (the minimum, at the top of the queue); return it."""
+def _place(keys, counts, errors, index, meta, qcount, qslot, qmeta, h, count, error, victim, cell):
+    """Give ``h`` (untracked; ``cell`` the cell where its search ended) a free slot, or
+    ``victim`` (the minimum, the queue's smallest entry); return the slot. The new entry goes
+    into ``cell`` before the victim's is deleted (``cell`` is where an insertion would put it
+    now), the victim's slot already holding ``h`` so that the deletion's shift sees the new
+    entry's true home."""
     size = meta[0]
+    old = -1
     if size < keys.shape[0]:
         slot = size
         meta[0] = size + 1
     else:
         slot = victim
-        _q_pop(qcount, qkey, qslot, qmeta)
-        _index_remove(index, keys, keys[slot])
+        old = _index_cell(index, keys, keys[slot])
     keys[slot] = h
     counts[slot] = count
     errors[slot] = error
-    _index_insert(index, h, slot)
-    _note_placed(qcount, qkey, qslot, qmeta, qthr_key, count, h, slot)
+    end = _index_put(index, cell, slot)
+    if old >= 0:
+        # the victim's cell moved on if it was in the shifted run [cell, end)
+        tsize = index.shape[0]
+        if _dist(old, cell, tsize) < _dist(end, cell, tsize):
+            old = 0 if old + 1 == tsize else old + 1
+        _index_clear(index, keys, old)
+    queued = _q_wants(qmeta, count, slot)
+    if victim >= 0:  # the victim is the queue's smallest entry (_min_slot): it goes
+        _q_take_top(qcount, qslot, qmeta, _q_top(qcount, qslot, qmeta) == 1, queued, count, slot)
+    elif queued:
+        _q_push(qcount, qslot, qmeta, count, slot)
     return slot
 
 
 @njit(cache=True)
-def _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
-                            items, raw, item_seed, weights):
+def _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qslot, qmeta, items, raw, item_seed, weights):
     """Metwally et al.'s update, weighted. Returns, per slot, the batch position of the last
     item placed in it (-1 where none was)."""
     n = items.shape[0]
@@ -303,11 +422,10 @@ def _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qkey, qsl
         if meta[0] < m:
             base = meta[1]
         else:
-            victim = _min_slot(keys, counts, m, qcount, qkey, qslot, qmeta, qthr_key)
+            victim = _min_slot(counts, m, qcount, qslot, qmeta)
             base = np.int64(counts[victim])
             meta[1] = base  # the evicted count bounds every untracked item from now on
-        s = _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
-                   h, base + w, base, victim)
+        s = _place(keys, counts, errors, index, meta, qcount, qslot, qmeta, h, base + w, base, victim, -1 - slot)
         placed[s] = i
     return placed
 
@@ -323,7 +441,7 @@ def _add_item(table, row_keys, h, w, uw):
 
 
 @njit(cache=True)
-def _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+def _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount, qslot, qmeta,
                       items, raw, item_seed, weights, admit_rank):
     """CountSketch update plus candidate maintenance (insertion-only weights ≥ 0).
 
@@ -367,7 +485,7 @@ def _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount
         if meta[0] >= m:
             # Admit on the order statistic just below the median: a light item whose median
             # is inflated because a bare majority of its rows hit heavy items is refused.
-            victim = _min_slot(keys, counts, m, qcount, qkey, qslot, qmeta, qthr_key)
+            victim = _min_slot(counts, m, qcount, qslot, qmeta)
             low_c = np.int64(counts[victim])
             probe = vals[admit_rank]
             if probe < low_c or (probe == low_c and h >= keys[victim]):
@@ -376,8 +494,7 @@ def _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount
             # on holds its whole count again
             _add_item(table, row_keys, keys[victim], np.int64(counts[victim]) - np.int64(errors[victim]), uw)
         _add_item(table, row_keys, h, -w, uw)  # the admitting update is the first exact one
-        s = _place(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
-                   h, count, base, victim)
+        s = _place(keys, counts, errors, index, meta, qcount, qslot, qmeta, h, count, base, victim, -1 - slot)
         placed[s] = i
     return placed
 
@@ -387,7 +504,7 @@ def _rebuild_index_jit(keys, size, index):
     """Index for slots ``0..size-1`` (after a merge, a load or a resize)."""
     index[:] = 0
     for s in range(size):
-        _index_insert(index, keys[s], s)
+        _index_insert(index, keys, keys[s], s)
 
 
 # ----------------------------------------------------------------------------- C versions
@@ -398,31 +515,30 @@ def _rebuild_index_jit(keys, size, index):
 _native = _pack if hasattr(_pack, "heavy_update") else None
 
 
-def spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
-                       items, raw, item_seed, weights):
+def spacesaving_update(keys, counts, errors, index, meta, qcount, qslot, qmeta, items, raw, item_seed, weights):
     """Metwally et al.'s update, weighted. Returns, per slot, the batch position of the last
     item placed in it (-1 where none was)."""
     if _native is None or items.dtype.itemsize != 8 or counts.dtype.itemsize not in (4, 8):
-        return _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+        return _spacesaving_update_jit(keys, counts, errors, index, meta, qcount, qslot, qmeta,
                                        items, raw, item_seed, weights)
     placed = np.full(keys.shape[0], -1, dtype=np.int64)
-    _native.spacesaving_update(keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+    _native.spacesaving_update(keys, counts, errors, index, meta, qcount, qslot, qmeta,
                                np.ascontiguousarray(items), bool(raw), int(item_seed),
                                np.ascontiguousarray(weights, dtype=np.int64), placed)
     return placed
 
 
-def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta, qthr_key,
+def heavy_update(table, row_keys, keys, counts, errors, index, meta, qcount, qslot, qmeta,
                  items, raw, item_seed, weights, admit_rank):
     """CountSketch update plus candidate maintenance (see the numba kernel's docstring).
     Returns, per slot, the batch position of the last item placed in it (-1 where none was)."""
     if (_native is None or items.dtype.itemsize != 8 or counts.dtype.itemsize not in (4, 8) or table.ndim != 2
             or table.dtype.itemsize not in (4, 8) or table.dtype.kind != "i" or not table.flags.c_contiguous):
-        return _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount, qkey, qslot, qmeta,
-                                 qthr_key, items, raw, item_seed, weights, admit_rank)
+        return _heavy_update_jit(table, row_keys, keys, counts, errors, index, meta, qcount, qslot, qmeta,
+                                 items, raw, item_seed, weights, admit_rank)
     placed = np.full(keys.shape[0], -1, dtype=np.int64)
-    _native.heavy_update(table, np.ascontiguousarray(row_keys), keys, counts, errors, index, meta, qcount, qkey,
-                         qslot, qmeta, qthr_key, np.ascontiguousarray(items), bool(raw), int(item_seed),
+    _native.heavy_update(table, np.ascontiguousarray(row_keys), keys, counts, errors, index, meta, qcount,
+                         qslot, qmeta, np.ascontiguousarray(items), bool(raw), int(item_seed),
                          np.ascontiguousarray(weights, dtype=np.int64), int(admit_rank), placed)
     return placed
 

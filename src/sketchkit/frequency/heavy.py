@@ -183,9 +183,7 @@ class HeavyHitters(TrackedSummary):
         st = self._state
         cs = self._cs
         placed = T.heavy_update(
-            cs._table, cs._row_keys,
-            st["keys"], st["counts"], st["errors"], st["index"], st["meta"],
-            st["qcount"], st["qkey"], st["qslot"], st["qmeta"], st["qthr_key"],
+            cs._table, cs._row_keys, *T.state_args(st),
             keys, raw, self._item_seed, _w(weights), admission_rank(cs.depth),
         )
         self._record(placed, batch, raw)

@@ -3,8 +3,8 @@ Cormode, Huang, Phillips, Wei, Yi, "Mergeable summaries" (PODS 2012 / TODS 2013)
 
 Tracks at most ``capacity`` items with a count and an error each. A tracked item's weight is
 added to its count; an untracked one takes a free slot, or replaces the item with the smallest
-count ``c_min`` and starts at ``c_min + w`` with error ``c_min``. Insertion-only: weights must
-be non-negative.
+count ``c_min`` (of several, the one in the lowest slot) and starts at ``c_min + w`` with error
+``c_min``. Insertion-only: weights must be non-negative.
 
 The guarantee is stated once, in the :class:`SpaceSaving` docstring.
 
@@ -17,8 +17,8 @@ summary ever filled up. Items are identified by their 64-bit hash (a collision b
 distinct items, probability about :math:`n^2/2^{65}`, would merge their counts).
 
 **Memory.** A slot is an item hash, an int32 count and error (widened to int64 once the total
-weight passes 2³¹ − 1), a share of the hash index (4·T/m bytes, T the power of two ≥ 4m/3) and
-of the eviction queue: about 23 bytes at full load. An int item costs nothing more (it is
+weight passes 2³¹ − 1), its share of the hash index (3 bytes: 1.5 uint16 cells) and of the
+eviction queue (1 byte): 20 bytes, so 16 KiB tracks 819 int items. An int item costs nothing more (it is
 recovered from its hash); a str or bytes item costs a reference and its encoding.
 
 >>> ss = SpaceSaving(capacity=2)
@@ -76,9 +76,9 @@ class SpaceSaving(TrackedSummary):
         from its hash, so it costs nothing beyond its slot).
 
         >>> SpaceSaving.from_memory("16KiB", item_bytes=0).capacity
-        664
+        819
         >>> SpaceSaving.from_memory("16KiB").capacity
-        322
+        356
         """
         capacity = capacity_for(parse_memory(budget), item_bytes)
         if capacity < 1:
@@ -113,11 +113,7 @@ class SpaceSaving(TrackedSummary):
     def _update_keys(self, keys, raw, weights, batch) -> None:
         self._ensure_room(len(keys))
         st = self._state
-        placed = T.spacesaving_update(
-            st["keys"], st["counts"], st["errors"], st["index"], st["meta"],
-            st["qcount"], st["qkey"], st["qslot"], st["qmeta"], st["qthr_key"],
-            keys, raw, self._item_seed, _w(weights),
-        )
+        placed = T.spacesaving_update(*T.state_args(st), keys, raw, self._item_seed, _w(weights))
         self._record(placed, batch, raw)
 
     # ------------------------------------------------------------------ queries
