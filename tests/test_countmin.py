@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 import sketchkit as sk
 from _streams import exact_counts, zipf_stream
+from sketchkit.frequency import _kernels as K
+from test_countsketch import spec_table
 
 
 def test_sizing_from_error():
@@ -215,3 +217,19 @@ def test_an_empty_batch_with_an_empty_weight_list_is_a_no_op(make):
     assert s.to_bytes() == before
     with pytest.raises(sk.ItemTypeError, match="integers"):
         s.update_batch([], np.array([], dtype=np.float64))  # an explicit float array stays refused
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [1, 2048, 2051])
+def test_the_compiled_update_matches_the_spec(n, weighted):
+    # the numba kernel (large int batches take it) at odd lengths and across its 1024-key chunks,
+    # against the spec's table computed in numpy from the pure-Python item hash
+    rng = np.random.default_rng(n)
+    keys = np.concatenate([rng.integers(-(1 << 62), 1 << 62, n // 2 + 1), rng.integers(0, 40, n)])[:n]
+    weights = rng.integers(0, 10, n) if weighted else np.ones(n, dtype=np.int64)
+    depth, width, seed = 4, 89, 17
+    table = np.zeros((depth, width), dtype=np.int32)
+    item_seed = np.uint64(sk.hashing.derive_key(seed, sk.hashing.ITEM_DOMAIN, 0))
+    K._cm_update_jit(table, sk.hashing.row_keys(seed, depth), keys, True, item_seed,
+                     weights if weighted else np.empty(0, np.int64))
+    assert np.array_equal(table, spec_table(keys, weights, seed, depth, width, signed=False))

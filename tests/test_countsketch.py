@@ -215,3 +215,34 @@ def test_bounds_past_int64_saturate_instead_of_wrapping(make):
     assert s.lower_bound_batch([1, 2]).tolist()[0] == lower and s.upper_bound_batch([1, 2]).tolist()[0] == upper
     for row in getattr(s, "top", lambda: [])():
         assert -(2**63 - 1) <= row.lower <= row.estimate <= row.upper <= 2**63 - 1
+
+
+
+def spec_table(keys, weights, seed, depth, width, signed):
+    """The table the hashing spec (item 4) defines, from the pure-Python item hash: each item
+    moves one counter per row by its weight, times the row's sign when ``signed``."""
+    h = np.array([sk.hashing.item_hash(int(k), seed) for k in keys], dtype=np.uint64)
+    rk = sk.hashing.row_keys(seed, depth)
+    table = np.zeros((depth, width), dtype=np.int64)
+    for r in range(depth):
+        v = h * rk[r, 0] + rk[r, 1]  # wraps modulo 2**64, as the spec says
+        bucket = (((v >> np.uint64(32)) * np.uint64(width)) >> np.uint64(32)).astype(np.intp)
+        sign = np.where(v & np.uint64(1 << 31), 1, -1) if signed else 1
+        np.add.at(table[r], bucket, sign * weights)
+    return table
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("n", [1, 2 * K.CHUNK, 2 * K.CHUNK + 3])
+def test_the_compiled_update_matches_the_spec(n, dtype, weighted):
+    # the numba kernel (large int batches take it) at odd lengths and across chunk ends
+    rng = np.random.default_rng(n)
+    keys = np.concatenate([rng.integers(-(1 << 62), 1 << 62, n // 2 + 1), rng.integers(0, 40, n)])[:n]
+    weights = rng.integers(-9, 10, n) if weighted else np.ones(n, dtype=np.int64)
+    depth, width, seed = 5, 97, 31
+    table = np.zeros((depth, width), dtype=dtype)
+    item_seed = np.uint64(sk.hashing.derive_key(seed, sk.hashing.ITEM_DOMAIN, 0))
+    K._cs_update_jit(table, sk.hashing.row_keys(seed, depth), keys, True, item_seed,
+                     weights if weighted else np.empty(0, np.int64))
+    assert np.array_equal(table, spec_table(keys, weights, seed, depth, width, signed=True))

@@ -51,6 +51,8 @@ def sort_small(vals):
 CHUNK = 1024
 U31 = np.uint64(31)
 U1 = np.uint64(1)
+LOW32 = np.uint64(0xFFFFFFFF)
+S32 = np.int64(32)
 
 
 @njit(cache=True, nogil=True)
@@ -72,6 +74,8 @@ def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
     hashes = np.empty(CHUNK, dtype=np.uint64)
     buckets = np.empty(CHUNK, dtype=np.uint32)  # width <= 2**31 - 1
     signs = np.empty(CHUNK, dtype=np.int32)
+    bucket_pairs = buckets.view(np.uint64)  # element 2j and 2j+1 in one word (CHUNK is even)
+    sign_pairs = signs.view(np.int64)  # the same two elements, in the same halves
     for start in range(0, n, CHUNK):
         m = min(n, start + CHUNK) - start
         if raw:
@@ -91,8 +95,15 @@ def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
                     buckets[i] = ((v >> U32) * uw) >> U32
                     signs[i] = np.int32((v >> U31) & U1) * 2 - 1
                 if unit:
-                    for i in range(m):
-                        row[buckets[i]] += signs[i]
+                    # two items per load of each array: the adds run at the memory-access
+                    # rate of the unsigned loop, not one extra load per item slower
+                    for j in range(m >> 1):
+                        bp = bucket_pairs[j]
+                        sp = sign_pairs[j]
+                        row[bp & LOW32] += np.int32(sp)
+                        row[bp >> U32] += np.int32(sp >> S32)
+                    if m & 1:
+                        row[buckets[m - 1]] += signs[m - 1]
                 else:
                     for i in range(m):
                         row[buckets[i]] += signs[i] * weights[start + i]
