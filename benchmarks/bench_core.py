@@ -684,11 +684,17 @@ NOTES: list[str] = [
     "spread widely (min–max in the verdict table); a verdict within ~15 % of its goal (W1 CountSketch vs "
     "the bare loop 0.46–0.48× for 0.5×, vs the fastest peer 8.7–9.0× for 10×, vs np.unique 1.49× at 320 KiB) "
     "should be re-measured on a quiet machine before it is taken as final.",
-    "- **W1 CountSketch vs CountMin.** CountSketch runs 20–25 % below CountMin at every budget, which is "
-    "what separates it from the 10× and 50 % goals that CountMin meets. A branch-free sign "
-    "(`table[r, b] += (2·bit31 − 1)·w`, bit-identical table) measured no faster here, so the remaining "
-    "cost is more likely the full XXH64 round + avalanche per int64 key (the bare loop multiplies once); "
-    "not profiled further.",
+    "- **W1 CountSketch vs CountMin** (re-examined 2026-12-06 for issue #14; supersedes the 2026-11-26 "
+    "analysis). The bare loops are now the sketches' own loop with nothing else: d +1 increments per key "
+    "placed by the same item and row hashes, and the same without the item hash (the memory-access "
+    "rate), both chunked with the buckets computed in a vectorised loop (the fastest form measured; the "
+    "earlier item-major loop with one multiply per key ran 1.2–2× slower). Split into parts on W1 at "
+    "16 KiB: the item hash about 5 ms of ~45 ms, computing each row's buckets 20 ms, the adds 15 ms; "
+    "CountSketch's sign adds about 4 ms to the bucket loop and about 4 ms to the adds (one more load per "
+    "item), which is why it sits about 10 % below the bare loop while Count-Min, the same loop without "
+    "a sign, is level with it. Loading two buckets and two signs per memory access took back half of "
+    "the second 4 ms; a bucket and sign packed into one word and positive and negative items split "
+    "into two lists measured slower, an int8 or int64 sign array no different.",
     "- **W2 (list of str) is conversion-bound.** CPU time for 2 M tokens, measured apart on this machine: "
     "`'\\x00'.join` + NUL count + UTF-8 encode 119 ms; with XXH64 of every item 217 ms; bounter HT's whole "
     "update 224 ms; the table update is ~10 % of ours. `pyarrow.array(list, large_string)` + hashing its "
