@@ -12,10 +12,24 @@ from __future__ import annotations
 
 from ._blocks import block_attention, block_diagonal_attention
 from ._causal import causal_recursion
-from ._hyper import DEFAULTS, PUBLISHED, exact_key_sets, hyper_attention, resolve_params, scored_pairs_per_query
+from ._hyper import (
+    DEFAULTS,
+    PUBLISHED,
+    causal_sample_sizes,
+    exact_key_sets,
+    hyper_attention,
+    resolve_params,
+    scored_pairs_per_query,
+)
 from ._lse import exact_attention_lse, fused_kernel_available, merge_lse_partials
 from ._module import HyperAttention
-from ._residual import block_importance_sample, range_importance_sample, sampled_residual, uniform_sample
+from ._residual import (
+    block_importance_sample,
+    range_importance_sample,
+    range_systematic_sample,
+    sampled_residual,
+    uniform_sample,
+)
 from ._routing import cluster_key_blocks, kmeans, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import angular_buckets, gray_code, lsh_projections, sortlsh_order
 
@@ -28,6 +42,7 @@ __all__ = [
     "block_diagonal_attention",
     "block_importance_sample",
     "causal_recursion",
+    "causal_sample_sizes",
     "cluster_key_blocks",
     "exact_attention_lse",
     "exact_key_sets",
@@ -38,6 +53,7 @@ __all__ = [
     "lsh_projections",
     "merge_lse_partials",
     "range_importance_sample",
+    "range_systematic_sample",
     "resolve_params",
     "route_queries",
     "routing_products_per_query",

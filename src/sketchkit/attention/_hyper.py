@@ -21,7 +21,7 @@ from ._blocks import block_attention, block_diagonal_attention, to_blocks
 from ._causal import causal_recursion
 from ._lse import exact_attention_lse, merge_lse_partials
 from ._random import as_generator
-from ._residual import range_importance_sample, sampled_residual, uniform_sample
+from ._residual import range_systematic_sample, sampled_residual, uniform_sample
 from ._routing import _take_rows, cluster_key_blocks, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import lsh_projections, sortlsh_order
 
@@ -101,7 +101,7 @@ def _routed(qf, kf, vf, scale, p, gen, backend):
             first[..., 0] = 1.0
             proposal = torch.where(empty, first, proposal)
             valid = None if blocks.valid is None else blocks.valid.reshape(g, -1)
-            idx, log_w = range_importance_sample(proposal, plan.part_start, plan.part_size, m, gen, valid)
+            idx, log_w = range_systematic_sample(proposal, plan.part_start, plan.part_size, m, gen, valid)
             log_w = log_w.masked_fill(empty, -math.inf)
         with _stage("residual"):
             k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
@@ -137,6 +137,45 @@ def _sortlsh(qf, kf, vf, scale, p, gen, backend):
         out_r, lse_r = sampled_residual(qs, _gather_rows(ks, idx), _gather_rows(vs, idx), log_w, exclude, scale)
         out, lse = merge_lse_partials(out, lse, out_r, lse_r)
     return _scatter_rows(out, q_order), torch.empty_like(lse).scatter(1, q_order, lse)
+
+
+def _rectangle_sizes(n: int, min_seq_len: int) -> list[int]:
+    """Key counts of the causal recursion's rectangles, largest first (one per recursion level)."""
+    sizes = []
+    while n > min_seq_len:
+        n = (n + n % 2) // 2
+        sizes.append(n)
+    return sizes
+
+
+def _samples_drawn(h: int, p) -> bool:
+    """Whether the non-causal pass over an ``h x h`` rectangle samples a residual (it is not exact)."""
+    if _is_short(h, h, p) or p["sample_size"] == 0:
+        return False
+    return math.prod(tree_fanouts(-(-h // p["block_size"]))) > p["top_blocks"]
+
+
+def causal_sample_sizes(n: int, p) -> dict:
+    """Residual samples per query block for each sampled rectangle of the causal recursion, by key count.
+
+    ``method="routed"``: the ``L`` sampled rectangles (key counts ``h_1 > h_2 > ...``, halving per level) share
+    ``L * sample_size`` samples in proportion to ``sqrt(h_l)`` (largest remainders; at most ``2 * sample_size``
+    each, which keeps the residual's memory ``O(n d)``). Each rectangle serves as many queries and on real
+    inputs its squared error grows like ``h_l / m_l`` (a larger residual holds more heavy keys the exact blocks
+    missed); minimising ``sum_l h_l / m_l`` at a fixed total gives ``m_l ~ sqrt(h_l)``. The total, hence the
+    cost per query, is that of ``sample_size`` per rectangle unless the cap binds (``L >= 7``).
+    ``method="sortlsh"``: ``sample_size`` everywhere (the published recursion).
+    """
+    sizes = [h for h in _rectangle_sizes(n, p["min_seq_len"]) if _samples_drawn(h, p)]
+    m = p["sample_size"]
+    if p["method"] != "routed" or len(sizes) < 2:
+        return {h: m for h in sizes}
+    total, mass = m * len(sizes), sum(math.sqrt(h) for h in sizes)
+    share = [total * math.sqrt(h) / mass for h in sizes]
+    counts = [int(x) for x in share]
+    for i in sorted(range(len(sizes)), key=lambda i: counts[i] - share[i])[: total - sum(counts)]:
+        counts[i] += 1
+    return {h: max(1, min(2 * m, c)) for h, c in zip(sizes, counts)}
 
 
 def _is_short(n_q, n_k, p) -> bool:
@@ -270,9 +309,10 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
         scale = q.shape[-1] ** -0.5
     scale = float(scale)
     if causal:
+        per_size = {h: {**p, "sample_size": m} for h, m in causal_sample_sizes(q.shape[-2], p).items()}
         out, lse = causal_recursion(
             q, k, v, p["min_seq_len"],
-            lambda q2, k1, v1: _noncausal(q2, k1, v1, scale, p, gen, backend),
+            lambda q2, k1, v1: _noncausal(q2, k1, v1, scale, per_size.get(k1.shape[-2], p), gen, backend),
             lambda qb, kb, vb: exact_attention_lse(qb, kb, vb, scale=scale, causal=True, backend=backend),
         )
     else:
@@ -307,10 +347,13 @@ def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = No
     if not causal:
         return noncausal(n, n if n_keys is None else n_keys)
 
+    per_size = causal_sample_sizes(n, p)
+
     def rec(m):
         if m <= p["min_seq_len"]:
             return (m + 1) / 2
         h = (m + m % 2) // 2
-        return rec(h) + noncausal(h, h) / 2
+        cost = noncausal(h, h) + (per_size[h] - p["sample_size"] if h in per_size else 0)
+        return rec(h) + cost / 2
 
     return rec(n)
