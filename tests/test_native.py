@@ -72,9 +72,11 @@ def test_span_hash_refuses_offsets_outside_the_buffer():
 
 
 # ----------------------------------------------------------------------------- SpaceSaving
-def _run_both(capacity, batches, dtype, raw):
+def _run_both(capacity, batches, dtype, raw, index_dtype=None):
     """Feed the same batches to two states, one through C and one through numba; compare all."""
     a = T.empty_state(capacity, dtype)
+    if index_dtype is not None:
+        a["index"] = a["index"].astype(index_dtype)
     b = {k: v.copy() for k, v in a.items()}
     evictions = 0
     for items, weights in batches:
@@ -141,6 +143,16 @@ def test_heavy_update_matches_numba(capacity, depth, width, batches, wide, raw, 
         assert np.array_equal(pa, pb) and np.array_equal(ta, tb)
         for name in a:
             assert np.array_equal(a[name], b[name]), name
+
+
+def test_spacesaving_update_matches_numba_with_int32_index_cells():
+    """Past 65,534 slots the index cells are int32 instead of uint16: the same kernels, on a
+    small state given an int32 index, cover that path."""
+    assert T.index_dtype(65_534) == np.uint16 and T.index_dtype(65_535) == np.int32
+    rng = np.random.default_rng(9)
+    batches = [(rng.zipf(1.2, 20_000) % 3000, rng.integers(1, 4, 20_000)) for _ in range(2)]
+    state, evicted = _run_both(200, batches, np.int32, raw=True, index_dtype=np.int32)
+    assert evicted and state["index"].dtype == np.int32
 
 
 def test_spacesaving_update_matches_numba_when_the_smallest_counts_are_spread_out():

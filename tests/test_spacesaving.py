@@ -148,26 +148,28 @@ def test_items_keep_their_types_through_bytes():
 
 
 class ReferenceSpaceSaving:
-    """Metwally et al.'s algorithm written plainly: evict the smallest (count, item hash)."""
+    """Metwally et al.'s algorithm written plainly: evict the smallest count, of several the
+    one in the lowest slot (a new item takes its victim's slot)."""
 
     def __init__(self, capacity, seed):
         self.capacity, self.seed = capacity, seed
-        self.slots = {}  # hash -> [count, error]
+        self.slots = []  # [hash, count, error] per slot
         self.floor = 0
 
     def update(self, item, w):
         if w == 0:
             return
         h = sk.hashing.item_hash(item, self.seed)
-        if h in self.slots:
-            self.slots[h][0] += w
+        for slot in self.slots:
+            if slot[0] == h:
+                slot[1] += w
+                return
+        if len(self.slots) < self.capacity:
+            self.slots.append([h, self.floor + w, self.floor])
             return
-        base = self.floor
-        if len(self.slots) == self.capacity:
-            victim = min(self.slots, key=lambda k: (self.slots[k][0], k))
-            base = self.slots.pop(victim)[0]
-            self.floor = base
-        self.slots[h] = [base + w, base]
+        victim = min(range(self.capacity), key=lambda s: (self.slots[s][1], s))
+        base = self.floor = self.slots[victim][1]
+        self.slots[victim] = [h, base + w, base]
 
 
 # Long streams over many keys at capacities where the eviction queue (about m/8 entries)
@@ -183,10 +185,20 @@ def test_equals_the_plain_algorithm_on_any_weighted_stream(stream, capacity):
             ss.update_batch([k for k, _ in part], [w for _, w in part])
         for k, w in part:
             ref.update(k, w)
-    keys = ss._state["keys"][: ss.size]
-    got = {int(k): (int(c), int(e)) for k, c, e in zip(keys, ss._state["counts"], ss._state["errors"])}
-    assert got == {h: (c, e) for h, (c, e) in ref.slots.items()}
+    st_ = ss._state
+    got = [[int(k), int(c), int(e)] for k, c, e in zip(st_["keys"][: ss.size], st_["counts"], st_["errors"])]
+    assert got == ref.slots
     assert ss.floor == ref.floor
+
+
+def test_ties_evict_the_lowest_slot():
+    """Of the slots with the smallest count, the lowest goes, whatever the item hashes."""
+    ss = sk.SpaceSaving(3, seed=5)
+    ss.update_batch(list(range(1, 11)))  # all counts tie at every eviction
+    # round robin: 4 -> slot 0, 5 -> slot 1, 6 -> slot 2, 7 -> slot 0, ..., 10 -> slot 0
+    assert ss._state["keys"][:3].tolist() == [sk.hashing.item_hash(x, ss._seed) for x in (10, 8, 9)]
+    # evicting the smallest item hash instead would have kept 7 (not 8)
+    assert 7 not in ss and 8 in ss
 
 
 def test_int_items_are_recovered_from_their_hashes():
