@@ -444,9 +444,10 @@ def targets(res: dict, cs_by_kind: dict) -> list[dict]:
                                     "update", "e2e", 1.5))
             out.append(speed_target(r1, f"W1 {sk[3:]} ≥ 0.9× the bare loop, same hash ({label})", num,
                                     [f"{BARE} @ {label}"], "update", "update", 0.9))
-            out.append(speed_target(r1, f"W1 {sk[3:]} ≥ 0.9× random increments, no item hash ({label})", num,
-                                    [f"{RANDOM} @ {label}"], "update", "update", 0.9,
-                                    "the memory-access limit"))
+            if sk == "sk CountSketch":  # the memory-access goal names CountSketch
+                out.append(speed_target(r1, f"W1 {sk[3:]} ≥ 0.9× random increments, no item hash ({label})", num,
+                                        [f"{RANDOM} @ {label}"], "update", "update", 0.9,
+                                        "the memory-access limit"))
     nb = res["W1"]["accuracy"]["sk CountSketch @ 320 KiB"]["nbytes"]
     npu = res["W1"]["accuracy"]["np.unique (exact) @ -"]["nbytes"]
     out.append(dict(target="W1 CountSketch memory ≤ 2% of np.unique's (320 KiB)", value=nb / npu, goal=0.02,
