@@ -32,6 +32,7 @@ from ._residual import (
 )
 from ._routing import cluster_key_blocks, kmeans, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import angular_buckets, gray_code, lsh_projections, sortlsh_order
+from ._triton import gathered_attention_lse, triton_available
 
 __all__ = [
     "DEFAULTS",
@@ -47,6 +48,7 @@ __all__ = [
     "exact_attention_lse",
     "exact_key_sets",
     "fused_kernel_available",
+    "gathered_attention_lse",
     "gray_code",
     "hyper_attention",
     "kmeans",
@@ -61,5 +63,6 @@ __all__ = [
     "scored_pairs_per_query",
     "sortlsh_order",
     "tree_fanouts",
+    "triton_available",
     "uniform_sample",
 ]

@@ -24,8 +24,17 @@ from ._random import as_generator
 from ._residual import range_systematic_sample, sampled_residual, uniform_sample
 from ._routing import _take_rows, cluster_key_blocks, route_queries, routing_products_per_query, tree_fanouts
 from ._sortlsh import lsh_projections, sortlsh_order
+from ._triton import block_rows, gathered_attention_lse, padding_bias
 
 METHODS = ("routed", "sortlsh")
+#: ``"triton"``: the routed method's block-sparse parts (chosen key blocks, residual samples) through the fused
+#: Triton kernel of :mod:`._triton` (forward only); every dense exact piece as ``"auto"``.
+BACKENDS = ("auto", "flash", "torch", "triton")
+
+
+def _dense(backend: str) -> str:
+    """The backend of the dense exact pieces (short inputs, the causal recursion's base blocks)."""
+    return "auto" if backend == "triton" else backend
 
 #: The published configuration (official code ``insuhan/hyper-attn``): sortLSH with 7 bits, 256-key blocks,
 #: 256 uniform samples, exact below 4,096 tokens.
@@ -81,12 +90,19 @@ def _routed(qf, kf, vf, scale, p, gen, backend):
     blocks, plan = _routing_plan(qf, kf, scale, p, gen)
     nb, r = blocks.n_blocks, plan.selected.shape[-1]
     t = plan.selected.shape[1]
+    fused = backend == "triton"
+    valid = None if blocks.valid is None else blocks.valid.reshape(g, -1)
     with _stage("exact"):
         rows = blocks.order % n_k  # padding rows are copies of real keys, masked by blocks.valid
-        k_blocks = to_blocks(_gather_rows(kf, rows), b, nb)
-        v_blocks = to_blocks(_gather_rows(vf, rows), b, nb)
         q_blocks = to_blocks(_gather_rows(qf, plan.q_order), bq, t)
-        out, lse = block_attention(q_blocks, k_blocks, v_blocks, plan.selected, blocks.valid, scale, backend)
+        if fused:  # the kernel reads the chosen rows of k and v where they are
+            key_rows, pos = block_rows(rows, plan.selected, b)
+            bias = None if valid is None else padding_bias(valid, pos)
+            out, lse = gathered_attention_lse(q_blocks, kf, vf, key_rows, bias, scale)
+        else:
+            k_blocks = to_blocks(_gather_rows(kf, rows), b, nb)
+            v_blocks = to_blocks(_gather_rows(vf, rows), b, nb)
+            out, lse = block_attention(q_blocks, k_blocks, v_blocks, plan.selected, blocks.valid, scale, backend)
     m = p["sample_size"]
     if m > 0 and nb > r:
         with torch.no_grad(), _stage("sample"):
@@ -100,13 +116,17 @@ def _routed(qf, kf, vf, scale, p, gen, backend):
             first = torch.zeros_like(proposal)
             first[..., 0] = 1.0
             proposal = torch.where(empty, first, proposal)
-            valid = None if blocks.valid is None else blocks.valid.reshape(g, -1)
             idx, log_w = range_systematic_sample(proposal, plan.part_start, plan.part_size, m, gen, valid)
             log_w = log_w.masked_fill(empty, -math.inf)
         with _stage("residual"):
-            k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
-            v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
-            out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale, backend=backend)
+            if fused:  # samples read from k and v where they are (blocked position -> row)
+                sample_rows = torch.gather(rows, 1, idx.reshape(g, t * m)).view(g, t, m)
+                out_r, lse_r = gathered_attention_lse(q_blocks, kf, vf, sample_rows, log_w, scale)
+                out_r, lse_r = out_r.to(out.dtype), lse_r.to(lse.dtype)
+            else:
+                k_s = _gather_rows(k_blocks.reshape(g, nb * b, d), idx.reshape(g, t * m)).reshape(g, t, m, d)
+                v_s = _gather_rows(v_blocks.reshape(g, nb * b, -1), idx.reshape(g, t * m)).reshape(g, t, m, -1)
+                out_r, lse_r = sampled_residual(q_blocks, k_s, v_s, log_w, scale=scale, backend=backend)
             out, lse = merge_lse_partials(out, lse, out_r, lse_r)
     with _stage("unsort"):
         q_order = plan.q_order
@@ -189,11 +209,11 @@ def _noncausal(q, k, v, scale, p, gen, backend):
     """Non-causal approximation ``(out, lse)`` for ``[B, H, n, d]`` inputs."""
     n_q, n_k = q.shape[-2], k.shape[-2]
     if _is_short(n_q, n_k, p):
-        return exact_attention_lse(q, k, v, scale=scale, backend=backend)
+        return exact_attention_lse(q, k, v, scale=scale, backend=_dense(backend))
     lead = q.shape[:-2]
     flat = lambda t: t.reshape(-1, t.shape[-2], t.shape[-1])  # noqa: E731
     fn = _routed if p["method"] == "routed" else _sortlsh
-    out, lse = fn(flat(q), flat(k), flat(v), scale, p, gen, backend)
+    out, lse = fn(flat(q), flat(k), flat(v), scale, p, gen, backend if fn is _routed else _dense(backend))
     return out.reshape(*lead, n_q, -1), lse.reshape(*lead, n_q)
 
 
@@ -290,6 +310,10 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
     ``query_block``, ``top_blocks`` (key blocks per query block), ``sample_size`` (residual samples per query
     block), ``min_seq_len`` (exact at or below this length; the causal recursion's base size), ``lsh_bits``,
     ``kmeans_iters``, ``sample_mix`` (share of the residual proposal that is uniform over uncovered keys).
+    ``backend``: ``"auto"``/``"flash"``/``"torch"`` for every exact piece (see :func:`exact_attention_lse`);
+    ``"triton"``: the routed method's chosen key blocks and residual samples through one fused Triton kernel that
+    reads them in place and returns the LSE (forward only; needs ``triton``; CPU tensors under
+    ``TRITON_INTERPRET=1``), the dense pieces as ``"auto"``.
 
     Guarantees (tested): exact when every key is covered exactly (``n <= min_seq_len``); the merge and the causal
     recursion are exact; the residual normaliser is unbiased over ``rng``. Gradients flow through everything
@@ -303,6 +327,8 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
     True
     """
     _check_inputs(q, k, v, causal)
+    if backend not in BACKENDS:
+        raise InvalidParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")
     p = resolve_params(**params)
     gen = as_generator(rng)
     if scale is None:
@@ -313,7 +339,7 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
         out, lse = causal_recursion(
             q, k, v, p["min_seq_len"],
             lambda q2, k1, v1: _noncausal(q2, k1, v1, scale, per_size.get(k1.shape[-2], p), gen, backend),
-            lambda qb, kb, vb: exact_attention_lse(qb, kb, vb, scale=scale, causal=True, backend=backend),
+            lambda qb, kb, vb: exact_attention_lse(qb, kb, vb, scale=scale, causal=True, backend=_dense(backend)),
         )
     else:
         out, lse = _noncausal(q, k, v, scale, p, gen, backend)
