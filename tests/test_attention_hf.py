@@ -61,3 +61,32 @@ def test_padded_batches_fall_back_to_sdpa_and_bad_layers_raise():
         assert torch.allclose(model(ids, attention_mask=mask).logits, ref, atol=1e-9)
     with pytest.raises(InvalidParameterError):
         use_hyper_attention(model, layers=[7])
+
+
+def tiny_bert():
+    config = transformers.BertConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                     num_attention_heads=4, max_position_embeddings=512)
+    torch.manual_seed(0)  # model initialisation only
+    model = transformers.BertModel(config).double().eval()
+    model.set_attn_implementation("sdpa")
+    ids = torch.randint(0, 97, (2, 256), generator=torch.Generator().manual_seed(1))
+    return model, ids
+
+
+def test_encoder_swap_in_is_bidirectional_exact_when_hyper_is_and_padding_falls_back():
+    model, ids = tiny_bert()
+    with torch.no_grad():
+        ref = model(ids).last_hidden_state
+        use_hyper_attention(model, layers=[0, 1], rng=0, min_seq_len=512)  # 256 tokens: exact, non-causal
+        assert torch.allclose(model(ids).last_hidden_state, ref, atol=1e-9)
+        remove_hyper_attention(model)
+        use_hyper_attention(model, layers=[1], rng=0, min_seq_len=32, block_size=16, query_block=16, sample_size=16)
+        approx = model(ids).last_hidden_state
+        assert not torch.allclose(approx, ref, atol=1e-6)  # layer 1 approximated
+        assert float((approx - ref).norm() / ref.norm()) < 0.5
+        mask = torch.ones_like(ids)
+        mask[0, -5:] = 0  # padding: SDPA as before
+        remove_hyper_attention(model)
+        padded_ref = model(ids, attention_mask=mask).last_hidden_state
+        use_hyper_attention(model, layers=[1], rng=0, min_seq_len=32, block_size=16, query_block=16)
+        assert torch.allclose(model(ids, attention_mask=mask).last_hidden_state, padded_ref, atol=1e-9)

@@ -5,9 +5,10 @@ Usage: ``use_hyper_attention(model, layers=[2, 3], rng=0)`` (see docs/attention.
 How it works: a function ``"sketchkit_hyper"`` is registered in transformers' ``AttentionInterface`` and the
 model is switched to it; the chosen layers' attention modules get a :class:`HyperAttention` child (no
 parameters, so ``state_dict`` is unchanged). In every call the function uses HyperAttention when the module has
-one *and* the call is a full causal self-attention (no padding in the mask, as many queries as keys, no
-dropout); every other call (other layers, padded batches, cached decoding steps) goes to transformers' own
-SDPA attention, so outputs there are unchanged. Grouped-query heads are expanded as in ``repeat_kv``.
+one *and* the call is a full self-attention: causal (decoders) or bidirectional (encoders such as BERT, whose
+modules say ``is_causal = False``), no padding in the mask, as many queries as keys, no dropout; every other
+call (other layers, padded batches, cached decoding steps) goes to transformers' own SDPA attention, so outputs
+there are unchanged. Grouped-query heads are expanded as in ``repeat_kv``.
 """
 
 from __future__ import annotations
@@ -31,28 +32,38 @@ def _is_plain_causal(mask: torch.Tensor | None, n_q: int, n_k: int) -> bool:
     return bool((allowed == causal).all())
 
 
+def _is_plain_full(mask: torch.Tensor | None) -> bool:
+    """No key masked (a bidirectional mask without padding)."""
+    if mask is None:
+        return True
+    allowed = mask if mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min / 2
+    return bool(allowed.all())
+
+
 def _attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     hyper = getattr(module, _ATTR, None)
     n_q, n_k = query.shape[-2], key.shape[-2]
     causal = getattr(module, "is_causal", True)
-    if hyper is None or dropout > 0 or n_q != n_k or not causal or not _is_plain_causal(attention_mask, n_q, n_k):
+    plain = _is_plain_causal(attention_mask, n_q, n_k) if causal else _is_plain_full(attention_mask)
+    if hyper is None or dropout > 0 or n_q != n_k or not plain:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     groups = query.shape[1] // key.shape[1]
     if groups > 1:
         key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
-    out = hyper(query, key, value, causal=True, scale=scaling)
+    out = hyper(query, key, value, causal=causal, scale=scaling)
     return out.transpose(1, 2).contiguous(), None
 
 
 def use_hyper_attention(model, layers, rng=None, **params):
-    """Route the self-attention of decoder layers ``layers`` (indices) of ``model`` through HyperAttention.
+    """Route the self-attention of layers ``layers`` (indices) of ``model`` through HyperAttention.
 
     ``params`` are :func:`hyper_attention`'s (e.g. ``min_seq_len``, ``block_size``); ``rng`` seeds each layer's
     generator (layer ``i`` gets ``rng + i`` when ``rng`` is an int). Works for models whose attention modules
-    call ``ALL_ATTENTION_FUNCTIONS`` (Llama, Mistral, Qwen2, ...). Returns the list of patched modules.
+    call ``ALL_ATTENTION_FUNCTIONS`` (Llama, Mistral, Qwen2, ...; BERT-style encoders, non-causal). Returns the
+    list of patched modules.
     Undo with :func:`remove_hyper_attention`.
     """
     from transformers import AttentionInterface
