@@ -672,78 +672,111 @@ q_sort_by_count(Tracked *t, Py_ssize_t n, int64_t *buf)
 /* Refill the queue: the `take` live slots smallest in (count, slot), in that order, as the run;
  * the heap empty. Nearly always the smallest counts lie within a few units of each other (the
  * evicted floor plus small weights): then a histogram of the counts just above the minimum
- * gives the threshold count and each entry's place (three passes, no comparisons); otherwise
- * the threshold comes from a quickselect and the entries from a stable sort. */
+ * gives the threshold count and each entry's place (three branch-free passes over the counts
+ * in their own type, no comparisons between entries: q_rescan_close); otherwise the threshold
+ * comes from a quickselect and the entries from a stable sort. */
 #define KTH_SPAN 256
+#define DEFINE_RESCAN_CLOSE(NAME, T)                                                               \
+    static int NAME(Tracked *t, const T *counts, Py_ssize_t size, Py_ssize_t take)                 \
+    {                                                                                              \
+        T mn = counts[0];                                                                          \
+        for (Py_ssize_t s = 1; s < size; s++)                                                      \
+            mn = counts[s] < mn ? counts[s] : mn;                                                  \
+        /* two interleaved histograms (a run of equal counts would otherwise wait on each         \
+         * increment); the last bucket gathers everything from KTH_SPAN up */                     \
+        Py_ssize_t h0[KTH_SPAN + 1], h1[KTH_SPAN + 1];                                             \
+        memset(h0, 0, sizeof h0);                                                                  \
+        memset(h1, 0, sizeof h1);                                                                  \
+        Py_ssize_t s = 0;                                                                          \
+        for (; s + 1 < size; s += 2) {                                                             \
+            uint64_t d0 = (uint64_t)((int64_t)counts[s] - (int64_t)mn);                            \
+            uint64_t d1 = (uint64_t)((int64_t)counts[s + 1] - (int64_t)mn);                        \
+            h0[d0 < KTH_SPAN ? d0 : KTH_SPAN]++;                                                   \
+            h1[d1 < KTH_SPAN ? d1 : KTH_SPAN]++;                                                   \
+        }                                                                                          \
+        if (s < size) {                                                                            \
+            uint64_t d0 = (uint64_t)((int64_t)counts[s] - (int64_t)mn);                            \
+            h0[d0 < KTH_SPAN ? d0 : KTH_SPAN]++;                                                   \
+        }                                                                                          \
+        Py_ssize_t below = 0, v; /* entries under the threshold count */                          \
+        for (v = 0; v < KTH_SPAN; v++) {                                                           \
+            Py_ssize_t here = h0[v] + h1[v];                                                       \
+            if (below + here >= take)                                                              \
+                break;                                                                             \
+            h0[v] = below; /* the count's first position in the run */                            \
+            below += here;                                                                         \
+        }                                                                                          \
+        if (v == KTH_SPAN)                                                                         \
+            return 1;                                                                              \
+        int64_t thr = (int64_t)mn + v;                                                             \
+        /* the threshold count's entries go after all others; an entry that is not taken is       \
+         * written to the spare cell at `take` (the queue arrays have qcap + 1 cells) */          \
+        h0[v] = below;                                                                             \
+        Py_ssize_t thr_slot = -1;                                                                  \
+        T *qc = (T *)t->qcount;                                                                    \
+        int32_t *qs = t->qslot;                                                                    \
+        for (s = 0; s < size; s++) {                                                               \
+            T c = counts[s];                                                                       \
+            uint64_t d = (uint64_t)((int64_t)c - (int64_t)mn);                                     \
+            Py_ssize_t b = d < KTH_SPAN ? (Py_ssize_t)d : KTH_SPAN;                                \
+            Py_ssize_t pos = h0[b];                                                                \
+            int at = (int64_t)c == thr;                                                            \
+            int in = ((int64_t)c < thr) | (at & (pos < take));                                     \
+            Py_ssize_t to = in ? pos : take;                                                       \
+            h0[b] = pos + in;                                                                      \
+            thr_slot = (in & at) ? s : thr_slot;                                                   \
+            qc[to] = c;                                                                            \
+            qs[to] = (int32_t)s;                                                                   \
+        }                                                                                          \
+        qc[take] = 0; /* the spare cell back to 0, as the numba kernel leaves it */                \
+        qs[take] = 0;                                                                              \
+        t->qmeta[Q_THR] = thr;                                                                     \
+        t->qmeta[Q_THR_SLOT] = thr_slot;                                                           \
+        return 0;                                                                                  \
+    }
+DEFINE_RESCAN_CLOSE(q_rescan_close32, int32_t)
+DEFINE_RESCAN_CLOSE(q_rescan_close64, int64_t)
+
 static int
 q_rescan(Tracked *t, Py_ssize_t size)
 {
     Py_ssize_t take = t->qcap < size ? t->qcap : size;
-    int64_t *scratch = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(size > 0 ? 2 * size : 1));
-    if (scratch == NULL)
-        return -1;
-    int64_t mn = INT64_MAX;
-    for (Py_ssize_t s = 0; s < size; s++) {
-        int64_t c = getc_(t, t->counts, s);
-        if (c < mn)
-            mn = c;
-    }
-    Py_ssize_t hist[KTH_SPAN + 1];
-    memset(hist, 0, sizeof hist);
-    for (Py_ssize_t s = 0; s < size; s++) {
-        uint64_t d = (uint64_t)getc_(t, t->counts, s) - (uint64_t)mn;
-        if (d < KTH_SPAN)
-            hist[d]++;
-    }
-    int64_t thr = 0;
-    Py_ssize_t below = 0, v; /* entries under the threshold count */
-    for (v = 0; v < KTH_SPAN; v++) {
-        if (below + hist[v] >= take)
-            break;
-        below += hist[v];
-    }
-    int spread = v == KTH_SPAN;
+    int spread = t->wide ? q_rescan_close64(t, (const int64_t *)t->counts, size, take)
+                         : q_rescan_close32(t, (const int32_t *)t->counts, size, take);
     if (spread) {
+        int64_t *scratch = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(2 * size));
+        if (scratch == NULL)
+            return -1;
         for (Py_ssize_t s = 0; s < size; s++)
             scratch[s] = getc_(t, t->counts, s);
-        thr = select_i64(scratch, size, take - 1);
-        below = 0;
+        int64_t thr = select_i64(scratch, size, take - 1);
+        Py_ssize_t below = 0;
         for (Py_ssize_t s = 0; s < size; s++)
             below += getc_(t, t->counts, s) < thr;
-    } else {
-        thr = mn + v;
-        /* hist becomes each count's first position in the run */
-        Py_ssize_t acc = 0;
-        for (Py_ssize_t u = 0; u < v; u++) {
-            Py_ssize_t h = hist[u];
-            hist[u] = acc;
-            acc += h;
+        Py_ssize_t room = take - below, at = 0, n_below = 0, thr_slot = -1;
+        for (Py_ssize_t s = 0; s < size; s++) {
+            int64_t c = getc_(t, t->counts, s);
+            Py_ssize_t to;
+            if (c < thr)
+                to = n_below++;
+            else if (c == thr && at < room)
+                to = below + at++;
+            else
+                continue;
+            qset(t, to, c);
+            t->qslot[to] = (int32_t)s;
+            if (c == thr)
+                thr_slot = s;
         }
-    }
-    Py_ssize_t room = take - below, at = 0, n_below = 0, thr_slot = -1;
-    for (Py_ssize_t s = 0; s < size; s++) {
-        int64_t c = getc_(t, t->counts, s);
-        Py_ssize_t to;
-        if (c < thr)
-            to = spread ? n_below++ : hist[c - mn]++;
-        else if (c == thr && at < room)
-            to = below + at++;
-        else
-            continue;
-        qset(t, to, c);
-        t->qslot[to] = (int32_t)s;
-        if (c == thr)
-            thr_slot = s;
-    }
-    if (spread)
         q_sort_by_count(t, below, scratch);
+        PyMem_RawFree(scratch);
+        t->qmeta[Q_THR] = thr;
+        t->qmeta[Q_THR_SLOT] = thr_slot;
+    }
     t->qmeta[Q_N] = 0;
     t->qmeta[Q_VALID] = 1;
-    t->qmeta[Q_THR] = thr;
     t->qmeta[Q_POS] = 0;
     t->qmeta[Q_END] = take;
-    t->qmeta[Q_THR_SLOT] = thr_slot;
-    PyMem_RawFree(scratch);
     return 0;
 }
 
@@ -876,10 +909,10 @@ get_tracked(PyObject **o, Buf *b, Tracked *t, const char *who)
     t->meta = b[4].view.buf;
     t->qcount = b[5].view.buf;
     t->qslot = b[6].view.buf;
-    t->qcap = LEN(b[5]);
+    t->qcap = LEN(b[5]) - 1; /* the last cell is the rescan's spare */
     t->qmeta = b[7].view.buf;
     if (LEN(b[1]) != t->m || LEN(b[2]) != t->m || t->tsize <= t->m || t->tsize > 0xFFFFFFFFLL
-        || (t->idx16 && t->m > 0xFFFE) || LEN(b[6]) != t->qcap || LEN(b[4]) < 2 || LEN(b[7]) < Q_META
+        || (t->idx16 && t->m > 0xFFFE) || t->qcap < 1 || LEN(b[6]) != t->qcap + 1 || LEN(b[4]) < 2 || LEN(b[7]) < Q_META
         || t->meta[0] < 0 || t->meta[0] > t->m || t->qmeta[Q_N] < 0 || t->qmeta[Q_N] > t->qmeta[Q_POS]
         || t->qmeta[Q_POS] > t->qmeta[Q_END] || t->qmeta[Q_END] > t->qcap) {
         PyErr_Format(PyExc_ValueError, "%s: inconsistent state arrays", who);

@@ -41,7 +41,7 @@ def planned_nbytes(capacity: int, item_bytes: int) -> int:
     """nbytes of a full summary whose items each cost ``item_bytes`` (0 for int items,
     ``TYPICAL_ITEM_BYTES`` for str and bytes of about 8 bytes)."""
     return (capacity * (SLOT_BYTES + item_bytes) + np.dtype(T.index_dtype(capacity)).itemsize * T.index_size(capacity)
-            + T.QUEUE_ENTRY_BYTES * T.queue_size(capacity))
+            + T.QUEUE_ENTRY_BYTES * (T.queue_size(capacity) + 1))
 
 
 def capacity_for(budget: int, item_bytes: int) -> int:

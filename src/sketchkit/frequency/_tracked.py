@@ -82,8 +82,8 @@ def empty_state(capacity: int, dtype=np.int32) -> dict[str, np.ndarray]:
         "errors": np.zeros(capacity, dtype=dtype),
         "index": np.zeros(index_size(capacity), dtype=index_dtype(capacity)),
         "meta": np.zeros(2, dtype=np.int64),
-        "qcount": np.zeros(q, dtype=dtype),
-        "qslot": np.zeros(q, dtype=np.int32),
+        "qcount": np.zeros(q + 1, dtype=dtype),  # + 1: the C rescan's spare cell
+        "qslot": np.zeros(q + 1, dtype=np.int32),
         "qmeta": np.zeros(6, dtype=np.int64),
     }
 
@@ -285,7 +285,7 @@ def _q_rescan(counts, size, qcount, qslot, qmeta):
     the run; the heap empty. Two linear passes and a stable sort of the ``L`` by count (the C
     copy places them by a histogram of the counts instead when they lie close together: the
     same arrays, since the order is total)."""
-    take = min(qcount.shape[0], size)
+    take = min(qcount.shape[0] - 1, size)  # the last cell is the C rescan's spare
     vals = np.empty(size, dtype=np.int64)
     for s in range(size):
         vals[s] = counts[s]

@@ -18,8 +18,8 @@ distinct items, probability about :math:`n^2/2^{65}`, would merge their counts).
 
 **Memory.** A slot is an item hash, an int32 count and error (widened to int64 once the total
 weight passes 2³¹ − 1), its share of the hash index (3 bytes: 1.5 uint16 cells) and of the
-eviction queue (1 byte): 20 bytes, so 16 KiB tracks 819 int items. An int item costs nothing more (it is
-recovered from its hash); a str or bytes item costs a reference and its encoding.
+eviction queue (1 byte): 20 bytes, so 16 KiB tracks 818 int items. An int item costs nothing
+more (it is recovered from its hash); a str or bytes item costs a reference and its encoding.
 
 >>> ss = SpaceSaving(capacity=2)
 >>> ss.update_batch(["a", "b", "a", "c", "a"])
@@ -76,7 +76,7 @@ class SpaceSaving(TrackedSummary):
         from its hash, so it costs nothing beyond its slot).
 
         >>> SpaceSaving.from_memory("16KiB", item_bytes=0).capacity
-        819
+        818
         >>> SpaceSaving.from_memory("16KiB").capacity
         356
         """
