@@ -12,7 +12,8 @@ Item hashes are not stored: they are recomputed from the items on load, which al
 that the bytes and the seed agree. In memory it is the other way round for int items: a
 slot keeps only the item's hash, from which the int is recovered (the int hash is a
 bijection, ``hashing._unhash_int64``), so tracking ints costs no item storage at all. Other
-items (str, bytes) are kept as objects in a list that exists only once one arrives.
+items (str, bytes) are kept as their encodings in an item store (``_itemstore.py``) that exists
+only once one arrives.
 """
 
 from __future__ import annotations
