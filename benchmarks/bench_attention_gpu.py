@@ -2,7 +2,8 @@
 
 On one H100/H200 in bf16, batch 1 x 32 heads, head dim 64 and 128, contexts 16,384 .. 262,144: forward time of
 SDPA forced to the FlashAttention-2 backend and to the cuDNN backend, and of hyper_attention at its defaults
-(the settings of the quality gate) and at the published settings, causal and non-causal, plus causal
+(the settings of the quality gate), at its defaults with ``backend="triton"`` (the fused kernels for the sparse
+parts; only with triton installed and a CUDA device) and at the published settings, causal and non-causal, plus causal
 forward+backward at 131,072 tokens. Median of a few CUDA-event timings after one warm-up call, each item
 skipped (and recorded as skipped) once the time budget (default 170 s) is spent. Writes a JSON file and a PNG
 plot of speed-up over FlashAttention-2 against context length.
@@ -24,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from sketchkit.attention import PUBLISHED, hyper_attention
+from sketchkit.attention import PUBLISHED, hyper_attention, triton_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,10 +71,10 @@ def plan(lengths, dims, fwd_bwd_length):
     for n in lengths:
         for d in dims:
             for causal in (True, False):
-                for method in ("fa2", "cudnn", "hyper", "published"):
+                for method in ("fa2", "cudnn", "hyper", "hyper_triton", "published"):
                     items.append(("fwd", n, d, causal, method))
     for d in dims:
-        for method in ("fa2", "hyper"):
+        for method in ("fa2", "hyper", "hyper_triton"):
             items.append(("fwd+bwd", fwd_bwd_length, d, True, method))
     return items
 
@@ -92,6 +93,9 @@ def run(args):
         if time.perf_counter() > deadline:
             results.append({**row, "skipped": "time budget"})
             continue
+        if method == "hyper_triton" and (device != "cuda" or not triton_available()):
+            results.append({**row, "skipped": "needs triton and a CUDA device"})
+            continue
         q, k, v = make_inputs(n, d, args.heads, dtype, device, requires_grad=(kind == "fwd+bwd"))
         if method in backends:
             ctx = backends[method]
@@ -100,10 +104,11 @@ def run(args):
                 with ctx():
                     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         else:
-            params = hyper_params if method == "hyper" else published
+            params = published if method == "published" else hyper_params
+            backend = "triton" if method == "hyper_triton" else "auto"
 
-            def call(q=q, k=k, v=v, causal=causal, params=params):
-                return hyper_attention(q, k, v, causal=causal, rng=0, **params)
+            def call(q=q, k=k, v=v, causal=causal, params=params, backend=backend):
+                return hyper_attention(q, k, v, causal=causal, rng=0, backend=backend, **params)
 
         fn = call
         if kind == "fwd+bwd":
