@@ -40,8 +40,10 @@ def main() -> None:
     d = Distinct(p)
     d.update_batch(np.arange(10 * m, dtype=np.int64))
     mem = d.nbytes / (bits / 8)
-    print(f"precision {p}, {args.seeds} seeds, {time.time() - t0:.0f} s, load {os.getloadavg()[0]:.1f}; "
-          f"in-memory factor {mem:.4f}")
+    print(
+        f"precision {p}, {args.seeds} seeds, {time.time() - t0:.0f} s, load {os.getloadavg()[0]:.1f}; "
+        f"in-memory factor {mem:.4f}"
+    )
     print(f"{'n':>12} | {'ML MVP (95 % interval)':>26} | {'martingale MVP (95 % interval)':>30} | ML bias %")
     for j, n in enumerate(checkpoints):
         row = [f"{n:>12,}"]
