@@ -124,12 +124,13 @@ def _bare_loop(keys, table, row_keys, item_seed, hashed):
     buckets = np.empty(CHUNK, dtype=np.uint32)
     for start in range(0, n, CHUNK):
         m = min(n, start + CHUNK) - start
+        part = keys[start : start + m]  # indexed from 0: contiguous reads (no gather)
         if hashed:
             for i in range(m):
-                hashes[i] = int_hash(keys[start + i], item_seed)
+                hashes[i] = int_hash(part[i], item_seed)
         else:
             for i in range(m):
-                hashes[i] = np.uint64(keys[start + i]) * np.uint64(0x9E3779B97F4A7C15)
+                hashes[i] = np.uint64(part[i]) * np.uint64(0x9E3779B97F4A7C15)
         for r in range(depth):
             a = row_keys[r, 0]
             c = row_keys[r, 1]
