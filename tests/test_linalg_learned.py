@@ -110,3 +110,78 @@ def test_training_moves_at_repeated_singular_values():
     rel = lambda s: np.mean([s.error(A, k) / np.linalg.norm(A) for A in train])  # noqa: E731
     assert not np.array_equal(sk.values, start.values)
     assert rel(sk) < 0.95 * rel(start)
+
+
+def test_rowspace_basis_ignores_empty_and_dependent_sketch_rows():
+    """The estimator's rows must lie in the row space of SA. A QR of SAᵀ returns m columns whatever
+    the rank, so an empty sketch row adds a direction the sketch never saw: the check catches that."""
+    from sketchkit.linalg.learned import rowspace_basis
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((30, 12))
+    SA = rng.standard_normal((5, 12))
+    SA[1] = 0.0  # an empty bucket
+    SA[3] = 2.0 * SA[0]  # a dependent one
+    exact = np.linalg.svd(SA)[2][:3].T  # rank 3
+
+    def outside(V):
+        return float(np.linalg.norm(V - exact @ (exact.T @ V)))
+
+    V = rowspace_basis(SA)
+    assert V.shape == (12, 3) and outside(V) < 1e-12
+    approx = rowspace_low_rank(A, SA, 3)
+    assert np.linalg.norm(approx - approx @ exact @ exact.T) < 1e-10
+    assert outside(np.linalg.qr(SA.T)[0]) > 0.5  # the QR basis fails the same check
+
+
+def greedy_loss_increase(fit) -> float:
+    """Training loss (mean ‖A − Ã‖_F / ‖A‖_F, through the estimator itself) of ``fit(train, m, k)``
+    minus that of its starting point, the hashed positions: a greedy search that keeps the current
+    bucket among its candidates can only lower it."""
+    train = digits_batches()[:1]
+    k, m = 4, 8
+    start = LearnedSketchingMatrix.fit(train, m, k, epochs=0, seed=2)
+    got = fit(train, m, k)
+    loss = lambda sk: np.mean([sk.error(A, k) / np.linalg.norm(A) for A in train])  # noqa: E731
+    return float(loss(got) - loss(start))
+
+
+def test_greedy_positions_never_increase_the_training_loss():
+    fit = lambda tr, m, k: LearnedSketchingMatrix.fit(tr, m, k, positions="greedy", epochs=0, seed=2)  # noqa: E731
+    assert greedy_loss_increase(fit) < 0
+
+
+def test_the_greedy_check_fails_on_a_search_that_maximises(monkeypatch):
+    from sketchkit.linalg import learned
+
+    real = learned._loss
+    monkeypatch.setattr(learned, "_loss", lambda grams, SAs, k: -real(grams, SAs, k))
+    fit = lambda tr, m, k: LearnedSketchingMatrix.fit(tr, m, k, positions="greedy", epochs=0, seed=2)  # noqa: E731
+    assert greedy_loss_increase(fit) > 0
+
+
+def test_values_training_is_optional_and_needs_no_torch(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    train = digits_batches()[:1]
+    sk = LearnedSketchingMatrix.fit(train, 10, 5, epochs=0, seed=2)
+    np.testing.assert_array_equal(np.abs(sk.values), np.ones(64))
+    with pytest.raises(ImportError):
+        LearnedSketchingMatrix.fit(train, 10, 5, epochs=1, seed=2)
+    with pytest.raises(InvalidParameterError):
+        LearnedSketchingMatrix.fit(train, 10, 5, positions="learned", epochs=0)
+    with pytest.raises(InvalidParameterError):
+        LearnedSketchingMatrix.fit(train, 10, 5, epochs=-1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k, m", [(5, 10), (10, 20)])
+def test_greedy_positions_halve_excess_error_on_held_out_digits(k, m):
+    """The 50 % goal at k = 5 and 10 on digits (train batches 0-5, every held-out batch 6-10)."""
+    batches = digits_batches()
+    train, test = batches[:6], batches[6:]
+    sk = LearnedSketchingMatrix.fit(train, m, k, positions="greedy", epochs=0)
+    for A in test:
+        random = np.mean([excess(LearnedSketchingMatrix.random(m, 64, seed=s), A, k) for s in range(10)])
+        assert excess(sk, A, k) <= 0.5 * random

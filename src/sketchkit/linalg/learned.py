@@ -8,15 +8,19 @@ approximation is the best rank-k matrix whose rows lie in :math:`\mathrm{rowspac
 
 :meth:`LearnedSketchingMatrix.fit` learns from training matrices of one family:
 
-* positions (optional, ``heavy > 0``; in the spirit of the learned positions of Li et al., ICLR 2023):
-  the ``heavy`` rows with the largest mean squared norm on the training set each get a sketch row of
-  their own; the others are hashed (domain 3 of :mod:`sketchkit.hashing`) into the remaining rows;
-* values: by gradient descent (Adam) on the mean of :math:`\lVert A - \tilde A\rVert_F / \lVert
-  A\rVert_F` over the training matrices, keeping the best values seen (needs torch, the ``[torch]``
-  extra; torch is imported only inside :meth:`fit`). The loss is computed as
-  :math:`(1 - \sum_{i\le k}\lambda_i)^{1/2}` from the eigenvalues of :math:`(AV)^T AV` (Cholesky of
-  :math:`SA(SA)^T`, ``eigvalsh``), not through an SVD, so its gradient stays finite at repeated
-  singular values (the SVD route stopped at the first step at k = 10 on digits).
+* positions: the ``heavy`` rows (``heavy > 0``) with the largest mean squared norm on the training set
+  each get a sketch row of their own; the others are hashed (domain 3 of :mod:`sketchkit.hashing`) into
+  the remaining rows. With ``positions="greedy"`` (the greedy position search of Li, Lin, Liu, Sheng &
+  Xu, "Learning the positions in CountSketch", ICLR 2023) the hashed rows are then visited once,
+  heaviest first, and each is moved to the shared bucket that minimises the training loss below (its
+  current bucket included, so the training loss never increases; ``n·(m − heavy)`` evaluations of the
+  loss, each an SVD of the ``m x d`` sketch per training matrix; numpy only);
+* values (``epochs > 0``): by gradient descent (Adam) on the mean of :math:`\lVert A - \tilde
+  A\rVert_F / \lVert A\rVert_F` over the training matrices, keeping the best values seen (needs torch,
+  the ``[torch]`` extra; torch is imported only inside :meth:`fit`). ``epochs=0`` keeps the ±1 values.
+  The loss is computed as :math:`(1 - \sum_{i\le k}\lambda_i)^{1/2}` from the eigenvalues of
+  :math:`(AV)^T AV` (Cholesky of :math:`SA(SA)^T`, ``eigvalsh``), not through an SVD, so its gradient
+  stays finite at repeated singular values (the SVD route stopped at the first step at k = 10 on digits).
 
 ``random_rows > 0`` appends an ordinary random CountSketch of that many rows (the paper's mixed sketch).
 **Guarantee** (deterministic, checked in ``tests/test_linalg_learned.py``): because the
@@ -48,12 +52,23 @@ from ..errors import InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from .operators import CountSketchOperator, as_matrix, check_finite
 
-__all__ = ["LearnedSketchingMatrix", "rowspace_low_rank"]
+__all__ = ["LearnedSketchingMatrix", "rowspace_basis", "rowspace_low_rank"]
+
+
+def rowspace_basis(SA: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (d x r) of the row space of ``SA``, r its numerical rank.
+
+    From the SVD, not a QR of ``SA.T``: a QR returns m columns whatever the rank, and the columns for
+    an empty or dependent sketch row would be directions the sketch never saw.
+    """
+    _, s, Vt = np.linalg.svd(SA, full_matrices=False)
+    r = int(np.sum(s > max(SA.shape) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0)))
+    return Vt[:r].T
 
 
 def rowspace_low_rank(A: np.ndarray, SA: np.ndarray, k: int) -> np.ndarray:
     """Best rank-``k`` approximation of ``A`` with rows in the row space of ``SA`` (the SCW estimator)."""
-    V = np.linalg.qr(SA.T)[0]  # d x m orthonormal
+    V = rowspace_basis(SA)
     AV = A @ V
     U, s, Wt = np.linalg.svd(AV, full_matrices=False)
     return (U[:, :k] * s[:k]) @ (Wt[:k] @ V.T)
@@ -123,16 +138,24 @@ class LearnedSketchingMatrix:
         k: int,
         *,
         heavy: int | None = None,  # default 0: values only, as in Indyk et al.
+        positions: str = "hashed",
         random_rows: int = 0,
         epochs: int = 150,
         lr: float = 0.05,
         seed: int = DEFAULT_SEED,
     ) -> LearnedSketchingMatrix:
-        """Learn positions (heavy rows first) and values on ``train`` (list of n x d arrays); needs torch."""
-        try:
-            import torch
-        except ImportError as exc:  # pragma: no cover - only without the extra
-            raise ImportError("LearnedSketchingMatrix.fit needs torch: pip install 'sketchkit[torch]'") from exc
+        """Learn positions (heavy rows first; ``positions`` ``"hashed"`` or ``"greedy"``) and values
+        (``epochs`` > 0, needs torch) on ``train`` (list of n x d arrays)."""
+        if positions not in ("hashed", "greedy"):
+            raise InvalidParameterError(f"positions must be 'hashed' or 'greedy', got {positions!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise InvalidParameterError(f"epochs must be an int >= 0, got {epochs!r}")
+        torch = None
+        if epochs > 0:
+            try:
+                import torch
+            except ImportError as exc:  # pragma: no cover - only without the extra
+                raise ImportError("LearnedSketchingMatrix.fit needs torch: pip install 'sketchkit[torch]'") from exc
         mats = [as_matrix(A) for A in train]
         if not mats:
             raise InvalidParameterError("train must hold at least one matrix")
@@ -153,18 +176,73 @@ class LearnedSketchingMatrix:
         weight = sum(np.einsum("ij,ij->i", M, M) / max(float(np.sum(M * M)), 1e-300) for M in mats)
         order = np.argsort(-weight, kind="stable")
         base = CountSketchOperator(m - heavy, n, seed=seed).to_sparse().tocsc()
-        positions = heavy + base.indices.astype(np.int64)
+        pos = heavy + base.indices.astype(np.int64)
         values = base.data.copy()
-        positions[order[:heavy]] = np.arange(heavy)
+        pos[order[:heavy]] = np.arange(heavy)
         values[order[:heavy]] = 1.0
+        if positions == "greedy":
+            pos = _greedy_positions(mats, pos, values, m, k, heavy, order[heavy:])
+        if torch is None:
+            return cls(pos, values, m, random_rows=random_rows, seed=seed)
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # tiny matrices: extra intra-op threads only add waiting
         try:
-            vals = _train_values(torch, mats, positions, values, m, k, check_positive_int("epochs", epochs), lr)
+            vals = _train_values(torch, mats, pos, values, m, k, int(epochs), lr)
         finally:
             torch.set_num_threads(threads)
-        return cls(positions, vals, m, random_rows=random_rows, seed=seed)
+        return cls(pos, vals, m, random_rows=random_rows, seed=seed)
+
+
+def training_loss(mats: Sequence[np.ndarray], SAs: Sequence[np.ndarray], k: int) -> float:
+    """Mean over the training matrices of ``‖A − Ã‖_F / ‖A‖_F`` for sketches ``SAs[i] = S @ mats[i]``.
+
+    From the Gram matrix ``AᵀA`` (d x d): ``‖A − [AV]_kVᵀ‖_F² = ‖A‖_F² − (sum of the k largest
+    eigenvalues of VᵀAᵀAV)``, V the row-space basis of the sketch (:func:`rowspace_basis`).
+    """
+    return _loss([A.T @ A for A in mats], SAs, k)
+
+
+def _loss(grams: Sequence[np.ndarray], SAs: Sequence[np.ndarray], k: int) -> float:
+    total = 0.0
+    for G, SA in zip(grams, SAs):
+        V = rowspace_basis(SA)
+        sq = float(np.trace(G))
+        captured = float(np.sum(np.linalg.eigvalsh(V.T @ G @ V)[-k:])) if V.shape[1] else 0.0
+        total += math.sqrt(max(sq - captured, 0.0) / max(sq, 1e-300))
+    return total / len(SAs)
+
+
+def _greedy_positions(mats: list[np.ndarray], positions: np.ndarray, values: np.ndarray, m: int, k: int,
+                      first: int, order: np.ndarray) -> np.ndarray:
+    """One greedy sweep (Li et al. 2023): each row of ``order`` in turn moves to the bucket in
+    ``[first, m)`` with the smallest :func:`training_loss`, its current bucket among the candidates."""
+    pos = positions.copy()
+    grams = [A.T @ A for A in mats]
+    SAs = []
+    for A in mats:
+        SA = np.zeros((m, A.shape[1]))
+        np.add.at(SA, pos, values[:, None] * A)
+        SAs.append(SA)
+    for i in order:
+        rows = [values[i] * A[i] for A in mats]
+        best, best_j = math.inf, int(pos[i])
+        for j in range(first, m):
+            moved = []
+            for SA, r in zip(SAs, rows):
+                SA2 = SA.copy()
+                SA2[pos[i]] -= r
+                SA2[j] += r
+                moved.append(SA2)
+            loss = _loss(grams, moved, k)
+            if loss < best or (loss == best and j == pos[i]):
+                best, best_j = loss, j
+        if best_j != pos[i]:
+            for SA, r in zip(SAs, rows):
+                SA[pos[i]] -= r
+                SA[best_j] += r
+            pos[i] = best_j
+    return pos
 
 
 def _train_values(torch: Any, mats: list[np.ndarray], positions: np.ndarray, values: np.ndarray, m: int, k: int,
