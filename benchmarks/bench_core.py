@@ -115,13 +115,16 @@ def _bare_loop(keys, table, row_keys, item_seed, hashed):
     # practical limit of a d-row sketch; else spread by one multiply instead of the item hash,
     # the machine's random-increment rate on that table (the memory-access limit). Both in the
     # fastest form measured: a chunk hashed, each row's buckets in a vectorised loop, then the
-    # adds (item-major order, the earlier form of this loop, ran 1.2-2x slower).
+    # adds, two buckets per load (item-major order, the earlier form of this loop, ran 1.2-2x
+    # slower).
     depth, width = table.shape
     uw = np.uint64(width)
     s32 = np.uint64(32)
     n = keys.shape[0]
     hashes = np.empty(CHUNK, dtype=np.uint64)
     buckets = np.empty(CHUNK, dtype=np.uint32)
+    pairs = buckets.view(np.uint64)
+    low = np.uint64(0xFFFFFFFF)
     for start in range(0, n, CHUNK):
         m = min(n, start + CHUNK) - start
         part = keys[start : start + m]  # indexed from 0: contiguous reads (no gather)
@@ -138,8 +141,12 @@ def _bare_loop(keys, table, row_keys, item_seed, hashed):
             for i in range(m):
                 v = hashes[i] * a + c
                 buckets[i] = ((v >> s32) * uw) >> s32
-            for i in range(m):
-                row[buckets[i]] += 1
+            for j in range(m >> 1):  # two buckets per load: 2-7 % faster than one
+                bp = pairs[j]
+                row[bp & low] += 1
+                row[bp >> s32] += 1
+            if m & 1:
+                row[buckets[m - 1]] += 1
 
 
 BARE = "bare loop, same hash"

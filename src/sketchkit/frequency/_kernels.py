@@ -117,8 +117,12 @@ def add_rows(table, row_keys, keys, raw, item_seed, weights, signed):
                     v = hashes[i] * a + c
                     buckets[i] = ((v >> U32) * uw) >> U32
                 if unit:
-                    for i in range(m):
-                        row[buckets[i]] += 1
+                    for j in range(m >> 1):  # two buckets per load, as above
+                        bp = bucket_pairs[j]
+                        row[bp & LOW32] += 1
+                        row[bp >> U32] += 1
+                    if m & 1:
+                        row[buckets[m - 1]] += 1
                 else:
                     for i in range(m):
                         row[buckets[i]] += part_w[i]
