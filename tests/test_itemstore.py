@@ -1,5 +1,6 @@
-"""The summaries' item arena: every slot reads back what was put, and the arena stays within
-the bound the memory planning charges (ARENA_FACTOR times the live bytes)."""
+"""The summaries' item store: every slot reads back what was put, items of up to 8 bytes stay in
+their slot, and the arena stays within the bound the memory planning charges (ARENA_FACTOR times
+the live bytes)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,14 @@ def test_put_many_equals_put_one_by_one(batches):
     listed = many.items(32)
     assert listed == [many.get(s) for s in range(32)]
     assert [type(x) for x in listed] == [type(many.get(s)) for s in range(32)]
+
+
+def test_items_of_up_to_8_bytes_live_in_their_slot():
+    store = ItemStore(6)
+    items = ["", "12345678", b"\x00" * 8, "é" * 4, "123456789", b"\xff" * 9]  # 0, 8, 8, 8, 9, 9 bytes
+    store.put_many(list(range(6)), items)
+    assert [store.get(s) for s in range(6)] == items and store.items(6) == items
+    assert store._used == 18  # only the two 9-byte items went to the arena
+    short = ItemStore(4)
+    short.put_many([0, 1, 2, 3], ["a", "bb", b"c", "dddddddd"])
+    assert short.nbytes == 4 * 9  # no arena at all: 9 bytes a slot

@@ -33,14 +33,14 @@ from ._linear import check_totals
 from ._query import FrequencySketch
 
 SLOT_BYTES = 8 + 4 + 4  # key, int32 count, int32 error (the index and queue are added below)
-# what one str item costs when planning a budget: its slot reference and its share of the
-# item arena for an 8-byte token (see _itemstore.py)
+# what one str item costs when planning a budget: its 9-byte reference and a text token's
+# average share of the arena (see _itemstore.py)
 TYPICAL_ITEM_BYTES = ITEM_PLAN_BYTES
 
 
 def planned_nbytes(capacity: int, item_bytes: int) -> int:
     """nbytes of a full summary whose items each cost ``item_bytes`` (0 for int items,
-    ``TYPICAL_ITEM_BYTES`` for str and bytes of about 8 bytes)."""
+    ``TYPICAL_ITEM_BYTES`` for text tokens)."""
     return (capacity * (SLOT_BYTES + item_bytes) + np.dtype(T.index_dtype(capacity)).itemsize * T.index_size(capacity)
             + T.QUEUE_ENTRY_BYTES * (T.queue_size(capacity) + 1))
 
@@ -144,14 +144,14 @@ class TrackedSummary(FrequencySketch):
             return
         if raw:  # int items: their hashes are enough
             if self._items is not None:
-                self._items.put_many(slots.tolist(), [None] * slots.size)
+                self._items.put_many(slots, [None] * slots.size)
             return
         items = [batch[p] for p in placed[slots].tolist()]
         if self._items is None:
             if all(isinstance(x, (int, np.integer)) for x in items):
                 return
             self._items = ItemStore(len(self._state["keys"]))
-        self._items.put_many(slots.tolist(), items)
+        self._items.put_many(slots, items)
 
     def _slots_of(self, items: Any) -> np.ndarray:
         return self._slots_of_keys(*self._keys_of(items))

@@ -19,7 +19,8 @@ distinct items, probability about :math:`n^2/2^{65}`, would merge their counts).
 **Memory.** A slot is an item hash, an int32 count and error (widened to int64 once the total
 weight passes 2³¹ − 1), its share of the hash index (3 bytes: 1.5 uint16 cells) and of the
 eviction queue (1 byte): 20 bytes, so 16 KiB tracks 818 int items. An int item costs nothing
-more (it is recovered from its hash); a str or bytes item costs a reference and its encoding.
+more (it is recovered from its hash); a str or bytes item 9 bytes more when its encoding is at
+most 8 bytes long (held in its slot), else those 9 and its encoding in an arena.
 
 >>> ss = SpaceSaving(capacity=2)
 >>> ss.update_batch(["a", "b", "a", "c", "a"])
@@ -71,14 +72,14 @@ class SpaceSaving(TrackedSummary):
     @classmethod
     def from_memory(cls, budget: int | str, *, seed: int = DEFAULT_SEED, item_bytes: int = TYPICAL_ITEM_BYTES):
         """The largest capacity whose full state fits ``budget``, counting ``item_bytes`` per
-        item: a slot reference and arena bytes for str/bytes items (default
-        ``TYPICAL_ITEM_BYTES``, planned for 8-byte tokens), 0 for int items (an int is recovered
-        from its hash, so it costs nothing beyond its slot).
+        item: for str/bytes items 9 bytes held in the slot, plus arena bytes for an item longer
+        than 8 bytes (default ``TYPICAL_ITEM_BYTES``, planned for text tokens), 0 for int items
+        (an int is recovered from its hash, so it costs nothing beyond its slot).
 
         >>> SpaceSaving.from_memory("16KiB", item_bytes=0).capacity
         818
         >>> SpaceSaving.from_memory("16KiB").capacity
-        356
+        431
         """
         capacity = capacity_for(parse_memory(budget), item_bytes)
         if capacity < 1:
