@@ -23,4 +23,5 @@ for name, data, item_bytes in (("W1", W.w1(), 0), ("W2", W.w2(), 16)):
     if name == "W2":
         for capacity in (800, 900, 1000):
             s = sk.SpaceSaving(capacity, seed=12345)
-            print(f"W2 capacity {capacity}: nbytes {s.nbytes:,}, recall {recall(s, data, exact):.2f}")
+            r = recall(s, data, exact)
+            print(f"W2 capacity {capacity}: nbytes {s.nbytes:,}, recall {r:.2f}")
