@@ -311,6 +311,15 @@ def main():
         from bench_linalg_learned import bench_learned
 
         res["learned"] = bench_learned()
+        for fam in ("sklearn digits", "babynames"):
+            rows = [r for r in res["learned"] if r["family"].startswith(fam)]
+            best = {k: max((r for r in rows if r["k"] == k), key=lambda r: r["mean_reduction"], default=None)
+                    for k in (5, 10)}
+            verdict(f"learned low-rank sketch cuts held-out excess error >= 50% at k = 5 and 10, {fam}",
+                    all(b is not None and b["mean_reduction"] >= 0.5 for b in best.values()),
+                    ", ".join(f"k={k}: " + ("not run" if b is None else
+                                            f"{100 * b['mean_reduction']:.0f}% "
+                                            f"({b.get('learned') or b.get('positions')})") for k, b in best.items()))
     res["load_after"] = os.getloadavg()
     res["verdicts"] = VERDICTS
     text = json.dumps(res, indent=1, default=float)
