@@ -61,6 +61,18 @@ def test_gathered_kernel_matches_attention_over_the_gathered_keys(with_bias):
 
 
 @needs_triton
+def test_gathered_kernel_takes_bfloat16_inputs():
+    """bf16 rows are loaded and multiplied in float32 (TF32 on a GPU); the output is rounded to bf16."""
+    q, k, v, idx, bias = (x.bfloat16() if x.is_floating_point() else x for x in gathered_inputs(seed=3))
+    out, lse = gathered_attention_lse(*(x.to(DEVICE) for x in (q, k, v, idx, bias)))
+    ref_out, ref_lse = reference(q.float(), k.float(), v.float(), idx, bias.float())
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.cpu().float(), ref_out, atol=2e-2, rtol=2e-2)
+    finite = torch.isfinite(ref_lse)
+    assert torch.allclose(lse.cpu()[finite], ref_lse[finite], atol=2e-2, rtol=1e-2)
+
+
+@needs_triton
 def test_the_kernel_check_detects_a_wrong_scale():
     q, k, v, idx, bias = gathered_inputs(seed=1)
     out, _ = gathered_attention_lse(*(x.to(DEVICE) for x in (q, k, v, idx, bias)), scale=0.9 / 4)

@@ -43,6 +43,7 @@ def _kernel():
         rows_q, n_idx, d, dv, scale,
         sq_g, sq_t, sq_r, sk_g, sk_r, sv_g, sv_r, si_g, si_t, sb_g, sb_t, so_g, so_t, so_r, sl_g, sl_t,
         HAS_BIAS: tl.constexpr, BQ: tl.constexpr, BK: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr,
+        PREC: tl.constexpr,
     ):
         blk = tl.program_id(0)
         grp = tl.program_id(1)
@@ -61,7 +62,7 @@ def _kernel():
             rows = tl.load(IDX + grp * si_g + blk * si_t + rk, mask=k_ok, other=0)
             k = tl.load(K + grp * sk_g + rows[:, None] * sk_r + rd[None, :],
                         mask=k_ok[:, None] & (rd[None, :] < d), other=0.0).to(tl.float32)
-            s = tl.dot(q, tl.trans(k)) * scale
+            s = tl.dot(q, tl.trans(k), input_precision=PREC) * scale
             if HAS_BIAS:
                 bias = tl.load(BIAS + grp * sb_g + blk * sb_t + rk, mask=k_ok, other=float("-inf"))
                 s = s + bias.to(tl.float32)[None, :]
@@ -73,7 +74,7 @@ def _kernel():
             l_i = l_i * alpha + tl.sum(p, 1)
             v = tl.load(V + grp * sv_g + rows[:, None] * sv_r + rdv[None, :],
                         mask=k_ok[:, None] & (rdv[None, :] < dv), other=0.0).to(tl.float32)
-            acc = acc * alpha[:, None] + tl.dot(p, v)
+            acc = acc * alpha[:, None] + tl.dot(p, v, input_precision=PREC)
             m_i = m_new
         empty = l_i == 0.0
         out = acc / tl.where(empty, 1.0, l_i)[:, None]
@@ -88,6 +89,7 @@ def _kernel():
         rows_q, n_idx, d, dv, scale,
         sq_g, sq_t, sq_r, sk_g, sk_r, sv_g, sv_r, si_g, si_t, sb_g, sb_t, so_g, so_t, so_r, sl_g, sl_t,
         HAS_BIAS: tl.constexpr, BQ: tl.constexpr, BK: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr,
+        PREC: tl.constexpr,
     ):
         blk = tl.program_id(0)
         grp = tl.program_id(1)
@@ -115,19 +117,19 @@ def _kernel():
             v_mask = k_ok[:, None] & (rdv[None, :] < dv)
             k = tl.load(K + grp * sk_g + rows[:, None] * sk_r + rd[None, :], mask=k_mask, other=0.0).to(tl.float32)
             v = tl.load(V + grp * sv_g + rows[:, None] * sv_r + rdv[None, :], mask=v_mask, other=0.0).to(tl.float32)
-            s = tl.dot(q, tl.trans(k)) * scale
+            s = tl.dot(q, tl.trans(k), input_precision=PREC) * scale
             if HAS_BIAS:
                 bias = tl.load(BIAS + grp * sb_g + blk * sb_t + rk, mask=k_ok, other=float("-inf"))
                 s = s + bias.to(tl.float32)[None, :]
             s = tl.where(k_ok[None, :] & live[:, None], s, float("-inf"))
             p = tl.exp(s - lse_ref[:, None])
-            dp = tl.dot(do, tl.trans(v))
+            dp = tl.dot(do, tl.trans(v), input_precision=PREC)
             ds = p * (dp - delta[:, None] + dlse[:, None])
-            dq += tl.dot(ds, k) * scale
-            tl.atomic_add(DK + grp * sk_g + rows[:, None] * sk_r + rd[None, :], tl.dot(tl.trans(ds), q) * scale,
-                          mask=k_mask)
-            tl.atomic_add(DV + grp * sv_g + rows[:, None] * sv_r + rdv[None, :], tl.dot(tl.trans(p), do),
-                          mask=v_mask)
+            dq += tl.dot(ds, k, input_precision=PREC) * scale
+            dk = tl.dot(tl.trans(ds), q, input_precision=PREC) * scale
+            tl.atomic_add(DK + grp * sk_g + rows[:, None] * sk_r + rd[None, :], dk, mask=k_mask)
+            dv_tile = tl.dot(tl.trans(p), do, input_precision=PREC)
+            tl.atomic_add(DV + grp * sv_g + rows[:, None] * sv_r + rdv[None, :], dv_tile, mask=v_mask)
         tl.store(DQ + grp * sq_g + blk * sq_t + rq[:, None] * sq_r + rd[None, :], dq, mask=q_mask)
 
     return gathered_attention_fwd, gathered_attention_bwd
@@ -152,6 +154,9 @@ def _launch(which: int, q_blocks, k, v, idx, bias, scale, key_tile, out_like, ls
         b.stride(0) if has_bias else 0, b.stride(1) if has_bias else 0,
         out_like.stride(0), out_like.stride(1), out_like.stride(2), lse_like.stride(0), lse_like.stride(1),
         HAS_BIAS=has_bias, BQ=_pow2(bq), BK=_pow2(min(key_tile, max(n_idx, 1))), BD=_pow2(d), BDV=_pow2(dv),
+        # rows are multiplied in float32: exact (IEEE) for float32 inputs, TF32 tensor cores for half inputs (their
+        # 8-11 significant bits fit TF32's); Triton's interpreter could not run bf16 operands in tl.dot
+        PREC="ieee" if q_blocks.dtype in (torch.float32, torch.float64) else "tf32",
     )
 
 
