@@ -4,7 +4,9 @@ For a query ``i`` with exact key set ``S_i`` the residual normaliser is ``R_i = 
 Draw keys ``j_1..j_m`` independently with probabilities ``p_j`` and give each the weight ``1 / (m p_j)``;
 then ``sum_t [j_t not in S_i] exp(s_{i j_t}) / (m p_{j_t})`` has expectation exactly ``R_i`` (and the same
 estimator with ``v`` gives the unnormalised residual output). ``p`` uniform over all ``n`` keys is the published
-choice (weight ``n / m``); :func:`block_importance_sample` draws from a per-query-block proposal instead.
+choice (weight ``n / m``); :func:`block_importance_sample` and :func:`range_importance_sample` draw from a
+per-query-block proposal instead, and :func:`range_systematic_sample` (the routed method's default) draws the same
+proposal systematically: the same weights, still unbiased, with a stratified, lower-variance spread of draws.
 """
 
 from __future__ import annotations
