@@ -29,6 +29,7 @@ anything on a shared machine.
 
     .venv/bin/python benchmarks/bench_quantiles.py           # docs/benchmarks/quantiles.md + json + png
     .venv/bin/python benchmarks/bench_quantiles.py --quick   # smoke run into a temp dir
+    .venv/bin/python benchmarks/bench_quantiles.py --rank-only 10000000 --trials 64  # one section
 """
 
 from __future__ import annotations
@@ -473,8 +474,18 @@ def write_md(res: dict, path: Path, png: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, output into a temp dir")
+    ap.add_argument("--rank-only", type=int, metavar="N", default=0,
+                    help="only the rank error at equal bytes, streams in the octave around N; prints, writes nothing")
+    ap.add_argument("--trials", type=int, default=128, help="trials for --rank-only (default 128)")
     args = ap.parse_args()
     P = peers()
+    if args.rank_only:
+        print(f"CPU {cpu_model()}; load {os.getloadavg()[0]:.2f}", flush=True)
+        rank = rank_accuracy(P, args.rank_only, args.trials, lambda msg: print(msg, flush=True))
+        for v in verdicts({"speed": {"rates_mps": {"sketchkit KLL(200).update_batch": 0.0}}, "rank": rank, "tail": {}}):
+            print("VERDICT " + v)
+        print(f"load {os.getloadavg()[0]:.2f}")
+        return
     n = 100_000 if args.quick else 1_000_000
     out_dir = Path(tempfile.mkdtemp()) if args.quick else ROOT / "docs" / "benchmarks"
     png_dir = out_dir if args.quick else ROOT / "docs"
