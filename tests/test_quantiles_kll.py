@@ -486,6 +486,30 @@ def test_crafted_bytes_are_refused():
     assert zlib.crc32(b[:-4]) == struct.unpack("<I", b[-4:])[0]
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 255))
+def test_any_byte_rewrite_loads_a_working_sketch_or_is_refused(pos, value):
+    s = _built()
+    b = s.to_bytes()
+    family, flags, seed, payload = _format.unpack(b)
+    payload = bytearray(payload)
+    payload[pos % len(payload)] = value
+    try:
+        t = KLL.from_bytes(_format.pack(family, seed, bytes(payload), flags))
+    except CorruptSketchError:
+        return
+    # what loads keeps every invariant the updates keep, and goes on working
+    vals, wts = K.sorted_view(t._buf0, t._n0, t._buf, t._lv)
+    assert int(wts.sum()) == t.total_weight and np.isfinite(vals).all()
+    if vals.size:
+        assert t.min <= vals[0] and vals[-1] <= t.max
+    for h in range(1, t.num_levels):
+        assert np.all(np.diff(t._buf[t._lv[h] : t._lv[h + 1]]) >= 0)
+    assert KLL.from_bytes(t.to_bytes()) == t
+    t.update_batch(np.linspace(-1.0, 1.0, 500))
+    assert np.isfinite(t.quantile(0.5)) and 0.0 <= t.rank(0.0) <= 1.0
+
+
 def test_crafted_packed_items_are_refused():
     s = _built()
     b = s.to_bytes()
