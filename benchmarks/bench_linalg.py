@@ -311,7 +311,7 @@ def main():
         from bench_linalg_learned import bench_learned
 
         res["learned"] = bench_learned()
-        for fam in ("sklearn digits", "babynames"):
+        for fam in ("sklearn digits", "sklearn sample image", "babynames"):
             rows = [r for r in res["learned"] if r["family"].startswith(fam)]
             best = {k: max((r for r in rows if r["k"] == k), key=lambda r: r["mean_reduction"], default=None)
                     for k in (5, 10)}

