@@ -6,7 +6,7 @@ serialized MVP = 8 x mean serialized bytes x mean squared relative error. The in
 MVP and of their ratio comes from the sampling error of the mean squared error (delta method on
 its logarithm; the bytes barely vary).
 
-    .venv/bin/python benchmarks/repro_distinct_serialized.py [--seeds 4000] [--n 100000]
+    .venv/bin/python benchmarks/repro_distinct_serialized.py [--seeds 4000] [--n 100000] [--seed-base 90000]
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=4000)
     ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--seed-base", type=int, default=90_000, help="data seeds are seed-base + 0, 1, ...")
     args = ap.parse_args()
     n, t0 = args.n, time.time()
     for p in (10, 11):
         ours, ours_b, cpc, cpc_b = [], [], [], []
         for s in range(args.seeds):
-            x = np.random.default_rng(90_000 + s).integers(0, 2**63, n, dtype=np.int64)
+            x = np.random.default_rng(args.seed_base + s).integers(0, 2**63, n, dtype=np.int64)
             d = Distinct(p, seed=s)
             d.update_batch(x)
             ours.append(d.estimate() / n - 1)
