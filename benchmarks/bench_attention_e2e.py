@@ -6,9 +6,10 @@ perplexity. Task: passage retrieval on the Debian changelog text (shared/data). 
 windows of 510 tokens; each window's embedding (mean-pooled last hidden state, L2-normalised, the model's own
 recipe) is computed with exact attention (SDPA), with ``sketchkit.attention.hf.use_hyper_attention`` in all 6
 layers, and, as an equal-cost baseline, with every layer's attention restricted to as many keys per query
-(``scored_pairs_per_query`` of the settings) drawn uniformly without replacement. The queries are ``--query-tokens``-token slices from the middle of each window, embedded with exact
-attention (short inputs). Metrics: recall@1 and MRR of finding the window a slice came from among all windows,
-and the cosine between each window's exact and approximate embeddings.
+(``scored_pairs_per_query`` of the settings) drawn uniformly without replacement. The queries are
+``--query-tokens``-token slices from the middle of each window, embedded with exact attention (short inputs).
+Metrics: recall@1 and MRR of finding the window a slice came from among all windows, and the cosine between
+each window's exact and approximate embeddings.
 
 At 512 tokens the defaults are exact (``min_seq_len`` 1024), so the swap-in runs scaled-down settings
 (``--params``, default block 16, query blocks of 32, 4 blocks, 64 samples, exact below 128 tokens): a check that
