@@ -211,12 +211,15 @@ CHUNK = 2048
 
 @njit(cache=True, inline="always")
 def fill_hashes(buf, keys, raw, item_seed, start, stop):
-    # hashing a chunk apart from the register loop lets it vectorise (measured 2x overall)
-    for i in range(start, stop):
-        if raw:
-            buf[i - start] = int_hash(keys[i], item_seed)
-        else:
-            buf[i - start] = np.uint64(keys[i])
+    # hashing a chunk apart from the register loop lets it vectorise (measured 2x overall);
+    # the chunk is read through a slice indexed from 0, which lets LLVM see contiguous reads
+    part = keys[start:stop]
+    if raw:
+        for i in range(part.shape[0]):
+            buf[i] = int_hash(part[i], item_seed)
+    else:
+        for i in range(part.shape[0]):
+            buf[i] = np.uint64(part[i])
 
 
 @njit(cache=True, nogil=True)
@@ -493,13 +496,14 @@ def ml_solve(alpha, beta):
 # ------------------------------------------------------------------ sparse mode
 @njit(cache=True, nogil=True)
 def hash_keys(keys, raw, item_seed, start):
-    n = keys.shape[0] - start
-    out = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        if raw:
-            out[i] = int_hash(keys[start + i], item_seed)
-        else:
-            out[i] = np.uint64(keys[start + i])
+    part = keys[start:]
+    out = np.empty(part.shape[0], dtype=np.uint64)
+    if raw:
+        for i in range(part.shape[0]):
+            out[i] = int_hash(part[i], item_seed)
+    else:
+        for i in range(part.shape[0]):
+            out[i] = np.uint64(part[i])
     return out
 
 
