@@ -95,3 +95,21 @@ def test_dyadic_levels_in_parallel_are_bit_identical(parts, tiny_thresholds):
             many = make()
             many.update_batch(keys, w)
         assert many == one
+
+
+def test_split_update_covers_every_key_once(tiny_thresholds):
+    """Threads take slices from a shared queue: together the slices are [0, n) exactly once."""
+    seen: list[tuple[int, int]] = []
+
+    def update(table, start, stop):
+        table[0] += stop - start
+        seen.append((start, stop))
+
+    table = np.zeros(4, dtype=np.int64)
+    with sk.threads(3):
+        _threads.split_update(table, 1001, update)
+    assert table[0] == 1001
+    assert len(seen) == 3 * _threads.SLICES_PER_THREAD
+    ends = sorted(seen)
+    assert ends[0][0] == 0 and ends[-1][1] == 1001
+    assert all(a[1] == b[0] for a, b in zip(ends, ends[1:]))

@@ -13,7 +13,7 @@ Small batches stay on the calling thread: a part must carry at least ``MIN_KEYS_
 keys and at least ``TABLE_PASSES`` times the table's size (the sum costs a pass over each extra
 table). Tables larger than ``MAX_SPLIT_TABLE_BYTES`` stay on one thread too: a copy of the table
 per thread costs memory, and the speed-up has been measured only up to that size. The
-thresholds come from ``benchmarks/bench_threads.py`` (idle 2-core AMD EPYC: 1.91-2.00x for
+thresholds come from ``benchmarks/bench_threads.py`` (idle 2-core AMD EPYC: 1.87-2.00x for
 every table from 16 KiB to 4 MiB with 10 M keys).
 """
 
@@ -34,6 +34,7 @@ __all__ = ["get_threads", "set_threads", "threads", "split_update", "run_tasks"]
 MIN_KEYS_PER_THREAD = 1 << 17
 TABLE_PASSES = 4
 MAX_SPLIT_TABLE_BYTES = 4 << 20
+SLICES_PER_THREAD = 4
 
 _override: int | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -123,16 +124,31 @@ def parts_for(n_keys: int, table_size: int, table_bytes: int = 0) -> int:
 
 def split_update(table: np.ndarray, n_keys: int, update: Callable[[np.ndarray, int, int], None]) -> None:
     """Run ``update(part_table, start, stop)`` over ``[0, n_keys)`` in parts and add the parts'
-    tables into ``table``. ``update`` must release the GIL (a ``nogil`` kernel) to overlap."""
+    tables into ``table``. ``update`` must release the GIL (a ``nogil`` kernel) to overlap.
+
+    Each thread owns one table and takes the next slice of the batch until none is left
+    (``SLICES_PER_THREAD`` slices per thread), so a thread slowed by a neighbour's load does
+    not leave the other waiting at the end; the sum is the same whichever thread took which."""
     parts = parts_for(n_keys, table.size, table.nbytes)
     if parts <= 1:
         update(table, 0, n_keys)
         return
-    bounds = np.linspace(0, n_keys, parts + 1).astype(np.int64).tolist()
+    bounds = np.linspace(0, n_keys, parts * SLICES_PER_THREAD + 1).astype(np.int64).tolist()
+    taken = iter(range(len(bounds) - 1))
+    take = threading.Lock()
+
+    def work(own: np.ndarray) -> None:
+        while True:
+            with take:
+                i = next(taken, None)
+            if i is None:
+                return
+            update(own, bounds[i], bounds[i + 1])
+
     extra = [np.zeros_like(table) for _ in range(parts - 1)]
     pool = _executor(parts - 1)
-    futures = [pool.submit(update, t, bounds[i + 1], bounds[i + 2]) for i, t in enumerate(extra)]
-    update(table, bounds[0], bounds[1])
+    futures = [pool.submit(work, t) for t in extra]
+    work(table)
     for f in futures:
         f.result()
     for t in extra:
