@@ -179,8 +179,9 @@ def test_char_shingles_hash_like_the_ngram_strings(doc, n):
 
 
 @settings(max_examples=60, deadline=None)
-@given(words=st.lists(st.text(st.characters(codec="utf-8", exclude_characters=" \t\n\r\x0b\x0c"), min_size=1, max_size=5),
-                      max_size=12), n=st.integers(1, 4), sep=st.sampled_from([" ", "\t", " \n  "]))
+@given(words=st.lists(st.text(st.characters(codec="utf-8", exclude_characters=" \t\n\r\x0b\x0c"),
+                              min_size=1, max_size=5), max_size=12),
+       n=st.integers(1, 4), sep=st.sampled_from([" ", "\t", " \n  "]))
 def test_word_shingles_follow_the_fold_spec(words, n, sep):
     doc = sep + sep.join(words)
     g0 = int(M.ngram_key(5))
