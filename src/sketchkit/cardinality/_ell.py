@@ -562,6 +562,27 @@ MASK32 = np.uint64(0xFFFFFFFF)
 MASK24 = np.uint64(0xFFFFFF)
 
 
+@njit(cache=True, inline="always")
+def shift_low(out, pos, low, cache, cache_size):
+    """The range coder's byte output: settle the pending bytes (``cache`` and ``cache_size - 1``
+    0xFF bytes, plus the carry out of ``low``) once the top byte of ``low`` is final, then shift
+    ``low`` one byte. Returns the (possibly grown) buffer and the new state."""
+    if low < U0xFF000000 or low >= U2_32:
+        carry = low >> np.uint64(32)
+        temp = cache
+        while True:
+            if pos >= out.shape[0]:
+                out = np.concatenate((out, np.empty(out.shape[0], dtype=np.uint8)))
+            out[pos] = np.uint8((temp + carry) & U0xFF)
+            pos += 1
+            temp = U0xFF
+            cache_size -= 1
+            if cache_size == 0:
+                break
+        cache = (low >> U24) & U0xFF
+    return out, pos, (low & MASK24) << U8_, cache, cache_size + 1
+
+
 @njit(cache=True)
 def rc_encode(w32, m, prob0):
     """Range-code the m registers; prob0[v] = P(value v did not occur) in units of 2**-16."""
@@ -590,43 +611,14 @@ def rc_encode(w32, m, prob0):
                 rng -= bound
             while rng < TOP:
                 rng = (rng << U8_) & MASK32
-                # shift_low
-                if low < U0xFF000000 or low >= U2_32:
-                    carry = low >> np.uint64(32)
-                    temp = cache
-                    while True:
-                        if pos >= out.shape[0]:
-                            out = np.concatenate((out, np.empty(out.shape[0], dtype=np.uint8)))
-                        out[pos] = np.uint8((temp + carry) & U0xFF)
-                        pos += 1
-                        temp = U0xFF
-                        cache_size -= 1
-                        if cache_size == 0:
-                            break
-                    cache = (low >> U24) & U0xFF
-                cache_size += 1
-                low = (low & MASK24) << U8_
+                out, pos, low, cache, cache_size = shift_low(out, pos, low, cache, cache_size)
             if left < 0 and bit == 1:
                 left = min(D, u - 1)
             elif left > 0:
                 left -= 1
             v -= 1
     for _ in range(5):
-        if low < U0xFF000000 or low >= U2_32:
-            carry = low >> np.uint64(32)
-            temp = cache
-            while True:
-                if pos >= out.shape[0]:
-                    out = np.concatenate((out, np.empty(out.shape[0], dtype=np.uint8)))
-                out[pos] = np.uint8((temp + carry) & U0xFF)
-                pos += 1
-                temp = U0xFF
-                cache_size -= 1
-                if cache_size == 0:
-                    break
-            cache = (low >> U24) & U0xFF
-        cache_size += 1
-        low = (low & MASK24) << U8_
+        out, pos, low, cache, cache_size = shift_low(out, pos, low, cache, cache_size)
     return out[:pos]
 
 
