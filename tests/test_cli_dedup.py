@@ -211,3 +211,14 @@ def test_progress_on_a_terminal_only(tmp_path):
     done = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
     assert done.returncode == 0 and b"sketching" not in done.stderr
     assert done.stderr.splitlines()[-1].startswith(b"sketchkit: dedup: 10,000 documents")
+
+
+def test_batches_close_at_the_document_or_byte_limit(monkeypatch):
+    from sketchkit._cli import dedup
+
+    monkeypatch.setattr(dedup, "CHUNK_DOCS", 3)
+    monkeypatch.setattr(dedup, "CHUNK_BYTES", 10)
+    sizes = [1, 1, 1, 1, 12, 2, 2]
+    records = [(dedup.Record(i, "x" * n), n) for i, n in enumerate(sizes)]
+    batches = [[r.raw for r in b] for b in dedup._batched(records)]
+    assert batches == [[0, 1, 2], [3, 4], [5, 6]]

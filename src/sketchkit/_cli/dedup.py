@@ -40,7 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .common import CLIError, UsageError, positive_int
@@ -221,6 +221,21 @@ def _parquet_column(path: str, args: argparse.Namespace) -> Iterator[list[str]]:
         yield [x if x is not None else "" for x in batch.column(0).to_pylist()]
 
 
+def _batched(records: Iterable[tuple[Record, int]]) -> Iterator[list[Record]]:
+    """(record, its size in bytes) pairs in lists of at most ``CHUNK_DOCS`` records, each closed
+    once it holds ``CHUNK_BYTES``."""
+    batch: list[Record] = []
+    held = 0
+    for record, size in records:
+        batch.append(record)
+        held += size
+        if len(batch) >= CHUNK_DOCS or held >= CHUNK_BYTES:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
+
+
 class Corpus:
     """The inputs as chunks of documents, read as often as the pipeline needs."""
 
@@ -243,16 +258,7 @@ class Corpus:
         """Lists of records; ``raw`` is the line bytes, the path, or a (file, row) pair."""
         a = self.args
         if self.kind == "files":
-            batch: list[Record] = []
-            held = 0
-            for path, text in _whole_files(self.paths, a):
-                batch.append(Record(path, text))
-                held += len(text)
-                if len(batch) >= CHUNK_DOCS or held >= CHUNK_BYTES:
-                    yield batch
-                    batch, held = [], 0
-            if batch:
-                yield batch
+            yield from _batched((Record(path, text), len(text)) for path, text in _whole_files(self.paths, a))
             return
         if self.kind == "parquet":
             for path in self.paths:
@@ -261,16 +267,7 @@ class Corpus:
                     yield [Record((path, row + i), t) for i, t in enumerate(texts)]
                     row += len(texts)
             return
-        batch, held = [], 0
-        for path in self.paths:
-            for raw, text in _lines(path, a):
-                batch.append(Record(raw, text))
-                held += len(raw)
-                if len(batch) >= CHUNK_DOCS or held >= CHUNK_BYTES:
-                    yield batch
-                    batch, held = [], 0
-        if batch:
-            yield batch
+        yield from _batched((Record(raw, text), len(raw)) for path in self.paths for raw, text in _lines(path, a))
 
 
 # ----------------------------------------------------------------------------- pipeline
