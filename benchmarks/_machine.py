@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
+import time
+from pathlib import Path
 
 # the instruction-set extensions that change the speed of the contenders here (numpy's sort,
 # hashing, vectorised loops)
@@ -49,3 +52,14 @@ def load() -> float:
 def describe() -> str:
     """One line: model, SIMD flags, cores this process may use, 1-minute load average."""
     return f"CPU: {cpu_model()} [{' '.join(cpu_flags()) or 'no SIMD flags read'}]; {cores()} cores; load {load():.2f}"
+
+
+def run_meta(load_start: tuple[float, ...], **extra) -> dict:
+    """What a benchmark's JSON records about its run: the command, machine, CPU model, cores,
+    load average at the start (``os.getloadavg()`` taken then) and end, finishing time, and
+    ``extra`` (thread counts, library versions)."""
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": platform.platform(),
+            "cpu": cpu_model(), "cpus": os.cpu_count(), **extra,
+            "loadavg_start": [round(x, 2) for x in load_start],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import run_meta  # noqa: E402
 from bench_attention_scaling import inputs  # noqa: E402
 
 from sketchkit.attention import hyper_attention  # noqa: E402
@@ -93,10 +93,7 @@ def main(argv=None):
                    "load": round(os.getloadavg()[0], 2)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": platform.platform(),
-            "cpus": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
-            "loadavg_start": [round(x, 2) for x in load0], "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-            "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    meta = run_meta(load0, threads=args.threads, torch=torch.__version__)
     print(json.dumps(meta))
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from _machine import run_meta
 
 from sketchkit.attention import _hyper, hyper_attention
 
@@ -125,10 +125,7 @@ def main(argv=None):
             ratios = {c: round(b["cpu"][c] / a["cpu"][c], 2) for c in cols if a["cpu"].get(c, 0) > 0}
             b["exponent"] = ratios
             print(f"{a['n']:>7} -> {b['n']:>7}: " + "  ".join(f"{c} {r}" for c, r in ratios.items()))
-    meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": platform.platform(),
-            "cpus": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
-            "loadavg_start": [round(x, 2) for x in load0], "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-            "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    meta = run_meta(load0, threads=args.threads, torch=torch.__version__)
     print(json.dumps(meta))
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
