@@ -117,10 +117,11 @@ def test_rank_deficient_dense_is_minimum_norm():
         np.testing.assert_allclose(res.x, ref, atol=1e-8)
 
 
-def term_document(seed=3, N=6000, n=120):
+def term_document(seed=3, N=6000, n=120, combination=False):
     """A tf-idf-like CSR matrix with what real term-document data has: 9 empty columns (terms of
     other documents), 3 groups of exact duplicate columns (terms always seen together), skewed
-    column scales; b a real-valued target with a residual."""
+    column scales; b a real-valued target with a residual. ``combination``: column 100 becomes
+    column 5 + 2 * column 7 (a dependency no exact screen sees)."""
     rng = np.random.default_rng(seed)
     A = sp.random(N, n, density=0.03, random_state=seed, format="csc")
     A = sp.csc_matrix(A @ sp.diags(np.logspace(0, 3, n)))
@@ -130,19 +131,25 @@ def term_document(seed=3, N=6000, n=120):
     for src, dups in ((2, (50, 90)), (10, (11,)), (60, (61, 62, 63))):
         for j in dups:
             cols[j] = cols[src].copy()
+    if combination:
+        cols[100] = cols[5] + 2.0 * cols[7]
     A = sp.csr_matrix(sp.hstack(cols))
     A.eliminate_zeros()
     return A, rng.standard_normal(N)
 
 
-@pytest.mark.parametrize("gram,factor", [("never", "pivoted"), ("auto", "gram-pivoted")])
-def test_rank_deficient_sparse_matches_scipy_minimum_norm(gram, factor):
-    """Both rank-revealing paths: pivoted Cholesky of the sketch's Gram matrix (checked on the sketch)
-    and of the exact AᵀA (chosen here because the rows are short)."""
-    A, b = term_document()
+@pytest.mark.parametrize("combination,gram,factor", [
+    (False, "never", "cholesky"), (False, "auto", "gram"),  # exact defects only: screened, plain Cholesky
+    (True, "never", "pivoted"), (True, "auto", "gram-pivoted"),  # plus a combination: pivoted Cholesky
+])
+def test_rank_deficient_sparse_matches_scipy_minimum_norm(combination, gram, factor):
+    """Every rank-revealing path: the exact screen of empty and duplicate columns followed by a plain
+    Cholesky factor of the kept columns (of the sketch's Gram matrix, or of the exact AᵀA, chosen here
+    because the rows are short), and, when a column is a combination of others, pivoted Cholesky."""
+    A, b = term_document(combination=combination)
     res = lstsq(A, b, tol=1e-12, gram=gram)
     assert res.factor == factor and res.converged
-    assert res.rank == 120 - 9 - 6
+    assert res.rank == 120 - 9 - 6 - combination
     dense = A.toarray()
     ref = np.linalg.lstsq(dense, b, rcond=None)[0]  # gelsd: the minimum-norm solution
     assert abs(res.residual_norm - np.linalg.norm(b - dense @ ref)) <= 1e-12 * np.linalg.norm(b)
@@ -165,11 +172,89 @@ def test_the_minimum_norm_check_fails_on_the_basic_solution(monkeypatch):
 
     module = importlib.import_module("sketchkit.linalg.lstsq")
     monkeypatch.setattr(module.Preconditioner, "min_norm", lambda self, x: x)
-    A, b = term_document()
-    res = lstsq(A, b, tol=1e-12, gram="never")
-    ref = np.linalg.lstsq(A.toarray(), b, rcond=None)[0]
-    assert abs(res.residual_norm - np.linalg.norm(b - A @ ref)) <= 1e-12 * np.linalg.norm(b)
-    assert not np.allclose(res.x, ref, rtol=0, atol=1e-9 * np.linalg.norm(ref))
+    for combination in (False, True):
+        A, b = term_document(combination=combination)
+        res = lstsq(A, b, tol=1e-12, gram="never")
+        ref = np.linalg.lstsq(A.toarray(), b, rcond=None)[0]
+        assert abs(res.residual_norm - np.linalg.norm(b - A @ ref)) <= 1e-12 * np.linalg.norm(b)
+        assert not np.allclose(res.x, ref, rtol=0, atol=1e-9 * np.linalg.norm(ref))
+
+
+def _defects_by_brute_force(A):
+    """{dropped column: the lowest equal column or -1 for an empty one}, comparing every pair."""
+    C = sp.csc_matrix(A)
+    C.eliminate_zeros()
+    C.sort_indices()
+    cols = [(C.indices[C.indptr[j]:C.indptr[j + 1]].tolist(), C.data[C.indptr[j]:C.indptr[j + 1]].tolist())
+            for j in range(C.shape[1])]
+    out = {}
+    for j, col in enumerate(cols):
+        if not col[0]:
+            out[j] = -1
+            continue
+        first = next(i for i in range(j + 1) if cols[i] == col)
+        if first < j:
+            out[j] = first
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_screen_finds_exactly_the_empty_and_duplicate_columns(seed):
+    """Planted defects in random orders, with stored explicit zeros (+0.0 and -0.0) that must not count,
+    a near-duplicate (one value off by one ulp) and a column equal to another up to a sign (not equal):
+    the screen agrees with the pairwise comparison, and ``split`` gives the minimum-norm weights."""
+    from sketchkit.linalg._screen import screen_columns
+
+    rng = np.random.default_rng(seed)
+    N, n = 300, 60
+    A = sp.random(N, n, density=0.05, random_state=seed, format="lil")
+    dense = A.toarray()
+    src = rng.choice(n, 8, replace=False)
+    for s, t in zip(src[:4], src[4:]):
+        dense[:, t] = dense[:, s]
+    dense[:, rng.choice(n, 5, replace=False)] = 0.0
+    j = int(rng.integers(n))
+    if dense[:, j].any():
+        near = rng.integers(n)
+        dense[:, near] = dense[:, j]
+        dense[np.flatnonzero(dense[:, j])[0], near] = np.nextafter(dense[np.flatnonzero(dense[:, j])[0], j], 9.0)
+    k = int(rng.integers(n))
+    dense[:, (k + 1) % n] = -dense[:, k]
+    dense[-1, :2] = 0.0  # the stored zeros below go there
+    A = sp.csr_matrix(dense)
+    A.data = np.append(A.data, [0.0, -0.0])  # two stored zeros in the last row
+    A.indices = np.append(A.indices, [0, 1]).astype(A.indices.dtype)
+    A.indptr[-1] += 2
+    A.sort_indices()
+    want = _defects_by_brute_force(A)
+    sc = screen_columns(A)
+    got = {} if sc is None else dict(zip(sc.drop.tolist(), sc.rep.tolist()))
+    assert got == want
+    if sc is not None:
+        y = rng.standard_normal(sc.keep.size)
+        x = sc.split(y)
+        Ad = A.toarray()
+        np.testing.assert_allclose(Ad @ x, Ad[:, sc.keep] @ y, rtol=1e-12, atol=1e-12)
+        # orthogonal to the null space: equal within each group, zero on empty columns
+        for d, r in got.items():
+            assert x[d] == (0.0 if r < 0 else x[r])
+
+
+def test_screen_verifies_fingerprint_matches(monkeypatch):
+    """All fingerprints forced equal: the exact comparison alone decides, so nothing unequal is merged."""
+    from sketchkit.linalg import _kernels as K
+    from sketchkit.linalg._screen import screen_columns
+
+    A, _ = term_document()
+    real = K.column_fingerprints
+
+    def colliding(indptr, indices, bits, n):
+        nnz, fp = real(indptr, indices, bits, n)
+        return nnz, np.zeros_like(fp)
+
+    monkeypatch.setattr(K, "column_fingerprints", colliding)
+    sc = screen_columns(A)
+    assert dict(zip(sc.drop.tolist(), sc.rep.tolist())) == _defects_by_brute_force(A)
 
 
 def test_exact_gram_is_left_for_the_sketch_when_too_ill_conditioned():

@@ -327,4 +327,23 @@ def gaussian_block(key, row0, rows, d):
     return out
 
 
+@njit(cache=True)
+def column_fingerprints(indptr, indices, bits, n):
+    """``(nnz, fp)`` per column of a CSR matrix whose values are viewed as ``bits`` (uint64): the count of
+    non-zero values and the wrapping sum over them of ``mix64(bits ^ (row + 1) * GOLDEN)``. A sum of
+    integers is exact and order-free, so equal columns always get equal fingerprints."""
+    nnz = np.zeros(n, dtype=np.int64)
+    fp = np.zeros(n, dtype=np.uint64)
+    for row in range(indptr.size - 1):
+        salt = np.uint64(row + 1) * U_GOLDEN
+        for p in range(indptr[row], indptr[row + 1]):
+            b = bits[p]
+            if b << U1 == 0:  # +0.0 or -0.0: not a non-zero value
+                continue
+            j = indices[p]
+            nnz[j] += 1
+            fp[j] += mix64_u(b ^ salt)
+    return nnz, fp
+
+
 KERNELS = {f.__name__: _twin(f, fastmath) for f, fastmath in _PAIRS}

@@ -26,6 +26,13 @@ least-squares solution: the basic solution on the kept columns projected off the
 :math:`\Pi[-T; I]` (``O(r(n-r)^2)``), and the residual and backward error are recomputed for it.
 A sketch that is ill-conditioned but of full rank is factored by Householder QR.
 
+**Exact column defects** (sparse ``A``, :mod:`._screen`): columns with no non-zero value and exact copies of
+another column are found in ``O(nnz)`` before any factorization and set aside; when the kept columns' factor
+(of the sketch or of the exact AᵀA below) passes the same test, no pivoted factorization runs
+(``factor`` is ``"cholesky"``, ``"qr"`` or ``"gram"``, ``rank`` the number of kept columns), and the
+minimum-norm solution shares each kept coefficient equally among its copies and is zero on empty columns.
+Other dependencies go to the pivoted Cholesky of all columns.
+
 **Short sparse rows** (``gram="auto"``): when :math:`4\sum_i \mathrm{nnz}(a_i)^2 < d n^2`, forming the
 exact :math:`A^TA` (sparse product) is cheaper than the sketch's :math:`Y^TY`, and its Cholesky factor is a
 better preconditioner (:math:`\kappa(AR^{-1}) \approx 1`). Then no sketch is used: the same refinement loop
@@ -77,6 +84,7 @@ from .._base import check_positive_int
 from ..errors import InvalidItemError, InvalidParameterError
 from ..hashing import DEFAULT_SEED
 from . import _kernels as K
+from ._screen import ColumnScreen, screen_columns
 from ._threads import numba_threads
 from .operators import DEFAULT_NNZ, as_matrix, check_finite, make_operator
 
@@ -140,11 +148,17 @@ class Preconditioner:
     :func:`sketch_preconditioner`).
     """
 
-    def __init__(self, kind: str, R: np.ndarray, perm: np.ndarray | None = None, T: np.ndarray | None = None):
+    def __init__(self, kind: str, R: np.ndarray, perm: np.ndarray | None = None, T: np.ndarray | None = None,
+                 screen: ColumnScreen | None = None):
         self.kind, self.R = kind, R
         self.n = R.shape[0] if perm is None else perm.shape[0]
         self.rank = R.shape[0]
-        self.perm, self.T = perm, T
+        self.perm, self.T, self.screen = perm, T, screen
+
+    @classmethod
+    def screened(cls, P: Preconditioner, screen: ColumnScreen) -> Preconditioner:
+        """``P`` (all columns of ``A[:, screen.keep]``) as a preconditioner of the whole ``A``."""
+        return cls(P.kind, P.R, np.concatenate([screen.keep, screen.drop]), screen=screen)
 
     def apply(self, y: np.ndarray) -> np.ndarray:
         u = sla.solve_triangular(self.R, y, check_finite=False)
@@ -171,6 +185,8 @@ class Preconditioner:
         """
         if self.perm is None or self.rank == self.n:
             return x
+        if self.screen is not None:
+            return self.screen.split(x[self.screen.keep])
         keep, drop = self.perm[: self.rank], self.perm[self.rank:]
         T = self.T
         x1 = x[keep]
@@ -302,12 +318,13 @@ def lstsq(
         d = check_positive_int("sketch_size", sketch_size)
     if d < n:
         raise InvalidParameterError(f"sketch_size {d} must be at least the number of columns {n}")
+    screen = screen_columns(op.M) if method == "precondition" and op.sparse else None
     if method == "precondition" and op.sparse and factor == "auto" and gram != "never":
         row_nnz = np.diff(op.M.indptr).astype(np.float64)
         if gram == "always" or 4.0 * float(row_nnz @ row_nnz) < float(d) * n * n:
             G = np.asarray((op.M.T @ op.M).toarray())
             check_finite(G, "A")
-            P = _gram_preconditioner(G, n)
+            P = _gram_preconditioner(G, n, screen)
             if P is not None:
                 g0, _, _ = op.residual(bvec, np.zeros(n))
                 res = _refine(op, P, P.apply(P.apply_t(g0)), bvec, tol, maxiter, max_refinements, "exact",
@@ -325,17 +342,32 @@ def lstsq(
         g, rr, ff = op.residual(bvec, x)
         return _result(x, g, rr, ff, bvec, tol, 0, 1, "solve", S.kind, d, "lapack", int(rank))
 
-    P = sketch_preconditioner(Y, factor, tol)
+    P = None
+    if screen is not None:
+        P = sketch_preconditioner(np.ascontiguousarray(Y[:, screen.keep]), factor, tol)
+        # a factor of all kept columns is used; a further (numerical) drop is left to the full sketch
+        P = Preconditioner.screened(P, screen) if P.perm is None else None
+    if P is None:
+        P = sketch_preconditioner(Y, factor, tol)
     x = P.apply(P.apply_t(Y.T @ Sb))  # sketch-and-solve warm start (normal equations of the sketch)
     return _refine(op, P, x, bvec, tol, maxiter, max_refinements, S.kind, d)
 
 
-def _gram_preconditioner(G: np.ndarray, n: int) -> Preconditioner | None:
+def _gram_preconditioner(G: np.ndarray, n: int, screen: ColumnScreen | None = None) -> Preconditioner | None:
     """Cholesky (or, rank deficient, pivoted Cholesky) of the exact ``G = AᵀA``; None when too lossy.
 
-    Without a sketch to check dropped columns on, a drop is trusted only through the backward error
-    of the result: :func:`lstsq` turns to the sketch when it does not converge.
+    With ``screen``, first the Cholesky factor of the kept columns' block of ``G``. Without a sketch to
+    check dropped columns on, a numerical drop is trusted only through the backward error of the result:
+    :func:`lstsq` turns to the sketch when it does not converge.
     """
+    if screen is not None:
+        try:
+            R = sla.cholesky(G[np.ix_(screen.keep, screen.keep)], lower=False, check_finite=False)
+            rcond = sla.lapack.dtrcon(R, uplo="U")[0]
+            if rcond > 0 and _EPS / rcond**2 <= 0.1:
+                return Preconditioner.screened(Preconditioner("gram", R), screen)
+        except np.linalg.LinAlgError:
+            pass
     try:
         R = sla.cholesky(G, lower=False, check_finite=False)
         rcond = sla.lapack.dtrcon(R, uplo="U")[0]
