@@ -30,7 +30,14 @@ from ._residual import (
     sampled_residual,
     uniform_sample,
 )
-from ._routing import cluster_key_blocks, kmeans, route_queries, routing_products_per_query, tree_fanouts
+from ._routing import (
+    cluster_key_blocks,
+    kmeans,
+    route_fanouts,
+    route_queries,
+    routing_products_per_query,
+    tree_fanouts,
+)
 from ._sortlsh import angular_buckets, gray_code, lsh_projections, sortlsh_order
 from ._triton import gathered_attention_lse, triton_available
 
@@ -57,6 +64,7 @@ __all__ = [
     "range_importance_sample",
     "range_systematic_sample",
     "resolve_params",
+    "route_fanouts",
     "route_queries",
     "routing_products_per_query",
     "sampled_residual",

@@ -3,27 +3,33 @@
 Why clusters: on real attention inputs queries and keys have large, different mean directions, so sortLSH
 buckets of queries and keys do not line up (research note, sketchkit issue #8). Why a tree: one flat k-means
 with ``n/b`` clusters, scored by every query, costs ``n^2/b`` products and an ``[n, n/b]`` score tensor
-(issue #19); a tree with fan-out 16 costs ``O(n log n)`` and never holds more than ``O(n)`` scores per level.
+(issue #19); a tree costs ``O(n log n)`` and never holds more than ``O(n)`` scores.
 
 **Keys.** The keys are centred (no query's softmax changes) and padded with copies of real keys, marked invalid,
 to ``N = b * prod(fanouts)`` rows (no padding when ``n/b`` is a power of two; at most ``2x`` otherwise). Level 0
 runs k-means with ``fanouts[0] <= 16`` centroids on all keys, every lower level a 16-centroid k-means inside each
 node (all nodes of a level batched: equal sizes, static shapes); each node's keys are sorted stably by their
 cluster (clusters in the Gray-code order of their centroids' LSH buckets) and *cut* into equal children. The
-leaves are the key blocks of ``b`` keys. Every node keeps the mean and spread of its valid keys and their count.
+leaves are the key blocks of ``b`` keys, laid out in tree order.
 
-**Queries.** A node's score for a query is its estimated log-mass ``scale q.mu + log n_c + scale^2 |q|^2 s_c / 2``
-(one matmul of ``[q, |q|^2, 1]`` with the node table). Queries descend the tree in blocks: all score the top
-level, are sorted by their best node and cut into query blocks; each block votes for 4 parents (the nodes at the
-quantiles of its sorted rows) and its rows pick the best of those parents' children; repeat to the leaves, then
-sort by best leaf. Each final query block runs a beam search (beam 16 per level) on the mean over its queries of
-the softmax over the current partition of the keys (nodes dropped so far plus the candidates), selects
-``top_blocks`` leaves for exact attention and keeps every other part of the partition (dropped nodes, unselected
-candidate leaves) with its mean softmax weight as the residual's proposal.
+**Routing tree.** Queries route through a second tree over the same leaf order (:func:`route_fanouts`): its top
+level has ``T <= ROUTE_TOP = 128`` nodes of ``nb / T`` consecutive leaves, and every level below halves its
+parent's range, down to the leaves; one doubling of ``n`` adds one binary level and nothing else. Every node
+keeps the mean and spread of its valid keys and their count. A node's score for a query is its estimated
+log-mass ``scale q.mu + log n_c + scale^2 |q|^2 s_c / 2`` (one product of ``[q, |q|^2, 1]`` with the node's row).
 
-Cost (products per key or query, ``L = ceil(log16(n/b))`` levels): k-means ``<= iters*32*16 + 16`` per key and
-level amortised, descent ``16 + 64 (L - 1)``, beam ``<= 16 + 256 (L - 1)``; memory ``O(n d)``. The measured
-scaling is in docs/attention.md (``benchmarks/bench_attention_scaling.py``).
+**Queries.** Pass 1, in chunks of queries: every query scores the ``T`` top nodes once (kept for pass 2) and is
+keyed by its best and second-best top node; one stable sort by that key, cut into query blocks. Pass 2, in chunks
+of query blocks: each block runs a beam search, level 0 on the stored top scores, then ``BEAM = 8`` nodes kept per
+level and their ``2 * BEAM`` halves scored, on the mean over its queries of the softmax over the current
+partition of the keys (nodes dropped so far plus the candidates); it selects ``top_blocks`` leaves for exact
+attention and keeps every other part of the partition (dropped nodes, unselected candidate leaves) with its mean
+softmax weight as the residual's proposal.
+
+Cost per query (``m = log2(nb / T)`` binary levels): ``T + 2 BEAM m`` query-node products (128 + 16 m at the
+defaults once ``n >= 8,192``), k-means ``<= iters*32*16 + 16`` per key and level amortised; memory ``O(n (d + T))``
+(the stored top scores, ``[n, T]``). Both passes work on chunks of ``2^20`` scores, so the working set does not
+grow with ``n``. The measured scaling is in docs/attention.md (``benchmarks/bench_attention_scaling.py``).
 """
 
 from __future__ import annotations
@@ -37,12 +43,12 @@ from ._blocks import to_blocks
 from ._random import device_generator
 from ._sortlsh import angular_buckets, gray_code, lsh_projections
 
-FANOUT = 16  # children per node below the top level
-BEAM = 16  # nodes a query block keeps per level
-VOTES = 4  # parents whose children a query block's rows score while descending
+FANOUT = 16  # children per k-means tree node below the top level
+ROUTE_TOP = 128  # nodes of the routing tree's top level (every query scores all of them, once)
+BEAM = 8  # nodes a query block keeps per level below the routing tree's top
 FIT_PER_CLUSTER = 32  # k-means is fitted on this many sampled rows per centroid, then every row is assigned
 _NEG = -1e30  # log-count of a node without valid keys (finite: keeps matmuls free of inf * 0)
-_BEAM_ELEMS = 1 << 24  # scores held at once by the beam search (query blocks are processed in chunks)
+_CHUNK_ELEMS = 1 << 20  # scores per chunk of queries: the routing's working set stays in cache at every n
 
 
 def tree_fanouts(n_blocks: int, fanout: int = FANOUT) -> list[int]:
@@ -57,6 +63,20 @@ def tree_fanouts(n_blocks: int, fanout: int = FANOUT) -> list[int]:
         depth += 1
     lower = fanout ** (depth - 1)
     return [-(-n_blocks // lower)] + [fanout] * (depth - 1)
+
+
+def route_fanouts(n_blocks: int, top: int = ROUTE_TOP) -> list[int]:
+    """Fan-outs of the routing tree over ``n_blocks`` leaves: ``[T] + [2] * m``, ``T = n_blocks / 2^m`` the first
+    halving that is ``<= top`` or odd (``T <= top`` whenever ``n_blocks`` comes from :func:`tree_fanouts` with
+    ``top >= 16``). Its nodes are contiguous ranges of leaves: one doubling of ``n`` adds one binary level.
+
+    >>> route_fanouts(128), route_fanouts(2048), route_fanouts(160), route_fanouts(5)
+    ([128], [128, 2, 2, 2, 2], [80, 2], [5])
+    """
+    t, m = max(1, int(n_blocks)), 0
+    while t > top and t % 2 == 0:
+        t, m = t // 2, m + 1
+    return [t] + [2] * m
 
 
 def _acc(x: torch.Tensor) -> torch.dtype:
@@ -100,13 +120,15 @@ def kmeans(x: torch.Tensor, n_clusters: int, iters: int, generator, fit_per_clus
 class KeyBlocks:
     """Keys laid out by the tree. ``order [G, N]``: blocked position -> row of the padded keys (row ``j`` is key
     ``j % n``; rows ``>= n`` are padding copies); ``valid [G, nb, b]`` or None when ``N == n`` (no padding);
-    ``fanouts``; per level ``l`` (top-down) ``means[l] [G, nodes_l, d]`` (mean centred valid key),
-    ``spreads[l] [G, nodes_l]`` (mean squared distance to the mean, per dimension) and ``counts[l] [G, nodes_l]``
-    (valid keys). The last level's nodes are the ``nb = N / b`` key blocks."""
+    ``fanouts`` (the k-means tree); ``route_fanouts`` (the routing tree, :func:`route_fanouts`) and per routing
+    level ``l`` (top-down; node ``i`` of a level with ``c`` nodes is the key range ``[i N / c, (i + 1) N / c)``)
+    ``means[l] [G, c, d]`` (mean centred valid key), ``spreads[l] [G, c]`` (mean squared distance to the mean, per
+    dimension) and ``counts[l] [G, c]`` (valid keys). The last level's nodes are the ``nb = N / b`` key blocks."""
 
     order: torch.Tensor
     valid: torch.Tensor | None
     fanouts: list
+    route_fanouts: list
     means: list
     spreads: list
     counts: list
@@ -116,10 +138,6 @@ class KeyBlocks:
     @property
     def n_blocks(self) -> int:
         return self.order.shape[1] // self.block_size
-
-    @property
-    def summaries(self) -> torch.Tensor:
-        return self.means[-1]
 
 
 def cluster_key_blocks(k: torch.Tensor, block_size: int, iters: int, generator, lsh_bits: int = 8) -> KeyBlocks:
@@ -155,16 +173,17 @@ def cluster_key_blocks(k: torch.Tensor, block_size: int, iters: int, generator, 
         s1, s2 = kb.sum(2), (kb * kb).sum((2, 3))
         cnt = torch.full((g, nb), float(block_size), dtype=acc, device=k.device)
     del kb
+    rfan = route_fanouts(nb)
     means, spreads, counts = [], [], []
     nodes = 1
-    for c in fan:
+    for c in rfan:
         nodes *= c
         a1, a2, ac = (t.view(g, nodes, nb // nodes, *t.shape[2:]).sum(2) for t in (s1, s2, cnt))
         mu = a1 / ac.clamp(min=1).unsqueeze(-1)
         means.append(mu)
         spreads.append(((a2 / ac.clamp(min=1) - (mu * mu).sum(-1)) / d).clamp(min=0))
         counts.append(ac)
-    return KeyBlocks(order, valid, fan, means, spreads, counts, block_size, n)
+    return KeyBlocks(order, valid, fan, rfan, means, spreads, counts, block_size, n)
 
 
 @dataclass
@@ -196,43 +215,31 @@ def _gather_nodes(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return table.reshape(g * nodes, e).index_select(0, (ids + offset).reshape(-1)).view(*ids.shape, e)
 
 
-def _take_rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def _take_rows(x: torch.Tensor, idx: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """``x [G, n, e]``, ``idx [G, m]`` -> ``x[g, idx[g]]`` ``[G, m, e]`` (a flat row gather: faster than
-    ``torch.gather`` with an expanded index on the CPU)."""
+    ``torch.gather`` with an expanded index on the CPU), into the flat buffer ``out`` if given."""
     g, n, e = x.shape
     offset = (torch.arange(g, device=idx.device) * n).unsqueeze(-1)
-    return x.reshape(g * n, e).index_select(0, (idx + offset).reshape(-1)).view(g, idx.shape[1], e)
+    flat = (idx + offset).reshape(-1)
+    if out is not None:
+        return torch.index_select(x.reshape(g * n, e), 0, flat, out=out.view(-1, e)).view(g, idx.shape[1], e)
+    return x.reshape(g * n, e).index_select(0, flat).view(g, idx.shape[1], e)
 
 
-def _quantile_votes(keys: torch.Tensor, n_real: torch.Tensor, p: int) -> torch.Tensor:
-    """``p`` parents per block of sorted rows ``keys [G, t, bq]``: the keys at the ``(j + 1/2)/p`` quantiles of
-    the block's ``n_real [t]`` real rows, so every value held by more than ``bq/p`` rows is chosen (repeats
-    are harmless: a repeated parent's children are scored twice)."""
-    pos = ((torch.arange(p, device=keys.device) + 0.5) / p * n_real.unsqueeze(-1)).long()  # [t, p]
-    return torch.gather(keys, 2, pos.unsqueeze(0).expand(keys.shape[0], -1, -1))
+def _sort_key(top_scores: torch.Tensor) -> torch.Tensor:
+    """Sort key of each query: its best top node ``c1``, then its second best ``c2``: ``c1 * T + c2``
+    (``top_scores [G, n_q, T]`` -> ``[G, n_q]``)."""
+    two = top_scores.topk(min(2, top_scores.shape[-1]), dim=-1).indices
+    return two[..., 0] * top_scores.shape[-1] + two[..., -1]
 
 
-def _descend(qa: torch.Tensor, tables: list, fan: list, query_block: int) -> torch.Tensor:
-    """Best leaf of each query by the block-voted descent; ``qa [G, n_q, d + 2]`` -> ``[G, n_q]``."""
-    g, n_q, e = qa.shape
-    key = (qa @ tables[0].transpose(-1, -2)).argmax(-1)
-    t = -(-n_q // query_block)
-    n_real = (n_q - torch.arange(t, device=qa.device) * query_block).clamp(max=query_block)
-    for level in range(1, len(fan)):
-        order = torch.argsort(key, dim=-1, stable=True)
-        qs = to_blocks(_take_rows(qa, order), query_block, t)
-        ks = to_blocks(torch.gather(key, 1, order), query_block, t)
-        parents = _quantile_votes(ks, n_real, min(VOTES, math.prod(fan[:level])))
-        cand = (parents.unsqueeze(-1) * fan[level] + torch.arange(fan[level], device=qa.device)).flatten(-2)
-        scores = qs @ _gather_nodes(tables[level], cand).transpose(-1, -2)
-        best = torch.gather(cand, 2, scores.argmax(-1)).reshape(g, t * query_block)[:, :n_q]
-        key = torch.empty_like(key).scatter(1, order, best)
-    return key
-
-
-def _beam(qs: torch.Tensor, real: torch.Tensor, tables: list, fan: list, top_blocks: int):
-    """Beam search of query blocks ``qs [G, t, bq, d + 2]`` (``real [1, t, bq]``): ``(selected, parts)`` with
-    ``parts`` a list per level of ``(node ids [G, t, K], weight [G, t, K], is_part [G, t, K])``.
+def _beam(qs: torch.Tensor, real: torch.Tensor, top_scores: torch.Tensor, tables: list, fan: list,
+          top_blocks: int, buf: torch.Tensor):
+    """Beam search of query blocks ``qs [G, t, bq, e]`` (``real [1, t, bq]``; their scores of the top level
+    ``top_scores [G, t, bq, T]``): ``(selected, parts)`` with ``parts`` a list per level of
+    ``(node ids [G, t, K], weight [G, t, K], is_part [G, t, K])``. ``buf``: flat workspace for the scores of the
+    levels below the top (reused: fresh memory for every level would cost page faults of the same order as the
+    arithmetic).
 
     Per level one exponential of the scores: with ``e_ij = exp(s_ij - max_j s_ij)`` the row normaliser, the
     block's mean softmax weights and the dropped nodes' mass are sums of ``e`` (two matrix-vector products)."""
@@ -243,10 +250,15 @@ def _beam(qs: torch.Tensor, real: torch.Tensor, tables: list, fan: list, top_blo
     lse_drop = torch.full(qs.shape[:3], -math.inf, dtype=qs.dtype, device=qs.device)
     parts = []
     for level in range(len(fan)):
-        scores = qs @ _gather_nodes(tables[level], cand).transpose(-1, -2)  # [G, t, bq, K]
+        if level == 0:
+            scores = top_scores
+        else:
+            out = buf[: qs.shape[0] * t * qs.shape[2] * cand.shape[-1]].view(*qs.shape[:3], cand.shape[-1])
+            scores = torch.matmul(qs, _gather_nodes(tables[level], cand).transpose(-1, -2), out=out)  # [G, t, bq, K]
         top_row = scores.amax(-1)
-        e = torch.exp(scores - top_row.unsqueeze(-1))
-        z = torch.logaddexp(lse_drop, top_row + torch.log(e.sum(-1)))
+        e = scores.sub_(top_row.unsqueeze(-1)).exp_()  # in place: the scores are not needed again
+        e_sum = e.sum(-1)
+        z = torch.logaddexp(lse_drop, top_row + torch.log(e_sum))
         coef = (torch.exp(top_row - z) * w_real / n_real).unsqueeze(-2)  # [G, t, 1, bq]
         weight = (coef @ e).squeeze(-2)  # mean over the block's real rows of the softmax over the partition
         last = level == len(fan) - 1
@@ -257,7 +269,11 @@ def _beam(qs: torch.Tensor, real: torch.Tensor, tables: list, fan: list, top_blo
         parts.append((cand, weight * is_part, is_part))
         if last:
             return kept, parts
-        dropped = (e @ is_part.to(e.dtype).unsqueeze(-1)).squeeze(-1)
+        if level == 0:  # wide: subtract the kept columns (a rounding error here only touches the normaliser)
+            kept_e = torch.gather(e, 3, top.unsqueeze(2).expand(-1, -1, e.shape[2], -1)).sum(-1)
+            dropped = (e_sum - kept_e).clamp_min(0)
+        else:
+            dropped = (e @ is_part.to(e.dtype).unsqueeze(-1)).squeeze(-1)
         lse_drop = torch.logaddexp(lse_drop, top_row + torch.log(dropped))
         cand = (kept.unsqueeze(-1) * fan[level + 1] + torch.arange(fan[level + 1], device=qs.device)).flatten(-2)
     raise AssertionError("unreachable")
@@ -265,21 +281,44 @@ def _beam(qs: torch.Tensor, real: torch.Tensor, tables: list, fan: list, top_blo
 
 def route_queries(q: torch.Tensor, blocks: KeyBlocks, scale: float, query_block: int, top_blocks: int,
                   spread: bool = True) -> RoutePlan:
-    """Sort the queries ``q [G, n_q, d]`` by their descended leaf, cut them into query blocks and run each
-    block's beam search (module docstring). Scores are float32 (float64 for float64 inputs)."""
+    """Score the routing tree's top level once per query, descend greedily to a leaf, sort the queries
+    ``q [G, n_q, d]`` by it, cut them into query blocks and run each block's beam search (module docstring).
+    Scores are float32 (float64 for float64 inputs)."""
     g, n_q, d = q.shape
     acc = blocks.means[0].dtype
-    fan = blocks.fanouts
+    fan = blocks.route_fanouts
     qf = q.to(acc)
     qa = torch.cat([qf, (qf * qf).sum(-1, keepdim=True), torch.ones_like(qf[..., :1])], dim=-1)
     tables = [_node_table(blocks, lvl, scale, True if spread else False) for lvl in range(len(fan))]
-    q_order = torch.argsort(_descend(qa, tables, fan, query_block), dim=-1, stable=True)
+    # pass 1, chunks of queries in input order: top-level scores (kept for the beam) and the descended leaf
+    top_scores = torch.empty(g, n_q, fan[0], dtype=acc, device=q.device)
+    key = torch.empty(g, n_q, dtype=torch.long, device=q.device)
+    rows = max(1, _CHUNK_ELEMS // (g * max(fan[0], qa.shape[-1])))
+    for s in range(0, n_q, rows):
+        sc = qa[:, s : s + rows] @ tables[0].transpose(-1, -2)
+        top_scores[:, s : s + rows] = sc
+        key[:, s : s + rows] = _sort_key(sc)
+    q_order = torch.argsort(key, dim=-1, stable=True)
+    del key
+    # pass 2, chunks of query blocks in sorted order: the beam search
     t = -(-n_q // query_block)
-    qs = to_blocks(_take_rows(qa, q_order), query_block, t)
-    real = to_blocks(torch.ones(1, n_q, dtype=torch.bool, device=q.device), query_block, t)
-    width = max(fan[0], BEAM * FANOUT)
-    step = max(1, _BEAM_ELEMS // max(1, g * query_block * width))
-    chunks = [_beam(qs[:, s : s + step], real[:, s : s + step], tables, fan, top_blocks) for s in range(0, t, step)]
+    step = max(1, _CHUNK_ELEMS // max(1, g * query_block * max(fan[0], BEAM * 2)))
+    chunks = []
+    e = qa.shape[-1]
+    buf = torch.empty(g * step * query_block * max(fan[0], BEAM * 2, e) * 3, dtype=acc, device=q.device)
+    for s in range(0, t, step):
+        nt = min(step, t - s)
+        idx = q_order[:, s * query_block : (s + nt) * query_block]
+        real = to_blocks(torch.ones(1, idx.shape[1], dtype=torch.bool, device=q.device), query_block, nt)
+        m = g * nt * query_block
+        if idx.shape[1] == nt * query_block:  # full chunk: gather into the workspace
+            qs = _take_rows(qa, idx, buf[m * fan[0] : m * (fan[0] + e)]).view(g, nt, query_block, e)
+            top = _take_rows(top_scores, idx, buf[: m * fan[0]]).view(g, nt, query_block, fan[0])
+        else:
+            qs = to_blocks(_take_rows(qa, idx), query_block, nt)
+            top = to_blocks(_take_rows(top_scores, idx), query_block, nt)
+        chunks.append(_beam(qs, real, top, tables, fan, top_blocks, buf[m * (fan[0] + e) :]))
+    del top_scores
     selected = torch.cat([c[0] for c in chunks], dim=1) if len(chunks) > 1 else chunks[0][0]
     starts, sizes, counts, weights = [], [], [], []
     big_n = blocks.order.shape[1]
@@ -307,9 +346,10 @@ def routing_products_per_query(n_q: int, n_k: int, block_size: int, iters: int) 
         size = big_n // nodes
         km += nodes * (iters * min(size, FIT_PER_CLUSTER * c) * c + size * c)
         nodes *= c
-    descent = fan[0] + sum(min(VOTES, math.prod(fan[:lvl])) * fan[lvl] for lvl in range(1, len(fan)))
-    beam, width = fan[0], fan[0]
-    for lvl in range(1, len(fan)):
-        width = min(BEAM, width) * fan[lvl]
+    rfan = route_fanouts(math.prod(fan))
+    descent = rfan[0]  # the top level, scored once: the sort key and the beam's first level
+    beam, width = 0, rfan[0]
+    for c in rfan[1:]:
+        width = min(BEAM, width) * c
         beam += width
     return km / n_q + descent + beam
