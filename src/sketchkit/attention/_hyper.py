@@ -299,9 +299,10 @@ def _check_inputs(q, k, v, causal):
 def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=False, backend="auto", **params):
     """Approximate ``scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)`` in ``O(n log n)``.
 
-    Cost (measured on the CPU, docs/attention.md): ``O(n log n)`` products (a k-means tree of fan-out 16 and a
-    16-wide beam per query block; 256 exact keys + 512 samples per query at the defaults), ``O(n d)`` extra
-    memory, time(2n)/time(n) about 2.1 from 8k to 131k tokens.
+    Cost (measured on the CPU, docs/attention.md): ``O(n log n)`` products (a k-means tree over the keys, a
+    routing tree with 128 top nodes scored once per query and a beam of 8 over one binary level per doubling;
+    256 exact keys + 512 samples per query at the defaults), ``O(n (d + 128))`` extra memory, time(2n)/time(n)
+    2.03-2.09 for the whole pass and at most 2.26 for any stage from 8k to 131k tokens.
 
     ``q [B, H, n_q, d]``, ``k [B, H, n_k, d]``, ``v [B, H, n_k, d_v]``; returns ``[B, H, n_q, d_v]`` (and the
     per-row log-sum-exp ``[B, H, n_q]`` if ``return_lse``). ``rng``: int seed or ``torch.Generator`` for the
@@ -349,13 +350,13 @@ def hyper_attention(q, k, v, causal=False, scale=None, *, rng=None, return_lse=F
 
 def scored_pairs_per_query(n: int, causal: bool = False, n_keys: int | None = None, **params) -> float:
     """Mean number of scored products per query: exact query-key pairs + samples + every routing product
-    (``method="routed"``: the k-means key-centroid products amortised over the queries, the queries' descent
-    and beam-search products with tree nodes; see :func:`._routing.routing_products_per_query`).
+    (``method="routed"``: the k-means key-centroid products amortised over the queries, the queries' products
+    with the routing tree's top level and the beam's nodes; see :func:`._routing.routing_products_per_query`).
 
     This is the cost the quality benchmark equalises across methods.
 
-    >>> scored_pairs_per_query(8192)  # 4 blocks of 64 + 512 samples + routing (tree 8 x 16 leaves)
-    1041.25
+    >>> scored_pairs_per_query(8192)  # 4 blocks of 64 + 512 samples + routing (128 leaves: k-means, top level)
+    961.25
     >>> scored_pairs_per_query(8192, method="sortlsh")  # 256 + 256
     512.0
     """
