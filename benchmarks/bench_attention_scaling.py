@@ -2,8 +2,8 @@
 
 One non-causal forward per length (fp32, batch 1, ``--heads`` heads, d = 64, the defaults), random inputs with
 clustered keys (queries and keys near 1,024 shared centres plus noise, so routing has structure to find). Stages
-(``sketchkit.attention._hyper.STAGE_HOOK``): ``cluster`` (k-means tree over the keys), ``route`` (query descent,
-beam search, residual partition), ``exact`` (gathers + exact block attention), ``sample`` (proposal and draws),
+(``sketchkit.attention._hyper.STAGE_HOOK``): ``cluster`` (k-means tree over the keys), ``route`` (top-level
+scores and the queries' sort, beam search, residual partition), ``exact`` (gathers + exact block attention), ``sample`` (proposal and draws),
 ``residual`` (sampled scores + merge), ``unsort``. Per stage: process CPU seconds (``time.process_time``, all
 threads; with ``--threads 1`` it is the work done, less sensitive to other jobs on a shared machine than wall
 time, which is also printed) and peak RSS above the RSS at the stage's start (``VmHWM`` reset through
