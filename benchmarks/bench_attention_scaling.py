@@ -2,15 +2,15 @@
 
 One non-causal forward per length (fp32, batch 1, ``--heads`` heads, d = 64, the defaults), random inputs with
 clustered keys (queries and keys near 1,024 shared centres plus noise, so routing has structure to find). Stages
-(``sketchkit.attention._hyper.STAGE_HOOK``): ``cluster`` (k-means tree over the keys), ``route`` (top-level
-scores and the queries' sort, beam search, residual partition), ``exact`` (gathers + exact block attention), ``sample`` (proposal and draws),
-``residual`` (sampled scores + merge), ``unsort``. Per stage: process CPU seconds (``time.process_time``, all
-threads; with ``--threads 1`` it is the work done, less sensitive to other jobs on a shared machine than wall
-time, which is also printed) and peak RSS above the RSS at the stage's start (``VmHWM`` reset through
-``/proc/self/clear_refs`` before each stage, glibc's mmap threshold fixed at 128 KiB so freed tensors leave
-RSS: the high-water mark of the process's resident memory, which counts
-torch's CPU allocations that tracemalloc does not see). Exponent: ``time(2n) / time(n)`` per stage (2.0 is
-linear, 4.0 quadratic), best of ``--repeats`` runs per length.
+(``sketchkit.attention._hyper.STAGE_HOOK``): ``cluster`` (k-means tree over the keys), ``route`` (top-level scores
+and the queries' sort, beam search, residual partition), ``exact`` (gathers + exact block attention), ``sample``
+(proposal and draws), ``residual`` (sampled scores + merge), ``unsort``. Per stage: process CPU seconds
+(``time.process_time``, all threads; with ``--threads 1`` it is the work done, less sensitive to other jobs on a
+shared machine than wall time, which is also printed) and peak RSS above the RSS at the stage's start (``VmHWM``
+reset through ``/proc/self/clear_refs`` before each stage, glibc's mmap threshold fixed at 128 KiB so freed tensors
+leave RSS: the high-water mark of the process's resident memory, which counts torch's CPU allocations that
+tracemalloc does not see). Exponent: ``time(2n) / time(n)`` per stage (2.0 is linear, 4.0 quadratic), best of
+``--repeats`` runs per length.
 
 Run: ``.venv/bin/python benchmarks/bench_attention_scaling.py`` (8k-131k, 3 repeats) or ``--quick`` (8k-32k,
 1 repeat, for a shared 2-core machine). Linux only (``/proc``).
