@@ -347,9 +347,9 @@ def routing_products_per_query(n_q: int, n_k: int, block_size: int, iters: int) 
         km += nodes * (iters * min(size, FIT_PER_CLUSTER * c) * c + size * c)
         nodes *= c
     rfan = route_fanouts(math.prod(fan))
-    descent = rfan[0]  # the top level, scored once: the sort key and the beam's first level
+    top = rfan[0]  # the top level, scored once: the sort key and the beam's first level
     beam, width = 0, rfan[0]
     for c in rfan[1:]:
         width = min(BEAM, width) * c
         beam += width
-    return km / n_q + descent + beam
+    return km / n_q + top + beam
