@@ -313,3 +313,22 @@ def test_bad_inputs_raise_sketchkit_errors():
     with pytest.raises(ItemTypeError):
         lstsq(A.astype(complex), b)
     assert np.isnan(bad[17, 2])  # inputs are not modified
+
+
+@pytest.mark.parametrize("gram", ["auto", "never"])
+@pytest.mark.parametrize("case", ["all zero", "all equal", "one zero column", "zero, copies and others"])
+def test_screen_edge_cases_match_gelsd(case, gram):
+    """Every column set aside, every column one copy, and a mix: the minimum-norm solution still."""
+    rng = np.random.default_rng(1)
+    col = rng.standard_normal((50, 1))
+    dense = {
+        "all zero": np.zeros((50, 5)),
+        "all equal": np.repeat(col, 4, axis=1),
+        "one zero column": np.zeros((50, 1)),
+        "zero, copies and others": np.hstack([np.zeros((50, 1)), col, col, rng.standard_normal((50, 2))]),
+    }[case]
+    b = rng.standard_normal(50)
+    res = lstsq(sp.csr_matrix(dense), b, gram=gram)
+    ref = np.linalg.lstsq(dense, b, rcond=None)[0]
+    assert res.converged and res.rank == np.linalg.matrix_rank(dense)
+    np.testing.assert_allclose(res.x, ref, rtol=0, atol=1e-12)
