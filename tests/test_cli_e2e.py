@@ -747,3 +747,27 @@ def test_query_on_a_sketch_without_point_queries_is_one_line_and_exit_1(tmp_path
     assert res.returncode == 1
     err = res.stderr.decode().strip()
     assert len(err.splitlines()) == 1 and "holds a KLL" in err and "quantiles --sketch-file" in err
+
+
+@pytest.mark.parametrize("kind", ["countmin", "countsketch"])
+@pytest.mark.parametrize("memory", ["16KiB", "64KiB"])
+def test_linear_topk_stays_within_memory_with_its_candidates(tmp_path, run_inprocess, kind, memory):
+    """A linear sketch keeps no items: the candidate set beside it shares --memory (a quarter), so the
+    reported bytes, sketch plus candidates, stay within the budget."""
+    from sketchkit.cli import parse_memory
+
+    (tmp_path / "z.txt").write_text(zipf_text(3000))
+    proc = run_inprocess("topk", "z.txt", "--kind", kind, "--memory", memory, "-k", "5", "--json", "--summary",
+                         cwd=tmp_path)
+    assert proc.returncode == 0
+    summary = json.loads(proc.stdout.decode().splitlines()[-1])
+    assert 0.7 * parse_memory(memory) < summary["sketch_bytes"] <= parse_memory(memory)
+
+
+def test_a_candidate_set_too_small_for_k_warns(tmp_path, run_inprocess):
+    (tmp_path / "z.txt").write_text(zipf_text(3000))
+    proc = run_inprocess("topk", "z.txt", "--kind", "countmin", "--memory", "2KiB", "-k", "50", "--plain",
+                         cwd=tmp_path)
+    assert proc.returncode == 0 and len(proc.stdout.decode().splitlines()) < 50
+    warning = proc.stderr.decode().strip().splitlines()
+    assert len(warning) == 1 and "fewer than -k 50" in warning[0] and "try --memory" in warning[0]

@@ -304,3 +304,24 @@ def test_every_sink_reports_at_each_multiple_and_budget_warning():
     message = _budget_warning(full, full.top(10), 10, 1024)
     assert message.startswith("--memory 1KiB holds 4 items, fewer than -k 10 and leaves bounds up to ")
     assert message.endswith("try --memory 4KiB or more for -k 10")
+
+
+def test_candidates_with_a_byte_budget_keep_the_heavy_items_within_it():
+    """The byte budget is checked after every batch (``nbytes`` = the dict + its items' objects, kept
+    incrementally and equal to a recount), and the heaviest items survive the cuts it forces."""
+    import sys
+
+    cm = CountMin(width=2000, depth=5, seed=3)
+    cand = Candidates(cm, capacity=1000, max_bytes=2048)
+    rng = np.random.default_rng(0)
+    stream = [f"k{int(x)}" for x in rng.zipf(1.5, 20000) if x < 10**6]
+    truth = Counter(stream)
+    for start in range(0, len(stream), 1000):
+        part = Counter(stream[start : start + 1000])
+        items, weights = list(part), np.array(list(part.values()), dtype=np.int64)
+        cm.update_batch(items, weights)
+        cand.observe(items, weights)
+        assert cand.nbytes <= 2048
+        assert cand.nbytes == sys.getsizeof(cand.items) + sum(sys.getsizeof(x) for x in cand.items)
+    assert 5 <= cand.fit < 1000
+    assert [r[0] for r in cand.top(5)] == [k for k, _ in truth.most_common(5)]

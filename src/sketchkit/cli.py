@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from . import __version__, _interrupt
 from ._base import parse_memory
 from ._cli import kinds
-from ._cli.candidates import Candidates
+from ._cli.candidates import Candidates, split_budget
 from ._cli.common import CLIError, UsageError, positive_int, warn
 from ._cli.files import read_sketch, write_atomic
 from ._cli.output import emit_json, print_plain, print_table, show
@@ -251,7 +251,8 @@ def build_parser() -> Parser:
     a.add_argument("--exact", action="store_true",
                    help="also count exactly (memory grows with distinct items) and report recall and error")
     a.add_argument("--candidates", type=positive_int, metavar="N",
-                   help="items kept beside a countsketch/countmin (default max(1000, 50*k))")
+                   help="items kept beside a countsketch/countmin, within a quarter of --memory "
+                        "(default max(1000, 50*k))")
     p.set_defaults(func=cmd_topk)
 
     p = command("build", "write a sketch file")
@@ -394,8 +395,11 @@ def _require_items(sketch: Any) -> None:
 
 # ----------------------------------------------------------------------------- commands
 def cmd_topk(args: argparse.Namespace) -> int:
+    # a linear sketch keeps no items: a candidate set beside it takes a share of --memory
+    keeps_candidates = args.kind in kinds.LINEAR_KINDS and not args.robust
+    sketch_memory, candidate_memory = split_budget(args.memory) if keeps_candidates else (args.memory, 0)
     make = functools.partial(
-        kinds.make_sketch, args.kind, args.memory, args.seed, args.depth, args.conservative, args.k
+        kinds.make_sketch, args.kind, sketch_memory, args.seed, args.depth, args.conservative, args.k
     )
     if args.robust:
         from .robust import RobustTopK
@@ -412,8 +416,8 @@ def cmd_topk(args: argparse.Namespace) -> int:
     else:
         sketch = make()
         extra: list = []
-        if args.kind in kinds.LINEAR_KINDS and not args.robust:
-            candidates = Candidates(sketch, args.candidates or max(1000, 50 * args.k))
+        if keeps_candidates:
+            candidates = Candidates(sketch, args.candidates or max(1000, 50 * args.k), candidate_memory)
             extra.append(candidates.observe)
         if args.exact:
             exact = ExactCounts()
@@ -423,7 +427,7 @@ def cmd_topk(args: argparse.Namespace) -> int:
         _fill(args, sketch, extra, eager=bool(args.every))
     _require_items(sketch)
     rows = view.show(sketch, candidates, exact, sketch.total_weight, final=True)
-    message = _budget_warning(sketch, rows, args.k, args.memory)
+    message = _budget_warning(sketch, rows, args.k, args.memory, candidates)
     if message:
         warn(message)
     return 0
@@ -513,24 +517,26 @@ def _budget_text(n: float) -> str:
     return str(size)
 
 
-def _budget_warning(sketch: Any, rows: list, k: int, memory: int) -> str | None:
-    """One line when the budget cannot answer ``-k``: the sketch was full with fewer than k items
-    (more distinct items arrived than it has slots), or some row's bounds are wider than half the
-    k-th estimate. The budget it names scales the given one by what is missing (a sketch's error
-    shrinks in proportion to its size), so it is an estimate: "or more"."""
-    if not rows:
-        return None
+def _budget_warning(sketch: Any, rows: list, k: int, memory: int, candidates: Any = None) -> str | None:
+    """One line when the budget cannot answer ``-k``: the sketch (or the candidate set beside a linear
+    sketch) was full with fewer than k items (more distinct items arrived than it has room for), or some
+    row's bounds are wider than half the k-th estimate. The budget it names scales the given one by what
+    is missing (a sketch's error shrinks in proportion to its size), so it is an estimate: "or more"."""
     capacity = getattr(sketch, "capacity", None)
+    if candidates is not None and candidates.fit < k:
+        capacity = candidates.fit
     full = isinstance(capacity, int) and len(rows) < k and len(rows) >= capacity
-    widest = max(hi - lo for _, _, lo, hi in rows)
-    last = rows[-1][1]
+    if not rows and not full:
+        return None
+    widest = max((hi - lo for _, _, lo, hi in rows), default=0)
+    last = rows[-1][1] if rows else 0
     loose = widest > 0 and 2 * widest > last
     if not (full or loose):
         return None
     factor = 1.0
     parts = []
     if full:
-        factor = max(factor, k / capacity)
+        factor = max(factor, k / max(capacity, 1))
         parts.append(f"holds {capacity:,} items, fewer than -k {k}")
     if loose:
         factor = max(factor, 2 * widest / last if last > 0 else 2 * widest)

@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import _jit
 from . import kinds
-from .candidates import Candidates
+from .candidates import Candidates, split_budget
 from .common import CLIError
 from .inputs import CHUNK_BYTES
 from .output import human_bytes, print_table
@@ -147,11 +147,13 @@ def run_demo(args: argparse.Namespace) -> int:
     files = source_files(args.source)
 
     def fresh() -> tuple[Any, Any, list]:
-        sketch = kinds.make_sketch(args.kind, args.memory, args.seed, k=args.k)
+        linear = args.kind in kinds.LINEAR_KINDS
+        sketch_memory, candidate_memory = split_budget(args.memory) if linear else (args.memory, 0)
+        sketch = kinds.make_sketch(args.kind, sketch_memory, args.seed, k=args.k)
         sinks: list[Any] = [sketch.update_batch]
         candidates = None
-        if args.kind in kinds.LINEAR_KINDS:
-            candidates = Candidates(sketch, max(1000, 50 * args.k))
+        if linear:
+            candidates = Candidates(sketch, max(1000, 50 * args.k), candidate_memory)
             sinks.append(candidates.observe)
         return sketch, candidates, sinks
 
