@@ -147,17 +147,23 @@ def test_json_field_paths_values_and_errors():
         JsonField("a", "w").batch(b'{"a": "x", "w": 1.5}\n', "j", 1)
 
 
-def test_candidates_keep_the_heavy_items():
-    cm = CountMin(width=2000, depth=5, seed=3)
-    cand = Candidates(cm, capacity=10)
+def _feed_zipf(cm, cand, after_batch=lambda: None) -> Counter:
+    """20,000 Zipf(1.5) tokens in batches of 1,000 (token, count) pairs into ``cm`` and then ``cand``."""
     rng = np.random.default_rng(0)
     stream = [f"k{int(x)}" for x in rng.zipf(1.5, 20000) if x < 10**6]
-    truth = Counter(stream)
     for start in range(0, len(stream), 1000):
         part = Counter(stream[start : start + 1000])
         items, weights = list(part), np.array(list(part.values()), dtype=np.int64)
         cm.update_batch(items, weights)
         cand.observe(items, weights)
+        after_batch()
+    return Counter(stream)
+
+
+def test_candidates_keep_the_heavy_items():
+    cm = CountMin(width=2000, depth=5, seed=3)
+    cand = Candidates(cm, capacity=10)
+    truth = _feed_zipf(cm, cand)
     top = cand.top(5)
     assert [r[0] for r in top] == [k for k, _ in truth.most_common(5)]
     for item, est, lo, hi in top:
@@ -313,15 +319,11 @@ def test_candidates_with_a_byte_budget_keep_the_heavy_items_within_it():
 
     cm = CountMin(width=2000, depth=5, seed=3)
     cand = Candidates(cm, capacity=1000, max_bytes=2048)
-    rng = np.random.default_rng(0)
-    stream = [f"k{int(x)}" for x in rng.zipf(1.5, 20000) if x < 10**6]
-    truth = Counter(stream)
-    for start in range(0, len(stream), 1000):
-        part = Counter(stream[start : start + 1000])
-        items, weights = list(part), np.array(list(part.values()), dtype=np.int64)
-        cm.update_batch(items, weights)
-        cand.observe(items, weights)
+
+    def within_budget():
         assert cand.nbytes <= 2048
         assert cand.nbytes == sys.getsizeof(cand.items) + sum(sys.getsizeof(x) for x in cand.items)
+
+    truth = _feed_zipf(cm, cand, within_budget)
     assert 5 <= cand.fit < 1000
     assert [r[0] for r in cand.top(5)] == [k for k, _ in truth.most_common(5)]
