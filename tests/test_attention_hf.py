@@ -13,16 +13,21 @@ from sketchkit.attention.hf import remove_hyper_attention, use_hyper_attention  
 from sketchkit.errors import InvalidParameterError  # noqa: E402
 
 
+def _tiny(model_class, config, n_tokens):
+    """A float64 model in eval mode on SDPA attention, and 2 sequences of ``n_tokens`` random token ids."""
+    torch.manual_seed(0)  # model initialisation only (transformers draws from torch's global generator)
+    model = model_class(config).double().eval()
+    model.set_attn_implementation("sdpa")
+    ids = torch.randint(0, config.vocab_size, (2, n_tokens), generator=torch.Generator().manual_seed(1))
+    return model, ids
+
+
 def tiny_llama():
     config = transformers.LlamaConfig(
         vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=1024,
     )
-    torch.manual_seed(0)  # model initialisation only (transformers draws from torch's global generator)
-    model = transformers.LlamaForCausalLM(config).double().eval()
-    model.set_attn_implementation("sdpa")
-    ids = torch.randint(0, 97, (2, 300), generator=torch.Generator().manual_seed(1))
-    return model, ids
+    return _tiny(transformers.LlamaForCausalLM, config, 300)
 
 
 def test_swap_in_is_exact_when_hyper_is_exact_and_changes_only_chosen_layers():
@@ -66,11 +71,7 @@ def test_padded_batches_fall_back_to_sdpa_and_bad_layers_raise():
 def tiny_bert():
     config = transformers.BertConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                      num_attention_heads=4, max_position_embeddings=512)
-    torch.manual_seed(0)  # model initialisation only
-    model = transformers.BertModel(config).double().eval()
-    model.set_attn_implementation("sdpa")
-    ids = torch.randint(0, 97, (2, 256), generator=torch.Generator().manual_seed(1))
-    return model, ids
+    return _tiny(transformers.BertModel, config, 256)
 
 
 def test_encoder_swap_in_is_bidirectional_exact_when_hyper_is_and_padding_falls_back():
