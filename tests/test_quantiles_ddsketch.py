@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import pickle
 import struct
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ from sketchkit.errors import (
     ItemTypeError,
 )
 from sketchkit.quantiles import KLL, DDSketch
+from sketchkit.testing import held_bytes
 
 
 def true_quantile(srt: np.ndarray, q: float, inclusive: bool) -> float:
@@ -276,13 +276,8 @@ def test_nbytes_and_from_memory():
         t.update_batch(np.random.default_rng(0).lognormal(0, 30, 50_000))  # a huge range: collapses
         t.update_batch(-np.random.default_rng(1).lognormal(0, 30, 50_000))
         assert t.nbytes <= sketchkit._base.parse_memory(budget)
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        u = DDSketch.from_bytes(s.to_bytes())
-        held = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+    blob = s.to_bytes()
+    u, held = held_bytes(lambda: DDSketch.from_bytes(blob))  # sketchkit's own allocations only
     assert abs(u.nbytes - held) <= 0.1 * held
 
 
