@@ -330,3 +330,28 @@ def test_contract_check_catches_a_broken_sketch(monkeypatch):
     monkeypatch.setattr(sk.CountSketch, "_fixed_nbytes", -4096)
     with pytest.raises(AssertionError, match="over budget"):
         dict(contract_checks(sk.CountSketch))["CountSketch[0].from_memory"]()
+
+
+def test_held_bytes_counts_the_build_alone():
+    """held_bytes sees what a sketch holds, not what a gc callback or another thread allocates
+    meanwhile (distributed installs a GC callback that measures RSS and logs)."""
+    import gc
+    import threading
+
+    from sketchkit.testing import held_bytes
+
+    kept: list[bytes] = []
+    gc.callbacks.append(lambda phase, info: kept.append(bytes(4096)))
+    stop = threading.Event()
+    noise = threading.Thread(target=lambda: [kept.append(bytes(4096)) for _ in iter(lambda: stop.wait(0.001), True)])
+    noise.start()
+    try:
+        s, held = held_bytes(lambda: sk.CountMin(width=1000, depth=4))
+    finally:
+        stop.set()
+        noise.join()
+        gc.callbacks.pop()
+    assert kept  # the noise did allocate while it ran
+    assert s.nbytes <= held <= s.nbytes + 1024
+    _, held_array = held_bytes(lambda: np.zeros(1000))  # whatever build itself allocates counts
+    assert 8000 <= held_array <= 8000 + 1024

@@ -277,7 +277,7 @@ def test_nbytes_and_from_memory():
         t.update_batch(-np.random.default_rng(1).lognormal(0, 30, 50_000))
         assert t.nbytes <= sketchkit._base.parse_memory(budget)
     blob = s.to_bytes()
-    u, held = held_bytes(lambda: DDSketch.from_bytes(blob))  # sketchkit's own allocations only
+    u, held = held_bytes(lambda: DDSketch.from_bytes(blob))  # what the load allocates, nothing else
     assert abs(u.nbytes - held) <= 0.1 * held
 
 

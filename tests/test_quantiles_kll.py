@@ -561,7 +561,7 @@ def test_nbytes_is_what_the_arrays_hold():
         return t
 
     build()  # the shared capacity tables and the compiled kernels, outside the measurement
-    # held_bytes counts only sketchkit's own allocations, so a test runner's threads do not add
+    # held_bytes counts what build allocates, not a test runner's threads or gc callbacks
     t, held = held_bytes(build)
     # beyond the arrays' data: the sketch object and five ndarray headers (about 1.5 KB here)
     assert t.nbytes <= held <= t.nbytes + 2048
