@@ -227,8 +227,29 @@ def test_spacesaving_update_refuses_inconsistent_state():
     raw=st.booleans(),
     weighted=st.booleans(),
     seed=st.integers(0, 2**64 - 1),
+    vector=st.booleans(),
 )
-def test_table_kernels_match_numba(depth, width, n, wide, raw, weighted, seed):
+def test_table_kernels_match_numba(depth, width, n, wide, raw, weighted, seed, vector):
+    """Both forms of the C updates (AVX-512 where the CPU has it, and scalar) against numba."""
+    default = K._native.linear_isa() == "avx512"
+    K._native.set_linear_isa(vector)
+    try:
+        _check_table_kernels(depth, width, n, wide, raw, weighted, seed)
+    finally:
+        K._native.set_linear_isa(default)
+
+
+def test_the_vectorised_form_can_be_switched_off():
+    default = K._native.linear_isa()
+    assert default in ("avx512", "scalar")
+    try:
+        assert K._native.set_linear_isa(False) == "scalar"
+        assert K._native.set_linear_isa(True) == default  # the CPU decides whether it can be on
+    finally:
+        K._native.set_linear_isa(default == "avx512")
+
+
+def _check_table_kernels(depth, width, n, wide, raw, weighted, seed):
     rng = np.random.default_rng(seed % 1000)
     row_keys = H.row_keys(seed, depth)
     keys = rng.integers(-(1 << 40), 1 << 40, n, dtype=np.int64)
