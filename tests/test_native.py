@@ -286,13 +286,23 @@ def test_linear_sketches_are_identical_with_and_without_the_c_kernels(monkeypatc
         assert built[0] == built[1]
 
 
-def test_large_raw_int_batches_take_the_vectorised_numba_kernel():
+def test_large_raw_int_batches_take_a_vectorised_kernel():
     table = np.zeros((3, 64), np.int32)
     rk = H.row_keys(1, 3)
     assert K._in_c(table, rk, np.zeros(H.NUMBA_INT_BATCH - 1, np.int64), True)
     assert not K._in_c(table, rk, np.zeros(H.NUMBA_INT_BATCH, np.int64), True)
     assert K._in_c(table, rk, np.zeros(H.NUMBA_INT_BATCH, np.uint64), False)
     assert not K._in_c(table[:, ::2], rk, np.zeros(4, np.uint64), False)  # a strided view: numba
+    # the updates of such a batch take C where its AVX-512 form runs (as fast, nothing to compile)
+    big = np.zeros(H.NUMBA_INT_BATCH, np.int64)
+    default = K._native.linear_isa() == "avx512"
+    try:
+        for vector in (False, True):
+            on = K._native.set_linear_isa(vector) == "avx512"
+            assert K._update_in_c(table, rk, big, True) == on
+            assert not K._update_in_c(table[:, ::2], rk, big, True)
+    finally:
+        K._native.set_linear_isa(default)
 
 
 # ----------------------------------------------------------------------------- tokeniser scans

@@ -1173,7 +1173,13 @@ lin_bucket(uint64_t v, uint64_t uw)
                     }                                                                              \
                     continue;                                                                      \
                 }                                                                                  \
-                if (is_signed) {                                                                   \
+                if (is_signed && wp == NULL) { /* sg: the sign itself, -1 or +1 */                \
+                    for (Py_ssize_t i = 0; i < m; i++) {                                           \
+                        const uint64_t v = hashes[i] * a + c;                                      \
+                        bk[i] = (uint32_t)(((v >> 32) * uw) >> 32);                                \
+                        sg[i] = -(SIGN_MASK(v) | 1);                                               \
+                    }                                                                              \
+                } else if (is_signed) { /* sg: the sign mask */                                    \
                     for (Py_ssize_t i = 0; i < m; i++) {                                           \
                         const uint64_t v = hashes[i] * a + c;                                      \
                         bk[i] = (uint32_t)(((v >> 32) * uw) >> 32);                                \
@@ -1184,15 +1190,32 @@ lin_bucket(uint64_t v, uint64_t uw)
                         bk[i] = (uint32_t)((((hashes[i] * a + c) >> 32) * uw) >> 32);              \
                 }                                                                                  \
                 if (is_signed && wp == NULL) {                                                     \
-                    for (Py_ssize_t i = 0; i < m; i++)                                             \
-                        row[bk[i]] = (T)((int64_t)row[bk[i]] - (sg[i] | 1));                       \
+                    Py_ssize_t i = 0;                                                              \
+                    for (; i + 1 < m; i += 2) { /* two buckets and two signs per load */           \
+                        uint64_t bp, sp;                                                           \
+                        memcpy(&bp, bk + i, 8);                                                    \
+                        memcpy(&sp, sg + i, 8);                                                    \
+                        T *const at0 = row + (uint32_t)bp, *const at1 = row + (bp >> 32);          \
+                        *at0 = (T)((int64_t)*at0 + (int32_t)(uint32_t)sp);                         \
+                        *at1 = (T)((int64_t)*at1 + (int32_t)(uint32_t)(sp >> 32));                 \
+                    }                                                                              \
+                    if (i < m)                                                                     \
+                        row[bk[i]] = (T)((int64_t)row[bk[i]] + sg[i]);                             \
                 } else if (is_signed) {                                                            \
                     for (Py_ssize_t i = 0; i < m; i++) {                                           \
                         const int64_t s = sg[i];                                                   \
                         row[bk[i]] = (T)((int64_t)row[bk[i]] - ((wp[i] ^ s) - s));                 \
                     }                                                                              \
                 } else if (wp == NULL) {                                                           \
-                    for (Py_ssize_t i = 0; i < m; i++)                                             \
+                    Py_ssize_t i = 0;                                                              \
+                    for (; i + 1 < m; i += 2) {                                                    \
+                        uint64_t bp;                                                               \
+                        memcpy(&bp, bk + i, 8);                                                    \
+                        T *const at0 = row + (uint32_t)bp, *const at1 = row + (bp >> 32);          \
+                        *at0 = (T)((int64_t)*at0 + 1);                                             \
+                        *at1 = (T)((int64_t)*at1 + 1);                                             \
+                    }                                                                              \
+                    if (i < m)                                                                     \
                         row[bk[i]] = (T)((int64_t)row[bk[i]] + 1);                                 \
                 } else {                                                                           \
                     for (Py_ssize_t i = 0; i < m; i++)                                             \

@@ -217,10 +217,11 @@ def _cm_estimate_jit(table, row_keys, keys, raw, item_seed):
 # loops, equal bit for bit, tests/test_native.py; they release the GIL as the numba ones do, for
 # the update threads of sketchkit._threads). A first run of a CountSketch or Count-Min then
 # compiles nothing, and a later one skips importing numba and loading its cache (about 1 s).
-# Raw int64 batches from NUMBA_INT_BATCH keys on take the numba kernels: numba vectorises the
-# inline int hash for the CPU it runs on, the C build targets any x86-64 (its AVX-512 update
-# form, chosen at run time, still ran 0.92x numba's CountSketch on W1), and such a batch repays
-# the compilation.
+# Raw int64 batches from NUMBA_INT_BATCH keys on take the numba kernels, whose compilation such
+# a batch repays: numba vectorises the inline int hash for the CPU it runs on and the scalar C
+# build does not. The updates are the exception where the C updates' AVX-512 form runs (chosen
+# at run time): it ran W1 at 0.99-1.00x numba's rate (benchmarks/ratio_c_table_updates.py), with
+# nothing to compile.
 _native = _pack if hasattr(_pack, "linear") else None
 _OP = {"cs_update": 0, "cm_update": 1, "cm_conservative": 2, "cs_estimate": 3, "cm_estimate": 4, "cs_rows": 5}
 _TABLE_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
@@ -240,16 +241,21 @@ def _c(op, table, row_keys, keys, raw, item_seed, weights, out):
                    int(item_seed), np.ascontiguousarray(weights, dtype=np.int64), out)
 
 
+def _update_in_c(table, row_keys, keys, raw) -> bool:
+    return _in_c(table, row_keys, keys, raw) or (
+        raw and _in_c(table, row_keys, keys, False) and _native.linear_isa() == "avx512")
+
+
 def cs_update(table, row_keys, keys, raw, item_seed, weights):
     """CountSketch update: each item's signed weight into one counter per row."""
-    if not _in_c(table, row_keys, keys, raw):
+    if not _update_in_c(table, row_keys, keys, raw):
         return _cs_update_jit(table, row_keys, keys, raw, item_seed, weights)
     _c("cs_update", table, row_keys, keys, raw, item_seed, weights, _NO_OUT)
 
 
 def cm_update(table, row_keys, keys, raw, item_seed, weights):
     """Count-Min update: each item's weight into one counter per row."""
-    if not _in_c(table, row_keys, keys, raw):
+    if not _update_in_c(table, row_keys, keys, raw):
         return _cm_update_jit(table, row_keys, keys, raw, item_seed, weights)
     _c("cm_update", table, row_keys, keys, raw, item_seed, weights, _NO_OUT)
 
