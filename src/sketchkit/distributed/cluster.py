@@ -63,7 +63,8 @@ def warm_process() -> None:
     from ..hashing import NUMBA_INT_BATCH
 
     # a batch as large as a task's: smaller int64 batches run on the C kernels, and the warm-up
-    # is for the numba kernels that large ones take
+    # is for the numba kernels that large ones take (where the C updates' AVX-512 form runs,
+    # large ones take C too and this compiles nothing)
     keys = np.arange(NUMBA_INT_BATCH, dtype=np.int64)
     for cls in (CountSketch, CountMin):
         cls(width=64, depth=3).update_batch(keys)
