@@ -239,6 +239,20 @@ def test_table_kernels_match_numba(depth, width, n, wide, raw, weighted, seed, v
         K._native.set_linear_isa(default)
 
 
+@pytest.mark.parametrize("width", [1, 2, 65_535, 1 << 20])
+def test_table_updates_match_numba_at_wide_tables(width):
+    """The scalar form's 128-bit bucket and the vector form's shifts agree with numba's buckets
+    far past the widths the random test draws."""
+    for vector in (False, True):
+        for raw in (False, True):
+            default = K._native.linear_isa() == "avx512"
+            K._native.set_linear_isa(vector)
+            try:
+                _check_table_kernels(2, width, 5000, width > 1000, raw, width % 2 == 0, width + raw)
+            finally:
+                K._native.set_linear_isa(default)
+
+
 def test_the_vectorised_form_can_be_switched_off():
     default = K._native.linear_isa()
     assert default in ("avx512", "scalar")
