@@ -37,7 +37,7 @@ class WarmSketchkit(WorkerPlugin):
     """Imports sketchkit and loads its common kernels from numba's cache when a worker starts.
 
     A fresh worker process spends about two seconds of CPU on its first sketch task (importing
-    numba and sketchkit, loading the compiled update kernels), inside the first job that reaches
+    numba and sketchkit, loading the compiled update and query kernels), inside the first job that reaches
     it. Registered as a plugin, that happens at start-up instead, on every worker, including
     one that replaces a worker that died.
     """
@@ -52,7 +52,8 @@ class WarmSketchkit(WorkerPlugin):
 
 
 def warm_process() -> None:
-    """Import sketchkit.distributed (and pyarrow's Parquet reader) and run the int64 update kernels once."""
+    """Import sketchkit.distributed (and pyarrow's Parquet reader) and run the int64 update and
+    query kernels once."""
     import numpy as np
 
     from .. import CountMin, CountSketch
@@ -62,12 +63,14 @@ def warm_process() -> None:
         import pyarrow.parquet  # noqa: F401
     from ..hashing import NUMBA_INT_BATCH
 
-    # a batch as large as a task's: smaller int64 batches run on the C kernels, and the warm-up
-    # is for the numba kernels that large ones take (where the C updates' AVX-512 form runs,
-    # large ones take C too and this compiles nothing)
+    # a batch as large as a task's: smaller int64 batches run on the C kernels, large ones on the
+    # numba kernels the warm-up loads: the queries always, the updates where the C updates'
+    # AVX-512 form does not run
     keys = np.arange(NUMBA_INT_BATCH, dtype=np.int64)
     for cls in (CountSketch, CountMin):
-        cls(width=64, depth=3).update_batch(keys)
+        sketch = cls(width=64, depth=3)
+        sketch.update_batch(keys)
+        sketch.estimate_batch(keys)
 
 
 def local_cluster(workers: int) -> Any:
