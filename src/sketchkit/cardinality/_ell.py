@@ -495,15 +495,9 @@ def ml_solve(alpha, beta):
 
 # ------------------------------------------------------------------ sparse mode
 @njit(cache=True, nogil=True)
-def hash_keys(keys, raw, item_seed, start):
-    part = keys[start:]
-    out = np.empty(part.shape[0], dtype=np.uint64)
-    if raw:
-        for i in range(part.shape[0]):
-            out[i] = int_hash(part[i], item_seed)
-    else:
-        for i in range(part.shape[0]):
-            out[i] = np.uint64(part[i])
+def hash_keys(keys, raw, item_seed):
+    out = np.empty(keys.shape[0], dtype=np.uint64)
+    fill_hashes(out, keys, raw, item_seed, 0, keys.shape[0])
     return out
 
 

@@ -246,7 +246,7 @@ class Distinct(Sketch):
     def item_hashes(self, items: Any) -> np.ndarray:
         """The 64-bit hashes this sketch counts ``items`` by (uint64), for :meth:`update_hashed`."""
         keys, raw = self._keys_of(items)
-        return E.hash_keys(keys, raw, self._item_seed, 0)
+        return E.hash_keys(keys, raw, self._item_seed)
 
     def _fold(self, keys: np.ndarray, raw: bool) -> None:
         start, n = 0, keys.shape[0]
@@ -255,7 +255,7 @@ class Distinct(Sketch):
             # hashed once, inside the dense kernel
             room = self.sparse_limit - self._hashes.size
             stop = min(n, start + max(1024, 4 * room))
-            hashes = E.hash_keys(keys[start:stop], raw, self._item_seed, 0)
+            hashes = E.hash_keys(keys[start:stop], raw, self._item_seed)
             pos = E.new_in_order(hashes, self._hashes, room)
             if pos.size <= room:
                 if pos.size:

@@ -176,7 +176,7 @@ class ThetaSketch(Sketch):
             raise InvalidParameterError("ThetaSketch counts distinct items and takes no weights (only weight 1)")
 
     def _update_keys(self, keys, raw, weights, batch) -> None:
-        self._absorb(E.hash_keys(keys, bool(raw), self._item_seed, 0) >> np.uint64(1))
+        self._absorb(E.hash_keys(keys, bool(raw), self._item_seed) >> np.uint64(1))
 
     def update_hashed(self, hashes: Any, weights: Any = None) -> None:
         """Add items by their 64-bit :meth:`item_hashes` (a one-dimensional uint64 array)."""
@@ -194,7 +194,7 @@ class ThetaSketch(Sketch):
 
     def item_hashes(self, items: Any) -> np.ndarray:
         keys, raw = self._keys_of(items)
-        return E.hash_keys(keys, raw, self._item_seed, 0)
+        return E.hash_keys(keys, raw, self._item_seed)
 
     def _absorb(self, h63: np.ndarray) -> None:
         # chunks, so that θ falls early in a long first batch and most of it is filtered out
