@@ -341,9 +341,14 @@ def test_held_bytes_counts_the_build_alone():
     from sketchkit.testing import held_bytes
 
     kept: list[bytes] = []
-    gc.callbacks.append(lambda phase, info: kept.append(bytes(4096)))
     stop = threading.Event()
-    noise = threading.Thread(target=lambda: [kept.append(bytes(4096)) for _ in iter(lambda: stop.wait(0.001), True)])
+
+    def allocate_until_stopped():
+        while not stop.wait(0.001):
+            kept.append(bytes(4096))
+
+    gc.callbacks.append(lambda phase, info: kept.append(bytes(4096)))
+    noise = threading.Thread(target=allocate_until_stopped)
     noise.start()
     try:
         s, held = held_bytes(lambda: sk.CountMin(width=1000, depth=4))

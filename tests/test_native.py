@@ -8,6 +8,8 @@ the index agree, not only the answers), and the tokeniser scans.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -231,12 +233,8 @@ def test_spacesaving_update_refuses_inconsistent_state():
 )
 def test_table_kernels_match_numba(depth, width, n, wide, raw, weighted, seed, vector):
     """Both forms of the C updates (AVX-512 where the CPU has it, and scalar) against numba."""
-    default = K._native.linear_isa() == "avx512"
-    K._native.set_linear_isa(vector)
-    try:
+    with _linear_isa(vector):
         _check_table_kernels(depth, width, n, wide, raw, weighted, seed)
-    finally:
-        K._native.set_linear_isa(default)
 
 
 @pytest.mark.parametrize("width", [1, 2, 65_535, 1 << 20])
@@ -245,22 +243,28 @@ def test_table_updates_match_numba_at_wide_tables(width):
     far past the widths the random test draws."""
     for vector in (False, True):
         for raw in (False, True):
-            default = K._native.linear_isa() == "avx512"
-            K._native.set_linear_isa(vector)
-            try:
+            with _linear_isa(vector):
                 _check_table_kernels(2, width, 5000, width > 1000, raw, width % 2 == 0, width + raw)
-            finally:
-                K._native.set_linear_isa(default)
 
 
 def test_the_vectorised_form_can_be_switched_off():
     default = K._native.linear_isa()
     assert default in ("avx512", "scalar")
+    with _linear_isa(False) as form:
+        assert form == "scalar"
+    with _linear_isa(True) as form:
+        assert form == default  # the CPU decides whether it can be on
+    assert K._native.linear_isa() == default  # restored
+
+
+@contextlib.contextmanager
+def _linear_isa(vector: bool):
+    """The C updates' AVX-512 form on (where the CPU has it) or off, then back as it was."""
+    default = K._native.linear_isa() == "avx512"
     try:
-        assert K._native.set_linear_isa(False) == "scalar"
-        assert K._native.set_linear_isa(True) == default  # the CPU decides whether it can be on
+        yield K._native.set_linear_isa(vector)
     finally:
-        K._native.set_linear_isa(default == "avx512")
+        K._native.set_linear_isa(default)
 
 
 def _check_table_kernels(depth, width, n, wide, raw, weighted, seed):
@@ -309,14 +313,10 @@ def test_large_raw_int_batches_take_a_vectorised_kernel():
     assert not K._in_c(table[:, ::2], rk, np.zeros(4, np.uint64), False)  # a strided view: numba
     # the updates of such a batch take C where its AVX-512 form runs (as fast, nothing to compile)
     big = np.zeros(H.NUMBA_INT_BATCH, np.int64)
-    default = K._native.linear_isa() == "avx512"
-    try:
-        for vector in (False, True):
-            on = K._native.set_linear_isa(vector) == "avx512"
-            assert K._update_in_c(table, rk, big, True) == on
+    for vector in (False, True):
+        with _linear_isa(vector) as form:
+            assert K._update_in_c(table, rk, big, True) == (form == "avx512")
             assert not K._update_in_c(table[:, ::2], rk, big, True)
-    finally:
-        K._native.set_linear_isa(default)
 
 
 # ----------------------------------------------------------------------------- tokeniser scans

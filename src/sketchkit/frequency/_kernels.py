@@ -220,8 +220,8 @@ def _cm_estimate_jit(table, row_keys, keys, raw, item_seed):
 # Raw int64 batches from NUMBA_INT_BATCH keys on take the numba kernels, whose compilation such
 # a batch repays: numba vectorises the inline int hash for the CPU it runs on and the scalar C
 # build does not. The updates are the exception where the C updates' AVX-512 form runs (chosen
-# at run time): it ran W1 at 0.99-1.00x numba's rate (benchmarks/ratio_c_table_updates.py), with
-# nothing to compile.
+# at run time): on W1 it ran 0.94-1.11x numba's CountSketch and 1.05x its Count-Min (docs/
+# BENCHMARKS.md), with nothing to compile.
 _native = _pack if hasattr(_pack, "linear") else None
 _OP = {"cs_update": 0, "cm_update": 1, "cm_conservative": 2, "cs_estimate": 3, "cm_estimate": 4, "cs_rows": 5}
 _TABLE_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
